@@ -1,0 +1,217 @@
+"""What every API endpoint shares: the error shape, pagination, throttles and query validation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from marketplace.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+_DRF_CODES = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+}
+
+
+def _flatten_field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn DRF's nested error detail into `{"field": ["message", ...]}` with dotted names."""
+    fields: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == api_settings.NON_FIELD_ERRORS_KEY and not prefix:
+                name = "non_field_errors"
+            fields.update(_flatten_field_errors(value, name))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            fields[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                fields.update(_flatten_field_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        fields[prefix or "non_field_errors"] = [str(detail)]
+    return fields
+
+
+def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
+    body: dict[str, Any] = {"code": code, "detail": detail}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Render every error in the API's shape: `{"code", "detail"[, "fields"]}`."""
+    if isinstance(exc, DomainError):
+        return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten_field_errors(exc.detail)
+        names = ", ".join(sorted(fields))
+        response.data = error_body("invalid", f"Some fields are not valid: {names}.", fields)
+        response.status_code = 400
+        return response
+    code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), None)
+    if code is None:
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if isinstance(exc, exceptions.Throttled):
+        detail = "Too many requests; slow down and try again shortly."
+        if exc.wait:
+            detail = f"Too many requests; try again in {int(exc.wait) + 1} s."
+    response.data = error_body(code, str(detail))
+    return response
+
+
+def json_not_found(request, exception=None):
+    """Django's 404 for any path no URL matches: JSON under /api/, HTML elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def json_server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def json_bad_request(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("bad_request", "The request could not be understood."), status=400)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def json_permission_denied(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("permission_denied", "You are not allowed to do this."), status=403)
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
+
+
+class Pagination(PageNumberPagination):
+    """`{"results": [...], "next": url|null, "previous": url|null, "count": N}`."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "results": data,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "count": self.page.paginator.count,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results", "next", "count"],
+            "properties": {
+                "results": schema,
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "count": {"type": "integer"},
+            },
+        }
+
+
+class _RateLimitSwitch:
+    """`RATELIMIT_ENABLE=false` lifts every limit (load tests, acceptance runs)."""
+
+    def allow_request(self, request, view):
+        if not settings.RATELIMIT_ENABLE:
+            return True
+        return super().allow_request(request, view)
+
+
+class AnonBurstThrottle(_RateLimitSwitch, AnonRateThrottle):
+    pass
+
+
+class UserBurstThrottle(_RateLimitSwitch, UserRateThrottle):
+    pass
+
+
+class ScopedThrottle(_RateLimitSwitch, ScopedRateThrottle):
+    """Per-endpoint limit: set `throttle_scope` on the view (rates in REST_FRAMEWORK settings)."""
+
+    def get_cache_key(self, request, view):
+        # Public endpoints are limited per client IP whoever is signed in.
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+# --- Query parameter validation -------------------------------------------------------------
+
+
+class DateRangeQuery(serializers.Serializer):
+    """`?from=YYYY-MM-DD&to=YYYY-MM-DD`, inclusive UTC days; reversed ranges are invalid."""
+
+    max_days: int | None = None
+
+    def validate(self, attrs):
+        start, end = attrs.get("from"), attrs.get("to")
+        if start and end and start > end:
+            raise serializers.ValidationError({"to": ["Must be on or after `from`."]})
+        if self.max_days and start and end and (end - start).days + 1 > self.max_days:
+            raise serializers.ValidationError({"to": [f"The range may span at most {self.max_days} days."]})
+        return attrs
+
+
+DateRangeQuery._declared_fields["from"] = serializers.DateField(required=False)
+DateRangeQuery._declared_fields["to"] = serializers.DateField(required=False)
+
+
+def parse_query(serializer_class: type[serializers.Serializer], request, **kwargs) -> dict:
+    """Validate query parameters like a body: a malformed value is a 400 `invalid`."""
+    serializer = serializer_class(data=request.query_params, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def utc_day_bounds(day_from: dt.date, day_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start of `day_from`, start of the day after `day_to`) in UTC."""
+    start = dt.datetime.combine(day_from, dt.time.min, tzinfo=dt.UTC)
+    end = dt.datetime.combine(day_to + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+    return start, end

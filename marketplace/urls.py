@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from marketplace import pages
+from marketplace.health import healthz
+from payouts import urls as payouts_urls
+from tickets import urls as tickets_urls
+from workers import urls as workers_urls
+
+api_v1 = [
+    *workers_urls.api_urlpatterns,
+    *tickets_urls.api_urlpatterns,
+    *payouts_urls.api_urlpatterns,
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+    path("", pages.home, name="home"),
+    path("login/", pages.LoginView.as_view(), name="login"),
+    path("logout/", pages.LogoutView.as_view(), name="logout"),
+    *workers_urls.urlpatterns,
+    *tickets_urls.urlpatterns,
+    *payouts_urls.urlpatterns,
+]
+
+handler400 = "marketplace.api.json_bad_request"
+handler403 = "marketplace.api.json_permission_denied"
+handler404 = "marketplace.api.json_not_found"
+handler500 = "marketplace.api.json_server_error"

@@ -1,0 +1,1 @@
+"""Ledger, earnings, payout runs, Stripe. Uses `workers` and `tickets`."""

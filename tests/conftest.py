@@ -1,0 +1,137 @@
+"""Fixtures shared by every test. App-specific fixtures live in tests/<app>/conftest.py."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories.workers import StaffFactory, UserFactory, WorkerFactory
+from tests.servers import AsgiServer, CeleryWorker
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise pytest.UsageError("The tests run on PostgreSQL: set DATABASE_URL (make test does).")
+    if not settings.REDIS_URL:
+        raise pytest.UsageError("The tests run with Redis: set REDIS_URL (make test does).")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters and cached values never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """`client_for(user)`: an API client authenticated with the user's token."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def ops_user(db):
+    return StaffFactory(role="ops")
+
+
+@pytest.fixture
+def finance_user(db):
+    return StaffFactory(role="finance")
+
+
+@pytest.fixture
+def admin_user(db):
+    return StaffFactory(role="admin")
+
+
+@pytest.fixture
+def worker(db):
+    return WorkerFactory()
+
+
+@pytest.fixture
+def ops_client(ops_user, client_for):
+    return client_for(ops_user)
+
+
+@pytest.fixture
+def finance_client(finance_user, client_for):
+    return client_for(finance_user)
+
+
+@pytest.fixture
+def worker_client(worker, client_for):
+    return client_for(worker.user)
+
+
+@pytest.fixture
+def user_factory():
+    return UserFactory
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """A running uvicorn serving `marketplace.asgi:application` on the test database and Redis."""
+    server = AsgiServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def asgi_server_factory(transactional_db):
+    """Start as many ASGI server processes as a test needs (all stopped afterwards)."""
+    servers: list[AsgiServer] = []
+
+    def start(**env) -> AsgiServer:
+        server = AsgiServer(**env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real `celery -A marketplace worker` against the Redis broker (tasks not eager)."""
+    worker_process = CeleryWorker()
+    worker_process.wait_for_log("ready.")
+    yield worker_process
+    worker_process.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()

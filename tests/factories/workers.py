@@ -1,0 +1,116 @@
+"""factory_boy factories for the workers app."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+from django.db.models import F
+from django.utils import timezone
+
+from workers.models import (
+    ClaimStatus,
+    Role,
+    Shift,
+    ShiftClaim,
+    Skill,
+    User,
+    Worker,
+    WorkerLanguage,
+    WorkerStatus,
+)
+
+DEFAULT_PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    role = Role.WORKER
+    password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class StaffFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"staff{n}")
+    role = Role.OPS
+
+
+class WorkerFactory(factory.django.DjangoModelFactory):
+    """An approved worker speaking English with the `general` and `payments` skills by default.
+
+    `WorkerFactory(languages=["en", "de"], skills=["refunds"], status="applied")`.
+    """
+
+    class Meta:
+        model = Worker
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory, role=Role.WORKER)
+    full_name = factory.Sequence(lambda n: f"Worker Number{n}")
+    country = "PT"
+    timezone = "Europe/Lisbon"
+    status = WorkerStatus.APPROVED
+
+    @factory.post_generation
+    def languages(obj, create, extracted, **kwargs):
+        if create:
+            for code in extracted if extracted is not None else ["en"]:
+                WorkerLanguage.objects.get_or_create(worker=obj, language=code)
+
+    @factory.post_generation
+    def skills(obj, create, extracted, **kwargs):
+        if create:
+            codes = extracted if extracted is not None else ["general", "payments"]
+            obj.skills.set(Skill.objects.filter(code__in=codes))
+
+
+class ShiftFactory(factory.django.DjangoModelFactory):
+    """A published English shift starting in three hours, two hours long, ten seats."""
+
+    class Meta:
+        model = Shift
+        skip_postgeneration_save = True
+
+    starts_at = factory.LazyFunction(lambda: timezone.now().replace(microsecond=0) + dt.timedelta(hours=3))
+    ends_at = factory.LazyAttribute(lambda s: s.starts_at + dt.timedelta(hours=2))
+    capacity = 10
+    language = "en"
+    rate_multiplier = Decimal("1.00")
+    max_rate_multiplier = factory.LazyAttribute(lambda s: s.rate_multiplier)
+
+    @factory.post_generation
+    def skills(obj, create, extracted, **kwargs):
+        if create and extracted:
+            obj.skills.set(Skill.objects.filter(code__in=extracted))
+
+
+class ShiftClaimFactory(factory.django.DjangoModelFactory):
+    """An active claim; counts its seat on the shift (as the claim service would)."""
+
+    class Meta:
+        model = ShiftClaim
+
+    shift = factory.SubFactory(ShiftFactory)
+    worker = factory.SubFactory(WorkerFactory)
+    status = ClaimStatus.ACTIVE
+    rate_multiplier = factory.LazyAttribute(lambda c: c.shift.rate_multiplier)
+    starts_at = factory.LazyAttribute(lambda c: c.shift.starts_at)
+    ends_at = factory.LazyAttribute(lambda c: c.shift.ends_at)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        claim = super()._create(model_class, *args, **kwargs)
+        if claim.status == ClaimStatus.ACTIVE:
+            Shift.objects.filter(pk=claim.shift_id).update(seats_taken=F("seats_taken") + 1)
+            claim.shift.refresh_from_db(fields=["seats_taken"])
+        return claim

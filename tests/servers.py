@@ -1,0 +1,138 @@
+"""Real processes for tests: the ASGI server (uvicorn) and a Celery worker, on the test database.
+
+They run `marketplace.settings` exactly as an operator would, pointed at the test database and
+at Redis. Data a test wants them to see must be committed (use `transactional_db`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database the tests are using right now (the test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        raise RuntimeError("server processes need the PostgreSQL test database")
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def server_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "SECRET_KEY": settings.SECRET_KEY,
+            "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "CELERY_TASK_ALWAYS_EAGER": os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true"),
+            "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "shiftline"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+class Process:
+    """A child process in its own process group, stopped (and reaped) on exit."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_name: str) -> None:
+        self.log_path = ROOT / "var" / "test-logs" / f"{log_name}-{os.getpid()}-{time.time_ns()}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout)
+        self._log.close()
+
+
+class AsgiServer(Process):
+    def __init__(self, port: int | None = None, **env_overrides: str) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        super().__init__(
+            [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1",
+             "--port", str(self.port), "--no-access-log", "--lifespan", "off"],
+            server_env(**env_overrides),
+            "asgi",
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ASGI server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 503):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"ASGI server did not answer within {timeout}s:\n{self.log()}")
+
+
+class CeleryWorker(Process):
+    def __init__(self, *extra_args: str, **env_overrides: str) -> None:
+        env_overrides.setdefault("CELERY_TASK_ALWAYS_EAGER", "false")
+        super().__init__(
+            [sys.executable, "-m", "celery", "-A", "marketplace", "worker", "--loglevel", "INFO",
+             "--concurrency", "2", "--pool", "prefork", "--without-gossip", "--without-mingle",
+             "--without-heartbeat", *extra_args],
+            server_env(**env_overrides),
+            "celery",
+        )
+
+    def wait_for_log(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Celery worker exited early:\n{self.log()}")
+            time.sleep(0.2)
+        raise RuntimeError(f"Celery worker log never showed {text!r}:\n{self.log()}")

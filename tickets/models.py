@@ -1,0 +1,126 @@
+"""Tickets, their conversation, routing state and quality. Uses `workers`; knows nothing of payouts."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from workers.models import ShiftClaim, Skill, Worker
+
+
+class TicketStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    ASSIGNED = "assigned", "Assigned"
+    RESOLVED = "resolved", "Resolved"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+class Ticket(models.Model):
+    """One customer case. The customer holds `token` (only its SHA-256 is stored)."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    customer_name = models.CharField(max_length=200)
+    customer_email = models.EmailField()
+    language = models.CharField(max_length=2)
+    topic = models.ForeignKey(Skill, on_delete=models.PROTECT, related_name="tickets")
+    status = models.CharField(max_length=16, choices=TicketStatus.choices, default=TicketStatus.QUEUED)
+    assigned_worker = models.ForeignKey(
+        Worker, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+    )
+    # The claim the assigned worker was on when the ticket reached them (its multiplier pays).
+    assigned_claim = models.ForeignKey(
+        ShiftClaim, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets"
+    )
+    previous_worker = models.ForeignKey(
+        Worker, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # FIFO order: lower `queue_priority` first (requeued-after-loss goes to the front), then time.
+    queue_priority = models.SmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    abandoned_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True, default="")
+    resolution_category = models.CharField(max_length=40, blank=True, default="")
+    # How many times it has been resolved: keys case pay (`case-pay:<ticket>:<n>`).
+    resolution_count = models.PositiveIntegerField(default=0)
+    resolved_by = models.ForeignKey(
+        Worker, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True, default="")
+    rated_at = models.DateTimeField(null=True, blank=True)
+    # The last message seq handed out; incremented under the ticket's row lock (gapless).
+    last_seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["queue_priority", "queued_at", "id"], name="ticket_queue_idx",
+                         condition=Q(status="queued")),
+            models.Index(fields=["assigned_worker", "status"], name="ticket_worker_idx"),
+            models.Index(fields=["created_at"], name="ticket_created_idx"),
+            models.Index(fields=["resolved_at"], name="ticket_resolved_idx"),
+            models.Index(fields=["customer_email"], name="ticket_email_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | (Q(rating__gte=1) & Q(rating__lte=5)),
+                name="ticket_rating_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="assigned") | Q(assigned_worker__isnull=False),
+                name="ticket_assigned_has_worker",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Ticket {self.pk} ({self.status})"
+
+
+class MessageSender(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    WORKER = "worker", "Worker"
+    SYSTEM = "system", "System"
+
+
+class Message(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="messages")
+    seq = models.PositiveIntegerField()
+    sender = models.CharField(max_length=16, choices=MessageSender.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField()
+    client_id = models.CharField(max_length=100, blank=True, default="")
+    internal = models.BooleanField(default=False)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["ticket", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["ticket", "client_id"], condition=~Q(client_id=""), name="message_client_id_unique"
+            ),
+        ]
+
+
+class TicketEvent(models.Model):
+    """Append-only audit trail of a ticket: assignment, transfer, resolve, reopen, rating."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    worker = models.ForeignKey(Worker, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.TextField(blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="ticket_event_idx")]

@@ -1,0 +1,230 @@
+"""People, vetting, shifts and presence. This app knows nothing of tickets or payouts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import F, Q
+
+
+class Role(models.TextChoices):
+    WORKER = "worker", "Worker"
+    OPS = "ops", "Operations"
+    FINANCE = "finance", "Finance"
+    ADMIN = "admin", "Administrator"
+
+
+class User(AbstractUser):
+    """Everyone who signs in. Customers are not users: they hold a ticket token."""
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.WORKER)
+
+    @property
+    def is_ops(self) -> bool:
+        return self.role in (Role.OPS, Role.ADMIN)
+
+    @property
+    def is_finance(self) -> bool:
+        return self.role in (Role.FINANCE, Role.ADMIN)
+
+    @property
+    def is_worker(self) -> bool:
+        return self.role == Role.WORKER
+
+
+class Skill(models.Model):
+    """One catalogue for worker skills, shift skills and ticket topics; ops manage it."""
+
+    code = models.SlugField(max_length=40, primary_key=True)
+    name = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class WorkerStatus(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    SUSPENDED = "suspended", "Suspended"
+
+
+class PayoutAccountStatus(models.TextChoices):
+    NONE = "none", "Not connected"
+    PENDING = "pending", "Onboarding"
+    READY = "ready", "Ready"
+    RESTRICTED = "restricted", "Restricted"
+
+
+class Worker(models.Model):
+    """A worker's profile. Its primary key is the user's id, so `worker` ids and user ids agree."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, primary_key=True, related_name="worker"
+    )
+    full_name = models.CharField(max_length=200)
+    country = models.CharField(max_length=2)
+    timezone = models.CharField(max_length=64)
+    skills = models.ManyToManyField(Skill, related_name="workers", blank=True)
+    status = models.CharField(max_length=16, choices=WorkerStatus.choices, default=WorkerStatus.APPLIED)
+    quality_score = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    reliability_score = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("100"))
+    concurrency_cap = models.PositiveSmallIntegerField(default=3)
+    payout_account_status = models.CharField(
+        max_length=16, choices=PayoutAccountStatus.choices, default=PayoutAccountStatus.NONE
+    )
+    stripe_account_id = models.CharField(max_length=64, blank=True, default="")
+    applied_at = models.DateTimeField(auto_now_add=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status"], name="worker_status_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(concurrency_cap__gte=1) & Q(concurrency_cap__lte=20), name="worker_cap_range"
+            ),
+            models.UniqueConstraint(
+                fields=["stripe_account_id"], condition=~Q(stripe_account_id=""),
+                name="worker_stripe_account_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.user_id})"
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+
+class WorkerLanguage(models.Model):
+    """A language (ISO 639-1) a worker speaks. A table, not a JSON list, so routing can join it."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="languages")
+    language = models.CharField(max_length=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "language"], name="worker_language_unique"),
+        ]
+        indexes = [models.Index(fields=["language", "worker"], name="worker_language_idx")]
+
+
+class WorkerEvent(models.Model):
+    """Append-only audit trail of a worker's vetting and standing (who, what, when, why)."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=16, blank=True, default="")
+    to_status = models.CharField(max_length=16, blank=True, default="")
+    reason = models.TextField(blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["worker", "created_at"], name="worker_event_idx")]
+
+
+class ShiftStatus(models.TextChoices):
+    PUBLISHED = "published", "Published"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Shift(models.Model):
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    capacity = models.PositiveIntegerField()
+    seats_taken = models.PositiveIntegerField(default=0)
+    language = models.CharField(max_length=2)
+    skills = models.ManyToManyField(Skill, related_name="shifts", blank=True)
+    rate_multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
+    max_rate_multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
+    status = models.CharField(max_length=16, choices=ShiftStatus.choices, default=ShiftStatus.PUBLISHED)
+    published_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["starts_at", "ends_at"], name="shift_window_idx")]
+        constraints = [
+            # Capacity is never exceeded: the database refuses it whatever the code does.
+            models.CheckConstraint(condition=Q(seats_taken__lte=F("capacity")), name="shift_within_capacity"),
+            models.CheckConstraint(
+                condition=Q(capacity__gte=1) & Q(capacity__lte=1000), name="shift_capacity_range"
+            ),
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="shift_ends_after_start"),
+            models.CheckConstraint(condition=Q(rate_multiplier__gt=0), name="shift_multiplier_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Shift {self.pk} {self.starts_at:%Y-%m-%d %H:%M} {self.language}"
+
+
+class ClaimStatus(models.TextChoices):
+    ACTIVE = "active", "Active"  # holds a seat; checked in or not yet
+    RELEASED = "released", "Released"
+    LATE_RELEASED = "late_released", "Released late"
+    NO_SHOW = "no_show", "No-show"
+    COMPLETED = "completed", "Completed"  # checked out, or the shift ended while checked in
+    CANCELLED = "cancelled", "Cancelled by ops"
+
+
+class ShiftClaim(models.Model):
+    """A worker's seat on a shift. Only an `active` claim holds a seat."""
+
+    shift = models.ForeignKey(Shift, on_delete=models.PROTECT, related_name="claims")
+    worker = models.ForeignKey(Worker, on_delete=models.PROTECT, related_name="claims")
+    status = models.CharField(max_length=16, choices=ClaimStatus.choices, default=ClaimStatus.ACTIVE)
+    # The multiplier at the moment of claiming: case pay uses this, whatever surge does later.
+    rate_multiplier = models.DecimalField(max_digits=4, decimal_places=2)
+    # Copied from the shift so overlap checks and routing need no join.
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(auto_now_add=True)
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_out_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["worker", "status", "starts_at"], name="claim_worker_idx"),
+            models.Index(fields=["status", "starts_at"], name="claim_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shift", "worker"], condition=Q(status="active"), name="claim_one_active_per_seat"
+            ),
+        ]
+
+    @property
+    def is_checked_in(self) -> bool:
+        return self.checked_in_at is not None and self.checked_out_at is None
+
+
+class AgentPresence(models.Model):
+    """Whether a worker's console is connected. Routing only assigns to connected workers.
+
+    `connections` counts open agent sockets (several tabs or processes); `disconnected_at` starts
+    the grace period after the last one closes.
+    """
+
+    worker = models.OneToOneField(Worker, on_delete=models.CASCADE, primary_key=True, related_name="presence")
+    connections = models.PositiveIntegerField(default=0)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    # For "longest idle" routing: when this worker last received a ticket.
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
