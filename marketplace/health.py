@@ -45,7 +45,8 @@ def _check_channel_layer() -> None:
 
 def _check_broker() -> None:
     with celery_app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.2,
+                               timeout=CHECK_TIMEOUT_SECONDS)
 
 
 CHECKS = {"database": _check_database, "channel_layer": _check_channel_layer, "broker": _check_broker}

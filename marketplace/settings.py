@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_celery_beat",
     "marketplace.outbox",
@@ -131,9 +132,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names once `collectstatic` has written its manifest; until then (a fresh checkout,
+    # `make run`, tests) WhiteNoise serves the files straight from the apps' static folders.
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
+        if (STATIC_ROOT / "staticfiles.json").exists()
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
@@ -189,6 +192,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Beat schedules live in code; each app adds its entries here (seconds or crontab).
 CELERY_BEAT_SCHEDULE = {
     "outbox-redeliver": {"task": "outbox.redeliver", "schedule": timedelta(seconds=30)},
+    "workers-mark-no-shows": {"task": "workers.mark_no_shows", "schedule": timedelta(seconds=60)},
+    "workers-complete-ended-claims": {"task": "workers.complete_ended_claims", "schedule": timedelta(seconds=60)},
+    "workers-surge": {"task": "workers.surge_rates", "schedule": timedelta(minutes=5)},
+    "workers-reliability-refresh": {"task": "workers.refresh_reliability", "schedule": timedelta(hours=1)},
+    "tickets-presence-expire": {"task": "tickets.presence_expire", "schedule": timedelta(seconds=15)},
+    "tickets-first-response-timeout": {"task": "tickets.first_response_timeout", "schedule": timedelta(seconds=15)},
+    "tickets-abandon-stale": {"task": "tickets.abandon_stale", "schedule": timedelta(minutes=5)},
+    "tickets-route": {"task": "tickets.route", "schedule": timedelta(seconds=30)},
 }
 
 # --- Django REST framework --------------------------------------------------------------------
@@ -232,6 +243,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Stripe ----------------------------------------------------------------------------------
@@ -276,8 +290,60 @@ SHIFTLINE = {
     ),
     "REOPEN_WINDOW": timedelta(hours=72),
     "MESSAGE_MAX_LENGTH": 4000,
+    # Live chat (tickets app): queued tickets whose customer is gone this long are abandoned;
+    # messages a socket may send, sustained per second and in a burst.
+    "TICKET_ABANDON_AFTER": timedelta(hours=int(os.environ.get("TICKET_ABANDON_AFTER_HOURS", "24"))),
+    "SOCKET_MESSAGE_RATE": float(os.environ.get("SOCKET_MESSAGE_RATE", "5")),
+    "SOCKET_MESSAGE_BURST": int(os.environ.get("SOCKET_MESSAGE_BURST", "20")),
+    # Shifts (workers app; see docs/ARCHITECTURE.md, "Shifts" and "Reliability").
+    "SHIFT_START_GRACE": timedelta(minutes=5),
+    "SHIFT_MIN_LENGTH": timedelta(minutes=15),
+    "SHIFT_MAX_LENGTH": timedelta(hours=12),
+    "PRIORITY_HEAD_START": timedelta(hours=int(os.environ.get("PRIORITY_HEAD_START_HOURS", "12"))),
+    "PRIORITY_MIN_RELIABILITY": 90,
+    "SURGE_WINDOW": timedelta(hours=4),
+    "SURGE_STEP": "0.10",
+    "SURGE_INTERVAL": timedelta(minutes=30),
+    "RELIABILITY_WINDOW": timedelta(days=90),
+    "ASSESSMENT_COOLDOWN": timedelta(hours=24),
 }
 
 # Consumers of domain events recorded in the outbox: topic -> handlers (dotted paths). Each
 # handler takes `event_id` and `payload` and runs once per event (see marketplace/outbox).
-OUTBOX_HANDLERS: dict[str, list[str]] = {}
+OUTBOX_HANDLERS: dict[str, list[str]] = {
+    "worker.checked_in": ["tickets.handlers.on_worker_checked_in"],
+    "worker.checked_out": ["tickets.handlers.on_worker_checked_out"],
+    "worker.suspended": ["tickets.handlers.on_worker_suspended"],
+}
+
+# --- Payouts (payouts app; see docs/ARCHITECTURE.md, "Payouts") --------------------------------
+OUTBOX_HANDLERS.setdefault("ticket.resolved", []).append("payouts.services.earning_on_ticket_resolved")
+OUTBOX_HANDLERS.setdefault("ticket.rated", []).append("payouts.services.earning_on_ticket_rated")
+OUTBOX_HANDLERS.setdefault("ticket.reopened", []).append("payouts.services.earning_on_ticket_reopened")
+PAYOUTS = {
+    # Weekly payout run: a crontab spec "minute hour day_of_week" (UTC), Monday 06:00 by default.
+    "RUN_SCHEDULE": os.environ.get("PAYOUT_RUN_SCHEDULE", "0 6 mon"),
+    "SETTLE_EVERY": timedelta(hours=1),
+    "RETRY_STUCK_EVERY": timedelta(minutes=5),
+    # Transfers sent at once within a run (threads); 1 sends inline.
+    "SEND_CONCURRENCY": int(os.environ.get("PAYOUT_SEND_CONCURRENCY", "4")),
+    # Retries of a transfer within a run on timeouts/5xx/429, with exponential backoff.
+    "MAX_ATTEMPTS_PER_RUN": int(os.environ.get("PAYOUT_MAX_ATTEMPTS", "8")),
+    "BACKOFF_BASE": float(os.environ.get("PAYOUT_BACKOFF_BASE", "0.2")),
+    "BACKOFF_CAP": float(os.environ.get("PAYOUT_BACKOFF_CAP", "5")),
+    "STRIPE_TIMEOUT": float(os.environ.get("STRIPE_TIMEOUT", "10")),
+}
+from celery.schedules import crontab as _crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE.update({
+    "payouts-settle": {"task": "payouts.settle_earnings", "schedule": PAYOUTS["SETTLE_EVERY"]},
+    "payouts-retry-stuck": {"task": "payouts.retry_stuck_payouts", "schedule": PAYOUTS["RETRY_STUCK_EVERY"]},
+    "payouts-weekly-run": {
+        "task": "payouts.scheduled_run",
+        "schedule": _crontab(*PAYOUTS["RUN_SCHEDULE"].split()[:3]),
+    },
+})
+if REDIS_URL:
+    # How long an unacknowledged (acks_late) task waits before Redis hands it to another worker
+    # after a crash; lowered in tests that kill workers.
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))

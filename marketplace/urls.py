@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from marketplace import pages
+from marketplace.auth_api import MeView
 from marketplace.health import healthz
 from payouts import report_urls
 from payouts import urls as payouts_urls
@@ -10,6 +11,7 @@ from tickets import urls as tickets_urls
 from workers import urls as workers_urls
 
 api_v1 = [
+    path("auth/me/", MeView.as_view(), name="auth-me"),
     *workers_urls.api_urlpatterns,
     *tickets_urls.api_urlpatterns,
     *payouts_urls.api_urlpatterns,

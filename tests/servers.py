@@ -107,7 +107,7 @@ class AsgiServer(Process):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ASGI server exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 503):
+                if httpx.get(f"{self.url}/healthz", timeout=10).status_code in (200, 503):
                     return
             except httpx.HTTPError:
                 pass
