@@ -55,6 +55,12 @@ class Ticket(models.Model):
     rated_at = models.DateTimeField(null=True, blank=True)
     # The last message seq handed out; incremented under the ticket's row lock (gapless).
     last_seq = models.PositiveIntegerField(default=0)
+    # Routing hints, cleared on assignment: a reopened ticket prefers the worker who resolved it; a
+    # ticket handed back (transfer to the queue, missed first response) avoids that worker if it can.
+    prefer_worker = models.ForeignKey(Worker, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    avoid_worker = models.ForeignKey(Worker, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # When the customer's socket last closed or a customer message arrived (abandonment).
+    customer_last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -107,6 +113,9 @@ class Message(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"Message {self.ticket_id}#{self.seq}"
+
 
 class TicketEvent(models.Model):
     """Append-only audit trail of a ticket: assignment, transfer, resolve, reopen, rating."""
@@ -124,3 +133,39 @@ class TicketEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["ticket", "created_at"], name="ticket_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on ticket {self.ticket_id}"
+
+
+class RoutingLock(models.Model):
+    """The single row whose lock serialises routing passes across every process (see ARCHITECTURE.md)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_pass_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="routing_lock_singleton")]
+
+    def __str__(self) -> str:
+        return "routing lock"
+
+
+class CannedResponse(models.Model):
+    """A reply template for the worker console; ops manage them in the admin.
+
+    Placeholders: `{customer_name}`, `{worker_name}`, `{ticket_id}`.
+    """
+
+    title = models.CharField(max_length=100)
+    body = models.TextField(max_length=4000)
+    language = models.CharField(max_length=2, blank=True, default="")
+    topic = models.ForeignKey(Skill, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,190 @@
+"""Reads of the tickets app with their access rules: querysets already scoped to the caller.
+
+A ticket the caller may not see is "not found", never "forbidden".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.db.models import Count, Min, Q, QuerySet
+from django.utils import timezone
+
+from tickets.errors import TicketNotFound
+from tickets.models import CannedResponse, Message, Ticket, TicketEvent, TicketStatus
+from workers.models import (
+    AgentPresence,
+    ClaimStatus,
+    Role,
+    ShiftClaim,
+    ShiftStatus,
+    Worker,
+    WorkerLanguage,
+    WorkerStatus,
+)
+from workers.presence import present_workers_q
+
+QUEUE_ORDER = ("queue_priority", "queued_at", "id")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ticket_for_token(*, ticket_id: int, token: str | None) -> Ticket | None:
+    """The ticket the customer token opens, when it is this one."""
+    if not token or len(token) > 200:
+        return None
+    return Ticket.objects.filter(pk=ticket_id, token_hash=token_hash(token)).first()
+
+
+def tickets_visible_to(user) -> QuerySet[Ticket]:
+    """Ops (and admins): every ticket. Workers: tickets assigned to them now or in the past."""
+    tickets = Ticket.objects.all()
+    if user is None or not user.is_authenticated:
+        return tickets.none()
+    if user.is_ops:
+        return tickets
+    if user.role == Role.WORKER:
+        past = TicketEvent.objects.filter(kind="assigned", worker_id=user.pk).values("ticket_id")
+        return tickets.filter(Q(assigned_worker_id=user.pk) | Q(pk__in=past))
+    return tickets.none()
+
+
+def ticket_get_for(*, ticket_id: int, user=None, token: str | None = None) -> Ticket:
+    """One ticket for a signed-in user or a customer token; TicketNotFound otherwise."""
+    ticket = None
+    if token:
+        ticket = ticket_for_token(ticket_id=ticket_id, token=token)
+    if ticket is None and user is not None and user.is_authenticated:
+        ticket = tickets_visible_to(user).filter(pk=ticket_id).first()
+    if ticket is None:
+        raise TicketNotFound()
+    return ticket
+
+
+def ticket_messages(*, ticket_id: int, after: int = 0, include_internal: bool,
+                    until: int | None = None) -> QuerySet[Message]:
+    messages = Message.objects.filter(ticket_id=ticket_id, seq__gt=after)
+    if until is not None:
+        messages = messages.filter(seq__lt=until)
+    if not include_internal:
+        messages = messages.filter(internal=False)
+    return messages.order_by("seq")
+
+
+def queue_position(ticket: Ticket) -> int:
+    """1-based place in the one FIFO queue; 0 when the ticket is not queued."""
+    if ticket.status != TicketStatus.QUEUED:
+        return 0
+    ahead = Ticket.objects.filter(status=TicketStatus.QUEUED).filter(
+        Q(queue_priority__lt=ticket.queue_priority)
+        | Q(queue_priority=ticket.queue_priority, queued_at__lt=ticket.queued_at)
+        | Q(queue_priority=ticket.queue_priority, queued_at=ticket.queued_at, id__lt=ticket.id)
+    )
+    return ahead.count() + 1
+
+
+def queued_tickets() -> QuerySet[Ticket]:
+    return Ticket.objects.filter(status=TicketStatus.QUEUED).order_by(*QUEUE_ORDER)
+
+
+def on_shift_claims(*, now: dt.datetime | None = None) -> QuerySet[ShiftClaim]:
+    """Claims checked into a shift running now, of approved workers."""
+    now = now or timezone.now()
+    return ShiftClaim.objects.filter(
+        status=ClaimStatus.ACTIVE, checked_in_at__isnull=False, checked_out_at__isnull=True,
+        starts_at__lte=now, ends_at__gt=now, shift__status=ShiftStatus.PUBLISHED,
+        worker__status=WorkerStatus.APPROVED,
+    )
+
+
+def routable_workers(*, now: dt.datetime) -> list[dict]:
+    """Everyone routing may assign to right now: on shift and present, with their load and skills.
+
+    Each: `{worker_id, claim_id, cap, load, last_assigned_at, languages: set, skills: set}`.
+    """
+    claims = list(
+        on_shift_claims(now=now)
+        .filter(present_workers_q(now=now, prefix="worker__presence__"))
+        .order_by("worker_id", "starts_at")
+        .values("id", "worker_id", "worker__concurrency_cap", "worker__presence__last_assigned_at")
+    )
+    by_worker: dict[int, dict] = {}
+    for claim in claims:
+        by_worker.setdefault(claim["worker_id"], {
+            "worker_id": claim["worker_id"], "claim_id": claim["id"], "cap": claim["worker__concurrency_cap"],
+            "last_assigned_at": claim["worker__presence__last_assigned_at"], "load": 0,
+            "languages": set(), "skills": set(),
+        })
+    if not by_worker:
+        return []
+    ids = list(by_worker)
+    for row in (Ticket.objects.filter(status=TicketStatus.ASSIGNED, assigned_worker_id__in=ids)
+                .values("assigned_worker_id").annotate(n=Count("id"))):
+        by_worker[row["assigned_worker_id"]]["load"] = row["n"]
+    for worker_id, language in WorkerLanguage.objects.filter(worker_id__in=ids).values_list("worker_id", "language"):
+        by_worker[worker_id]["languages"].add(language)
+    for worker_id, skill in Worker.skills.through.objects.filter(worker_id__in=ids).values_list(
+            "worker_id", "skill_id"):
+        by_worker[worker_id]["skills"].add(skill)
+    return list(by_worker.values())
+
+
+def worker_open_tickets(*, worker_id: int) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(status=TicketStatus.ASSIGNED, assigned_worker_id=worker_id).order_by(
+        "assigned_at", "id")
+
+
+def customer_earlier_tickets(*, ticket: Ticket) -> QuerySet[Ticket]:
+    return (Ticket.objects.filter(customer_email__iexact=ticket.customer_email).exclude(pk=ticket.pk)
+            .order_by("-created_at"))
+
+
+def canned_responses(*, language: str = "") -> QuerySet[CannedResponse]:
+    responses = CannedResponse.objects.filter(active=True)
+    if language:
+        responses = responses.filter(Q(language="") | Q(language=language))
+    return responses
+
+
+def live_board(*, now: dt.datetime | None = None) -> dict:
+    """The ops live board: queue per language/topic, workers on shift, first-response SLA breaches."""
+    from django.conf import settings
+
+    now = now or timezone.now()
+    queue = [
+        {"language": row["language"], "topic": row["topic_id"], "queued": row["n"],
+         "longest_wait_seconds": int((now - row["oldest"]).total_seconds()) if row["oldest"] else 0}
+        for row in Ticket.objects.filter(status=TicketStatus.QUEUED).values("language", "topic_id")
+        .annotate(n=Count("id"), oldest=Min("queued_at")).order_by("language", "topic_id")
+    ]
+    claims = on_shift_claims(now=now).select_related("worker__user").order_by("worker_id")
+    loads = dict(Ticket.objects.filter(status=TicketStatus.ASSIGNED).values_list("assigned_worker_id")
+                 .annotate(n=Count("id")).values_list("assigned_worker_id", "n"))
+    presences = {p.worker_id: p for p in AgentPresence.objects.filter(worker_id__in=[c.worker_id for c in claims])}
+    grace = settings.SHIFTLINE["PRESENCE_GRACE"]
+    workers = []
+    for claim in claims:
+        presence = presences.get(claim.worker_id)
+        if presence and presence.connections > 0:
+            state = "online"
+        elif presence and presence.disconnected_at and presence.disconnected_at >= now - grace:
+            state = "grace"
+        else:
+            state = "offline"
+        workers.append({"worker": claim.worker_id, "name": claim.worker.full_name,
+                        "username": claim.worker.user.username, "load": loads.get(claim.worker_id, 0),
+                        "cap": claim.worker.concurrency_cap, "presence": state,
+                        "shift_ends_at": claim.ends_at.isoformat()})
+    timeout = settings.SHIFTLINE["FIRST_RESPONSE_TIMEOUT"]
+    breaches = [
+        {"ticket": t.id, "worker": t.assigned_worker_id, "language": t.language, "topic": t.topic_id,
+         "waiting_seconds": int((now - (t.queued_at or t.created_at)).total_seconds())}
+        for t in Ticket.objects.filter(status__in=[TicketStatus.QUEUED, TicketStatus.ASSIGNED],
+                                       first_response_at__isnull=True, created_at__lt=now - timeout)
+        .order_by("created_at")[:200]
+    ]
+    return {"generated_at": now.isoformat(), "queue": queue, "workers": workers, "sla_breaches": breaches,
+            "queue_length": sum(row["queued"] for row in queue)}

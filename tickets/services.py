@@ -1,0 +1,487 @@
+"""Every write of the tickets app: tickets, messages, routing. Keyword-only, typed, one transaction each.
+
+Concurrency (see docs/ARCHITECTURE.md):
+- a message takes its ticket's row lock, then `last_seq = last_seq + 1 ... RETURNING` (gapless seq;
+  a repeated `client_id` is found under the same lock and stored once);
+- every change of who holds a ticket that can raise a worker's load (routing, transfer) and every
+  requeue runs under the row lock of the singleton `RoutingLock`, and moves tickets with
+  conditional updates (`WHERE status = 'queued'`), so no ticket is held twice and nobody goes over cap.
+Broadcasts leave on commit; a rolled-back write sends nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Avg
+from django.utils import timezone
+
+from marketplace.outbox.services import outbox_record
+from tickets import events
+from tickets.errors import (
+    AlreadyRated,
+    InvalidInput,
+    InvalidTransition,
+    NotAllowed,
+    NotAssigned,
+    ReopenWindowClosed,
+    TicketClosed,
+    TicketNotFound,
+    WorkerUnavailable,
+)
+from tickets.models import Message, MessageSender, RoutingLock, Ticket, TicketEvent, TicketStatus
+from tickets.selectors import QUEUE_ORDER, queue_position, routable_workers, token_hash
+from workers.models import Skill, Worker
+from workers.presence import presence_mark_assigned, worker_missed_assignment_record, worker_quality_score_update
+
+logger = logging.getLogger(__name__)
+
+ISO_639_1 = frozenset(
+    "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz "
+    "ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik "
+    "io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml "
+    "mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd "
+    "se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi "
+    "vo wa wo xh yi yo za zh zu".split()
+)
+ROUTING_BATCH = 500
+
+
+# --- Broadcasting ------------------------------------------------------------------------------
+
+
+def _group_send_now(group: str, event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, events.layer_message(event))
+    except Exception:  # the layer is at-most-once anyway; the database and replay are the truth
+        logger.exception("broadcast to %s failed", group)
+
+
+def broadcast(group: str, event: dict) -> None:
+    """Send `event` to a group once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: _group_send_now(group, event))
+
+
+def _broadcast_ticket(ticket: Ticket, event: dict, *, customer: bool = True, worker_ids: Iterable[int] = ()) -> None:
+    if customer:
+        broadcast(events.ticket_group(ticket.id), event)
+    for worker_id in {w for w in worker_ids if w}:
+        broadcast(events.agent_group(worker_id), event)
+
+
+def _event(ticket: Ticket, kind: str, *, actor=None, worker_id: int | None = None, reason: str = "",
+           data: dict | None = None) -> TicketEvent:
+    return TicketEvent.objects.create(ticket=ticket, kind=kind, actor=actor if actor and actor.pk else None,
+                                      worker_id=worker_id, reason=reason, data=data or {})
+
+
+def _lock_ticket(ticket_id: int) -> Ticket:
+    ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+    if ticket is None:
+        raise TicketNotFound()
+    return ticket
+
+
+def _take_routing_lock() -> None:
+    lock = RoutingLock.objects.select_for_update().filter(pk=1).first()
+    if lock is None:  # the row is made by migration 0003; recreate it if a test flush removed it
+        RoutingLock.objects.bulk_create([RoutingLock(id=1)], ignore_conflicts=True)
+        RoutingLock.objects.select_for_update().get(pk=1)
+
+
+# --- Tickets -----------------------------------------------------------------------------------
+
+
+def ticket_create(*, name: str, email: str, language: str, topic: str, message: str) -> tuple[Ticket, str]:
+    """Open a ticket with its first message (seq 1) and queue it; then run routing.
+
+    Returns the ticket (as routing left it) and the customer token, which is never stored (only
+    its SHA-256).
+    """
+    language = language.strip().lower()
+    fields: dict[str, list[str]] = {}
+    if language not in ISO_639_1:
+        fields["language"] = ["Not an ISO 639-1 language code."]
+    if not Skill.objects.filter(code=topic, active=True).exists():
+        fields["topic"] = ["Not a topic of the catalogue."]
+    body_errors = _body_errors(message)
+    if body_errors:
+        fields["message"] = body_errors
+    if fields:
+        raise InvalidInput(f"Some fields are not valid: {', '.join(sorted(fields))}.", fields=fields)
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            token_hash=token_hash(token), customer_name=name, customer_email=email, language=language,
+            topic_id=topic, status=TicketStatus.QUEUED, queued_at=now, last_seq=1, customer_last_seen_at=now,
+        )
+        Message.objects.create(ticket=ticket, seq=1, sender=MessageSender.CUSTOMER, body=message)
+        _event(ticket, "created", data={"language": language, "topic": topic})
+    ticket_route()
+    ticket.refresh_from_db()
+    return ticket, token
+
+
+def _body_errors(body) -> list[str]:
+    limit = settings.SHIFTLINE["MESSAGE_MAX_LENGTH"]
+    if not isinstance(body, str) or not body.strip():
+        return ["A message needs some text."]
+    if len(body) > limit:
+        return [f"At most {limit} characters."]
+    return []
+
+
+def message_post(
+    *, ticket_id: int, body: str, client_id: str, user=None, internal: bool = False
+) -> tuple[Message, bool]:
+    """Store a message (customer when `user` is None) and broadcast it after commit.
+
+    Locks the ticket row; a `client_id` already stored on this ticket returns that message and
+    stores nothing (`created` False). Safe to repeat.
+    """
+    errors = _body_errors(body)
+    if errors:
+        raise InvalidInput(f"The message is not valid: {errors[0]}", fields={"body": errors})
+    if not isinstance(client_id, str) or len(client_id) > 100:
+        raise InvalidInput("client_id must be a string of at most 100 characters.",
+                           fields={"client_id": ["At most 100 characters."]})
+    if user is None:
+        sender = MessageSender.CUSTOMER
+        if internal:
+            raise InvalidInput("Customers cannot write internal notes.", fields={"internal": ["Not allowed."]})
+    else:
+        sender = MessageSender.WORKER
+    with transaction.atomic():
+        ticket = _lock_ticket(ticket_id)
+        if client_id:
+            existing = Message.objects.filter(ticket_id=ticket_id, client_id=client_id).first()
+            if existing is not None:
+                return existing, False
+        if user is None:
+            if ticket.status in (TicketStatus.RESOLVED, TicketStatus.ABANDONED):
+                raise TicketClosed()
+        elif not user.is_ops:
+            if ticket.status != TicketStatus.ASSIGNED or ticket.assigned_worker_id != user.pk:
+                raise NotAssigned()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Ticket._meta.db_table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+                [ticket_id],
+            )
+            seq = cursor.fetchone()[0]
+        message = Message.objects.create(ticket_id=ticket_id, seq=seq, sender=sender, author=user, body=body,
+                                         client_id=client_id, internal=internal)
+        update: dict = {}
+        if sender == MessageSender.WORKER and not internal and ticket.first_response_at is None:
+            update["first_response_at"] = message.sent_at
+        if sender == MessageSender.CUSTOMER:
+            update["customer_last_seen_at"] = message.sent_at
+        if update:
+            Ticket.objects.filter(pk=ticket_id).update(**update)
+        event = events.message_event(message)
+        _broadcast_ticket(ticket, event, customer=not internal,
+                          worker_ids=[ticket.assigned_worker_id] if ticket.status == TicketStatus.ASSIGNED else [])
+    return message, True
+
+
+def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "") -> Ticket:
+    """`assigned` → `resolved` by the assigned worker or ops; records `ticket.resolved` (case pay)."""
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _lock_ticket(ticket_id)
+        if ticket.status != TicketStatus.ASSIGNED:
+            raise InvalidTransition(f"A {ticket.status} ticket cannot be resolved.")
+        if not user.is_ops and ticket.assigned_worker_id != user.pk:
+            raise NotAssigned()
+        ticket.status = TicketStatus.RESOLVED
+        ticket.resolved_at = now
+        ticket.resolution = resolution
+        ticket.resolution_category = category
+        ticket.resolution_count += 1
+        ticket.resolved_by_id = ticket.assigned_worker_id
+        ticket.save(update_fields=["status", "resolved_at", "resolution", "resolution_category",
+                                   "resolution_count", "resolved_by"])
+        _event(ticket, "resolved", actor=user, worker_id=ticket.assigned_worker_id, reason=resolution,
+               data={"category": category, "resolution_n": ticket.resolution_count})
+        claim = ticket.assigned_claim
+        outbox_record(topic="ticket.resolved", payload={
+            "ticket_id": ticket.id,
+            "worker_id": ticket.assigned_worker_id,
+            "claim_id": ticket.assigned_claim_id,
+            "rate_multiplier": str(claim.rate_multiplier) if claim else "1.00",
+            "resolution_n": ticket.resolution_count,
+            "resolved_at": now.isoformat(),
+        })
+        _broadcast_ticket(ticket, events.ticket_resolved_event(ticket.id), worker_ids=[ticket.assigned_worker_id])
+    ticket_route()
+    return ticket
+
+
+def ticket_rate(*, ticket_id: int, score: int, comment: str = "") -> Ticket:
+    """The customer's 1..5 rating, once per resolution; records `ticket.rated` (CSAT bonus on 5)."""
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise InvalidInput("The score is 1 to 5.", fields={"score": ["Must be an integer from 1 to 5."]})
+    with transaction.atomic():
+        ticket = _lock_ticket(ticket_id)
+        if ticket.rating is not None:
+            raise AlreadyRated()
+        if ticket.status != TicketStatus.RESOLVED:
+            raise InvalidTransition("Only a resolved ticket can be rated.")
+        ticket.rating = score
+        ticket.rating_comment = comment
+        ticket.rated_at = timezone.now()
+        ticket.save(update_fields=["rating", "rating_comment", "rated_at"])
+        _event(ticket, "rated", worker_id=ticket.resolved_by_id, data={"score": score, "comment": comment,
+                                                                      "resolution_n": ticket.resolution_count})
+        outbox_record(topic="ticket.rated", payload={
+            "ticket_id": ticket.id, "worker_id": ticket.resolved_by_id, "score": score,
+            "resolution_n": ticket.resolution_count,
+        })
+        if ticket.resolved_by_id:
+            average = Ticket.objects.filter(resolved_by_id=ticket.resolved_by_id, rating__isnull=False).aggregate(
+                avg=Avg("rating"))["avg"]
+            worker_quality_score_update(worker_id=ticket.resolved_by_id,
+                                        average_rating=float(average) if average is not None else None)
+    return ticket
+
+
+def ticket_reopen(*, ticket_id: int) -> Ticket:
+    """`resolved` → `queued` within the reopen window, preferring the worker who resolved it.
+
+    Records `ticket.reopened` (voids case pay still on hold), then runs routing.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _lock_ticket(ticket_id)
+        if ticket.status != TicketStatus.RESOLVED:
+            raise InvalidTransition(f"A {ticket.status} ticket cannot be reopened.")
+        if ticket.resolved_at is None or now - ticket.resolved_at > settings.SHIFTLINE["REOPEN_WINDOW"]:
+            raise ReopenWindowClosed()
+        worker_id = ticket.resolved_by_id
+        ticket.status = TicketStatus.QUEUED
+        ticket.queued_at = now
+        ticket.queue_priority = 0
+        ticket.previous_worker_id = ticket.assigned_worker_id
+        ticket.prefer_worker_id = worker_id
+        ticket.avoid_worker_id = None
+        ticket.assigned_worker_id = None
+        ticket.assigned_claim_id = None
+        ticket.assigned_at = None
+        ticket.resolved_at = None
+        ticket.rating = None
+        ticket.rating_comment = ""
+        ticket.rated_at = None
+        ticket.customer_last_seen_at = now
+        ticket.save()
+        _event(ticket, "reopened", worker_id=worker_id, data={"resolution_n": ticket.resolution_count})
+        outbox_record(topic="ticket.reopened", payload={
+            "ticket_id": ticket.id, "worker_id": worker_id, "resolution_n": ticket.resolution_count,
+            "reopened_at": now.isoformat(),
+        })
+    ticket_route(notify_positions=True)
+    ticket.refresh_from_db()
+    return ticket
+
+
+def ticket_abandon(*, ticket_id: int, reason: str = "") -> bool:
+    """A queued ticket whose customer left: `queued` → `abandoned`. Returns False when not queued."""
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = _lock_ticket(ticket_id)
+        if ticket.status != TicketStatus.QUEUED:
+            return False
+        ticket.status = TicketStatus.ABANDONED
+        ticket.abandoned_at = now
+        ticket.save(update_fields=["status", "abandoned_at"])
+        _event(ticket, "abandoned", reason=reason)
+    return True
+
+
+def ticket_transfer(*, ticket_id: int, user, to_worker_id: int | None, reason: str) -> Ticket:
+    """Hand an assigned ticket to another routable worker, or back to the front of the queue (None).
+
+    Under the routing lock, so the receiving worker's cap holds.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        _take_routing_lock()
+        ticket = _lock_ticket(ticket_id)
+        if ticket.status != TicketStatus.ASSIGNED:
+            raise InvalidTransition(f"A {ticket.status} ticket cannot be transferred.")
+        if not user.is_ops and ticket.assigned_worker_id != user.pk:
+            raise NotAssigned()
+        from_worker_id = ticket.assigned_worker_id
+        if to_worker_id is None:
+            _requeue(ticket, kind="transferred", actor=user, reason=reason, front=True, avoid=True)
+        else:
+            if to_worker_id == from_worker_id:
+                raise InvalidInput("The ticket is already with that worker.",
+                                   fields={"to_worker": ["Already assigned to this worker."]})
+            if not Worker.objects.filter(pk=to_worker_id).exists():
+                raise InvalidInput("No such worker.", fields={"to_worker": ["No such worker."]})
+            target = next((w for w in routable_workers(now=now) if w["worker_id"] == to_worker_id), None)
+            if target is None or not _fits(target, ticket):
+                raise WorkerUnavailable()
+            ticket.previous_worker_id = from_worker_id
+            ticket.assigned_worker_id = to_worker_id
+            ticket.assigned_claim_id = target["claim_id"]
+            ticket.assigned_at = now
+            ticket.prefer_worker_id = None
+            ticket.avoid_worker_id = None
+            ticket.save(update_fields=["previous_worker", "assigned_worker", "assigned_claim", "assigned_at",
+                                       "prefer_worker", "avoid_worker"])
+            _event(ticket, "transferred", actor=user, worker_id=to_worker_id, reason=reason,
+                   data={"from_worker": from_worker_id})
+            _event(ticket, "assigned", actor=user, worker_id=to_worker_id, data={"via": "transfer"})
+            presence_mark_assigned(worker_id=to_worker_id, at=now)
+            _broadcast_ticket(ticket, events.ticket_transferred_event(ticket.id), worker_ids=[from_worker_id])
+            _broadcast_ticket(ticket, events.ticket_assigned_event(events.ticket_as_json(ticket)),
+                              customer=False, worker_ids=[to_worker_id])
+    ticket_route(notify_positions=True)
+    ticket.refresh_from_db()
+    return ticket
+
+
+def _requeue(ticket: Ticket, *, kind: str, reason: str, front: bool, actor=None, avoid: bool = False) -> None:
+    """Put an assigned ticket (row already locked or conditionally updated) back in the queue."""
+    from_worker_id = ticket.assigned_worker_id
+    ticket.status = TicketStatus.QUEUED
+    ticket.previous_worker_id = from_worker_id
+    ticket.assigned_worker_id = None
+    ticket.assigned_claim_id = None
+    ticket.assigned_at = None
+    ticket.queue_priority = -1 if front else 0
+    ticket.queued_at = ticket.queued_at or timezone.now()
+    ticket.avoid_worker_id = from_worker_id if avoid else None
+    ticket.prefer_worker_id = None
+    ticket.save(update_fields=["status", "previous_worker", "assigned_worker", "assigned_claim", "assigned_at",
+                               "queue_priority", "queued_at", "avoid_worker", "prefer_worker"])
+    _event(ticket, kind, actor=actor, worker_id=from_worker_id, reason=reason, data={"requeued": True})
+    _broadcast_ticket(ticket, events.ticket_transferred_event(ticket.id), worker_ids=[from_worker_id])
+
+
+def tickets_requeue_for_worker(*, worker_id: int, kind: str, reason: str) -> list[int]:
+    """Put every open ticket of the worker back at the front of the queue, then route them on.
+
+    Used on check-out or shift end (hand-over), suspension and presence loss. Safe to repeat.
+    """
+    with transaction.atomic():
+        _take_routing_lock()
+        tickets = list(Ticket.objects.select_for_update().filter(
+            status=TicketStatus.ASSIGNED, assigned_worker_id=worker_id).order_by("pk"))
+        for ticket in tickets:
+            _requeue(ticket, kind=kind, reason=reason, front=True)
+    if tickets:
+        ticket_route(notify_positions=True)
+    return [t.pk for t in tickets]
+
+
+def ticket_requeue_unanswered(*, ticket_id: int, timeout: dt.timedelta) -> bool:
+    """An assigned ticket with no worker reply within `timeout` of assignment goes back to the front
+    of the queue (avoiding that worker), and counts as a missed assignment. Safe to repeat."""
+    now = timezone.now()
+    with transaction.atomic():
+        _take_routing_lock()
+        ticket = _lock_ticket(ticket_id)
+        if ticket.status != TicketStatus.ASSIGNED or ticket.assigned_at is None or ticket.assigned_at > now - timeout:
+            return False
+        if Message.objects.filter(ticket_id=ticket.id, sender=MessageSender.WORKER, internal=False,
+                                  sent_at__gte=ticket.assigned_at).exists():
+            return False
+        worker_id = ticket.assigned_worker_id
+        waited = int((now - ticket.assigned_at).total_seconds())
+        _requeue(ticket, kind="missed_assignment", reason="No first response in time.", front=True, avoid=True)
+        worker_missed_assignment_record(worker_id=worker_id, ticket_id=ticket.id, waited_seconds=waited)
+    ticket_route(notify_positions=True)
+    return True
+
+
+# --- Routing -----------------------------------------------------------------------------------
+
+
+def _fits(worker: dict, ticket: Ticket) -> bool:
+    return (worker["load"] < worker["cap"] and ticket.language in worker["languages"]
+            and ticket.topic_id in worker["skills"])
+
+
+def _choose(candidates: list[dict], ticket: Ticket) -> dict | None:
+    fitting = [w for w in candidates if _fits(w, ticket)]
+    if not fitting:
+        return None
+    if ticket.prefer_worker_id:
+        preferred = next((w for w in fitting if w["worker_id"] == ticket.prefer_worker_id), None)
+        if preferred:
+            return preferred
+    if ticket.avoid_worker_id and len(fitting) > 1:
+        fitting = [w for w in fitting if w["worker_id"] != ticket.avoid_worker_id]
+    never = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return min(fitting, key=lambda w: (w["load"], w["last_assigned_at"] or never, w["worker_id"]))
+
+
+def ticket_route(*, notify_positions: bool = True) -> list[int]:
+    """One routing pass: assign queued tickets, in FIFO order, to the best routable worker.
+
+    Holds the `RoutingLock` row for the pass, so passes never overlap, whatever the process; each
+    assignment is a conditional update from `queued`. Pushes queue positions to waiting customers.
+    Safe to run any time and repeatedly; returns the ids assigned.
+    """
+    if not Ticket.objects.filter(status=TicketStatus.QUEUED).exists():
+        return []
+    assigned: list[int] = []
+    with transaction.atomic():
+        _take_routing_lock()
+        now = timezone.now()
+        queued = list(Ticket.objects.filter(status=TicketStatus.QUEUED).order_by(*QUEUE_ORDER)[:ROUTING_BATCH])
+        workers = routable_workers(now=now) if queued else []
+        waiting: list[Ticket] = []
+        for ticket in queued:
+            worker = _choose(workers, ticket) if workers else None
+            if worker is None:
+                waiting.append(ticket)
+                continue
+            updated = Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.QUEUED).update(
+                status=TicketStatus.ASSIGNED, assigned_worker_id=worker["worker_id"],
+                assigned_claim_id=worker["claim_id"], assigned_at=now, prefer_worker=None, avoid_worker=None,
+            )
+            if not updated:
+                continue
+            ticket.status = TicketStatus.ASSIGNED
+            ticket.assigned_worker_id = worker["worker_id"]
+            ticket.assigned_claim_id = worker["claim_id"]
+            ticket.assigned_at = now
+            worker["load"] += 1
+            worker["last_assigned_at"] = now
+            presence_mark_assigned(worker_id=worker["worker_id"], at=now)
+            _event(ticket, "assigned", worker_id=worker["worker_id"], data={"claim_id": worker["claim_id"]})
+            _broadcast_ticket(ticket, events.ticket_assigned_event(events.ticket_as_json(ticket)),
+                              worker_ids=[worker["worker_id"]])
+            assigned.append(ticket.pk)
+        if waiting and (assigned or notify_positions):
+            for position, ticket in enumerate(waiting, start=1):
+                broadcast(events.ticket_group(ticket.pk), events.queue_position_event(ticket.pk, position))
+    return assigned
+
+
+def ticket_queue_position(*, ticket: Ticket) -> int:
+    return queue_position(ticket)
+
+
+def ticket_customer_seen(*, ticket_id: int) -> None:
+    Ticket.objects.filter(pk=ticket_id).update(customer_last_seen_at=timezone.now())
+
+
+def ticket_access_check_staff(*, ticket: Ticket, user) -> None:
+    """Resolve and transfer: the assigned worker or ops (others who may see it get 403)."""
+    if not (user.is_ops or ticket.assigned_worker_id == user.pk):
+        raise NotAllowed("Only the assigned worker or ops can do this.", code="not_assigned")

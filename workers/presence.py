@@ -1,0 +1,105 @@
+"""Agent presence and standing: whether a worker's console is connected, and the scores routing uses.
+
+`AgentPresence.connections` counts open agent sockets across every server process. When the last
+closes, `disconnected_at` starts the grace period (`SHIFTLINE["PRESENCE_GRACE"]`); a reconnect
+within it keeps the worker's tickets. Each open socket refreshes `last_seen_at` (heartbeat), so the
+count left behind by a crashed process goes stale and is reset by `presence_reset_stale`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from workers.models import AgentPresence, Worker, WorkerEvent
+
+# A socket refreshes `last_seen_at` every HEARTBEAT; one silent for STALE_AFTER is gone.
+HEARTBEAT = dt.timedelta(seconds=20)
+STALE_AFTER = dt.timedelta(seconds=90)
+MISSED_ASSIGNMENT_PENALTY = Decimal("5")
+
+
+def presence_grace() -> dt.timedelta:
+    return settings.SHIFTLINE["PRESENCE_GRACE"]
+
+
+def presence_connect(*, worker_id: int) -> AgentPresence:
+    """Count one more open agent socket for the worker. Ends any grace period."""
+    now = timezone.now()
+    with transaction.atomic():
+        presence, _ = AgentPresence.objects.select_for_update().get_or_create(worker_id=worker_id)
+        presence.connections = F("connections") + 1
+        presence.connected_at = now
+        presence.last_seen_at = now
+        presence.disconnected_at = None
+        presence.save(update_fields=["connections", "connected_at", "last_seen_at", "disconnected_at"])
+        presence.refresh_from_db()
+    return presence
+
+
+def presence_disconnect(*, worker_id: int) -> None:
+    """Count one socket fewer; when none is left the grace period starts now."""
+    now = timezone.now()
+    AgentPresence.objects.filter(worker_id=worker_id).update(
+        connections=Greatest(F("connections") - 1, Value(0)),
+        disconnected_at=Case(When(connections__lte=1, then=Value(now)), default=F("disconnected_at")),
+        last_seen_at=now,
+    )
+
+
+def presence_heartbeat(*, worker_id: int) -> None:
+    AgentPresence.objects.filter(worker_id=worker_id).update(last_seen_at=timezone.now())
+
+
+def presence_reset_stale(*, now: dt.datetime | None = None) -> int:
+    """Connections whose heartbeat stopped (their process died) count as closed from their last beat."""
+    now = now or timezone.now()
+    return AgentPresence.objects.filter(connections__gt=0, last_seen_at__lt=now - STALE_AFTER).update(
+        connections=0, disconnected_at=F("last_seen_at")
+    )
+
+
+def present_workers_q(*, now: dt.datetime, prefix: str = "presence__") -> Q:
+    """Workers connected now, or disconnected less than the grace period ago."""
+    return Q(**{f"{prefix}connections__gt": 0}) | Q(**{f"{prefix}disconnected_at__gte": now - presence_grace()})
+
+
+def presence_lost_workers(*, now: dt.datetime | None = None) -> QuerySet[AgentPresence]:
+    """Presences with no socket whose grace period has run out."""
+    now = now or timezone.now()
+    return AgentPresence.objects.filter(connections=0, disconnected_at__lt=now - presence_grace())
+
+
+def presence_mark_assigned(*, worker_id: int, at: dt.datetime) -> None:
+    """Remember when the worker last received a ticket (for "longest idle" routing)."""
+    updated = AgentPresence.objects.filter(worker_id=worker_id).update(last_assigned_at=at)
+    if not updated:
+        AgentPresence.objects.get_or_create(worker_id=worker_id, defaults={"last_assigned_at": at})
+
+
+def worker_missed_assignment_record(*, worker_id: int, ticket_id: int, waited_seconds: int) -> WorkerEvent:
+    """An assigned ticket went unanswered too long: lower the reliability score and keep the record."""
+    with transaction.atomic():
+        worker = Worker.objects.select_for_update().get(pk=worker_id)
+        before = worker.reliability_score
+        worker.reliability_score = max(Decimal("0"), before - MISSED_ASSIGNMENT_PENALTY)
+        worker.save(update_fields=["reliability_score"])
+        return WorkerEvent.objects.create(
+            worker=worker, kind="missed_assignment", reason="No first response in time.",
+            data={"ticket_id": ticket_id, "waited_seconds": waited_seconds,
+                  "reliability_before": str(before), "reliability_after": str(worker.reliability_score)},
+        )
+
+
+def worker_quality_score_update(*, worker_id: int, average_rating: float | None) -> None:
+    """Quality score 0..100 from the average customer rating (1..5) of the worker's resolved tickets."""
+    if average_rating is None:
+        return
+    score = Decimal(str(round((average_rating - 1) / 4 * 100, 2)))
+    Worker.objects.filter(pk=worker_id).update(quality_score=score)
