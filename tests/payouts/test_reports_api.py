@@ -1,0 +1,168 @@
+"""The payout and operations reports on a known data set: every figure computed by hand.
+
+The data set and the arithmetic are in `test_reports_data.py`; the range is November 2026.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from tests.payouts.test_reports_data import ReportData, build_report_data
+
+NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
+
+
+@pytest.fixture
+def report_data(db) -> ReportData:
+    return build_report_data()
+
+
+def row_for(rows, **match):
+    found = [row for row in rows if all(row[k] == v for k, v in match.items())]
+    assert len(found) == 1, (match, rows)
+    return found[0]
+
+
+def test_percentile_oracle_interpolates_like_postgresql():
+    from payouts.reports import percentile_cont
+
+    assert percentile_cont([5, 20, 40, 60, 100, 400, 3700], 0.5) == 60
+    assert percentile_cont([5, 20, 40, 60, 100, 400, 3700], 0.9) == pytest.approx(1720)
+    assert percentile_cont([], 0.5) is None
+
+
+def test_payout_report_per_worker_figures(finance_client, report_data):
+    response = finance_client.get("/api/v1/reports/payouts/", NOVEMBER)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["currency"] == "eur"
+    d = report_data
+    # Ana: case pay t1 500 (paid), bonus t1 100 (paid), t2 500 (available), t9 500 (available),
+    # t10 500 (voided); t7's December earning is outside. Paid: payout p1 of 600 on 11-20.
+    # Ben: t3 625 (pending), t6 500 (in payout); p3 is only in transit; p2 (October) was partly
+    # reversed (200) on 11-21. Cleo: no earnings, but payout p4 of 3,000 paid on 11-15.
+    assert body["results"] == [
+        {"worker": d.ana.pk, "worker_name": "Ana Silva", "currency": "eur", "cases_resolved": 3, "gross": 2100,
+         "bonuses": 100, "voided": 500, "paid": 600, "reversed": 0, "outstanding": 1000, "payouts_count": 1,
+         "stripe_account_id": "acct_ana", "country": "PT"},
+        {"worker": d.ben.pk, "worker_name": "Ben Otto", "currency": "eur", "cases_resolved": 2, "gross": 1125,
+         "bonuses": 0, "voided": 0, "paid": 0, "reversed": 200, "outstanding": 1125, "payouts_count": 0,
+         "stripe_account_id": "acct_ben", "country": "DE"},
+        {"worker": d.cleo.pk, "worker_name": "Cleo Dubois", "currency": "eur", "cases_resolved": 0, "gross": 0,
+         "bonuses": 0, "voided": 0, "paid": 3000, "reversed": 0, "outstanding": 0, "payouts_count": 1,
+         "stripe_account_id": "acct_cleo", "country": "FR"},
+    ]
+    assert body["totals"] == {
+        "currency": "eur", "cases_resolved": 5, "gross": 3225, "bonuses": 100, "voided": 500, "paid": 3600,
+        "reversed": 200, "outstanding": 2125, "payouts_count": 2, "workers": 3,
+    }
+
+
+def test_payout_report_single_day_is_inclusive(finance_client, report_data):
+    body = finance_client.get("/api/v1/reports/payouts/", {"from": "2026-11-02", "to": "2026-11-02"}).json()
+
+    assert [(r["worker"], r["gross"], r["bonuses"], r["cases_resolved"]) for r in body["results"]] == [
+        (report_data.ana.pk, 600, 100, 1)
+    ]
+
+
+def test_payout_report_csv_is_the_json_rows(finance_client, report_data):
+    json_body = finance_client.get("/api/v1/reports/payouts/", NOVEMBER).json()
+
+    response = finance_client.get("/api/v1/reports/payouts/", {**NOVEMBER, "format": "csv"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="shiftline-payouts-20261101-20261130.csv"'
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == [
+        "period_start", "period_end", "worker", "worker_name", "country", "stripe_account_id", "currency",
+        "cases_resolved", "gross", "gross_formatted", "bonuses", "bonuses_formatted", "voided", "voided_formatted",
+        "paid", "paid_formatted", "reversed", "reversed_formatted", "outstanding", "outstanding_formatted",
+        "payouts_count",
+    ]
+    assert len(rows) == len(json_body["results"])
+    for row, expected in zip(rows, json_body["results"], strict=True):
+        assert row["period_start"] == "2026-11-01T00:00:00Z"
+        assert row["period_end"] == "2026-12-01T00:00:00Z"
+        for name in ("worker", "cases_resolved", "gross", "bonuses", "voided", "paid", "reversed", "outstanding",
+                     "payouts_count"):
+            assert int(row[name]) == expected[name], name
+        for name in ("worker_name", "country", "stripe_account_id", "currency"):
+            assert row[name] == expected[name]
+        for name in ("gross", "bonuses", "voided", "paid", "reversed", "outstanding"):
+            assert row[f"{name}_formatted"] == f"{expected[name] // 100}.{expected[name] % 100:02d}"
+    ana = row_for(rows, worker_name="Ana Silva")
+    assert (ana["gross_formatted"], ana["paid_formatted"]) == ("21.00", "6.00")
+
+
+def test_operations_report_totals(ops_client, report_data):
+    response = ops_client.get("/api/v1/reports/operations/", NOVEMBER)
+
+    assert response.status_code == 200
+    totals = response.json()["totals"]
+    # Created in November: t1 t2 t3 t4 t5 t7 t9 t10. Resolved (and still resolved) in November:
+    # t1 600 s, t2 86,400 s, t3 1,800 s, t6 5,400 s, t9 7,200 s. Abandoned: t5.
+    # First responses of November's tickets: 5 20 40 60 100 400 3700 → median 60,
+    # p90 at rank 5.4: 400 + 0.4 × 3,300 = 1,720. Resolutions sorted 600 1800 5400 7200 86400 →
+    # median 5,400; p90 at rank 3.6: 7,200 + 0.6 × 79,200 = 54,720.
+    # CSAT rated in November: 5 3 4 1 → 3.25. Cost: earnings not voided 500+100+500+625+500+500
+    # = 2,725 over 5 resolved = 545.
+    assert totals == {
+        "tickets_created": 8, "tickets_resolved": 5, "tickets_abandoned": 1,
+        "first_response_median_seconds": 60.0, "first_response_p90_seconds": 1720.0,
+        "resolution_median_seconds": 5400.0, "resolution_p90_seconds": 54720.0,
+        "csat_average": 3.25, "csat_count": 4, "case_cost": 2725, "cost_per_resolved_case": 545, "currency": "eur",
+        "csat_distribution": {"1": 1, "2": 0, "3": 1, "4": 1, "5": 1},
+    }
+
+
+def test_operations_report_breakdowns(finance_client, report_data):
+    body = finance_client.get("/api/v1/reports/operations/", NOVEMBER).json()
+
+    assert len(body["by_day"]) == 30
+    nov2 = row_for(body["by_day"], date="2026-11-02")
+    # t1 and t2 created (first responses 20, 40 → median 30); t1 resolved; rated 5; earned 600.
+    assert (nov2["tickets_created"], nov2["tickets_resolved"], nov2["first_response_median_seconds"],
+            nov2["csat_average"], nov2["case_cost"], nov2["cost_per_resolved_case"]) == (2, 1, 30.0, 5.0, 600, 600)
+    nov3 = row_for(body["by_day"], date="2026-11-03")
+    # t3, t4 created; t2 (86,400 s) and t3 (1,800 s) resolved → median 44,100; CSAT 3 and 4;
+    # earned 500 + 625 = 1,125 over 2 cases = 562.5 → 563 (half up).
+    assert (nov3["tickets_created"], nov3["tickets_resolved"], nov3["resolution_median_seconds"],
+            nov3["csat_average"], nov3["cost_per_resolved_case"]) == (2, 2, 44100.0, 3.5, 563)
+    nov4 = row_for(body["by_day"], date="2026-11-04")
+    assert (nov4["tickets_created"], nov4["cost_per_resolved_case"], nov4["csat_average"]) == (0, None, None)
+
+    en = row_for(body["by_language"], language="en")
+    de = row_for(body["by_language"], language="de")
+    # English: created t1 t2 t5 t7 t9 t10; resolved t1 t2 t6 t9; cost 500+100+500+500+500 = 2,100 / 4.
+    assert (en["tickets_created"], en["tickets_resolved"], en["tickets_abandoned"], en["cost_per_resolved_case"]) \
+        == (6, 4, 1, 525)
+    assert (de["tickets_created"], de["tickets_resolved"], de["cost_per_resolved_case"]) == (2, 1, 625)
+    payments = row_for(body["by_topic"], topic="payments")
+    # Payments: created t1 t3 t7; resolved t1 t3 t6; rated 5 4 1.
+    assert (payments["tickets_created"], payments["tickets_resolved"], payments["csat_count"]) == (3, 3, 3)
+
+    hours = {row["hour"]: row["tickets_created"] for row in body["by_hour"] if row["tickets_created"]}
+    assert hours == {8: 1, 9: 1, 10: 2, 11: 1, 12: 1, 23: 2}
+    assert [(b["bucket"], b["count"]) for b in body["first_response_distribution"]] == [
+        ("<30s", 2), ("30s-1m", 1), ("1-2m", 2), ("2-5m", 0), ("5-15m", 1), ("15-60m", 0), (">=1h", 1),
+    ]
+
+
+def test_operations_report_csv_is_the_by_day_rows(ops_client, report_data):
+    body = ops_client.get("/api/v1/reports/operations/", NOVEMBER).json()
+
+    response = ops_client.get("/api/v1/reports/operations/", {**NOVEMBER, "format": "csv"})
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["date"] for row in rows] == [row["date"] for row in body["by_day"]]
+    nov3 = row_for(rows, date="2026-11-03")
+    assert (nov3["tickets_resolved"], nov3["resolution_median_seconds"], nov3["cost_per_resolved_case"],
+            nov3["cost_per_resolved_case_formatted"], nov3["currency"]) == ("2", "44100.0", "563", "5.63", "eur")
+    assert row_for(rows, date="2026-11-04")["csat_average"] == ""
