@@ -83,6 +83,9 @@ class Worker(models.Model):
     stripe_account_id = models.CharField(max_length=64, blank=True, default="")
     applied_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # The latest assessment attempt's score (percent), copied here so the vetting queue needs no join.
+    assessment_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    assessment_taken_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status"], name="worker_status_idx")]
@@ -116,6 +119,9 @@ class WorkerLanguage(models.Model):
         ]
         indexes = [models.Index(fields=["language", "worker"], name="worker_language_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.worker_id}:{self.language}"
+
 
 class WorkerEvent(models.Model):
     """Append-only audit trail of a worker's vetting and standing (who, what, when, why)."""
@@ -134,6 +140,9 @@ class WorkerEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["worker", "created_at"], name="worker_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} worker {self.worker_id}"
 
 
 class ShiftStatus(models.TextChoices):
@@ -209,6 +218,9 @@ class ShiftClaim(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"Claim {self.pk} shift {self.shift_id} worker {self.worker_id} {self.status}"
+
     @property
     def is_checked_in(self) -> bool:
         return self.checked_in_at is not None and self.checked_out_at is None
@@ -228,3 +240,108 @@ class AgentPresence(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     # For "longest idle" routing: when this worker last received a ticket.
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Presence of {self.worker_id}: {self.connections}"
+
+
+class ShiftEvent(models.Model):
+    """Append-only log of what happened to a shift: created, edited, cancelled, rate changes (surge)."""
+
+    shift = models.ForeignKey(Shift, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["shift", "kind", "created_at"], name="shift_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} shift {self.shift_id}"
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    PROMOTED = "promoted", "Got a seat"
+    LEFT = "left", "Left the waitlist"
+    EXPIRED = "expired", "Skipped (no longer eligible or overlapping)"
+    CANCELLED = "cancelled", "Shift cancelled"
+
+
+class ShiftWaitlistEntry(models.Model):
+    """A worker queuing for a seat on a full shift; a freed seat goes to the first one waiting."""
+
+    shift = models.ForeignKey(Shift, on_delete=models.PROTECT, related_name="waitlist")
+    worker = models.ForeignKey(Worker, on_delete=models.PROTECT, related_name="waitlist_entries")
+    status = models.CharField(max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    claim = models.ForeignKey(ShiftClaim, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["shift", "status", "created_at"], name="waitlist_queue_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shift", "worker"], condition=Q(status="waiting"), name="waitlist_one_waiting_per_worker"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist shift {self.shift_id} worker {self.worker_id} {self.status}"
+
+
+class WorkerNotice(models.Model):
+    """Something the portal tells a worker: a cancelled shift, a seat from the waitlist."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=40)
+    message = models.CharField(max_length=500)
+    shift = models.ForeignKey(Shift, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["worker", "created_at"], name="worker_notice_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.worker_id}"
+
+
+class AssessmentQuestion(models.Model):
+    """A multiple-choice scenario question of the applicant quiz; ops manage them in the admin."""
+
+    prompt = models.TextField()
+    choices = models.JSONField(help_text="A list of answer texts.")
+    correct_choice = models.PositiveSmallIntegerField(help_text="Index (from 0) of the right answer.")
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.prompt[:60]
+
+
+class AssessmentAttempt(models.Model):
+    """One submitted quiz, scored automatically. One attempt per worker per 24 h."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="assessment_attempts")
+    answers = models.JSONField(default=dict)
+    correct = models.PositiveSmallIntegerField()
+    total = models.PositiveSmallIntegerField()
+    score = models.DecimalField(max_digits=5, decimal_places=2)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [models.Index(fields=["worker", "submitted_at"], name="assessment_attempt_idx")]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.pk} worker {self.worker_id}: {self.score}"

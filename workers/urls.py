@@ -6,5 +6,27 @@ from workers import api
 
 api_urlpatterns: list = [
     path("auth/token/", api.AuthTokenView.as_view(), name="auth-token"),
+    path("workers/applications/", api.WorkerApplicationView.as_view(), name="worker-apply"),
+    path("workers/", api.WorkerListView.as_view(), name="worker-list"),
+    path("workers/me/", api.WorkerMeView.as_view(), name="worker-me"),
+    path("workers/me/notices/", api.NoticesView.as_view(), name="worker-notices"),
+    path("workers/me/assessment/", api.AssessmentView.as_view(), name="worker-assessment"),
+    path("workers/<int:worker_id>/", api.WorkerDetailView.as_view(), name="worker-detail"),
+    path("workers/<int:worker_id>/events/", api.WorkerEventsView.as_view(), name="worker-events"),
+    *[
+        path(f"workers/<int:worker_id>/{action}/", api.WorkerDecisionView.as_view(action=action),
+             name=f"worker-{action}")
+        for action in ("approve", "reject", "suspend")
+    ],
+    path("shifts/", api.ShiftListView.as_view(), name="shift-list"),
+    path("shifts/mine/", api.MyClaimsView.as_view(), name="shift-mine"),
+    path("shifts/<int:shift_id>/", api.ShiftDetailView.as_view(), name="shift-detail"),
+    path("shifts/<int:shift_id>/cancel/", api.ShiftCancelView.as_view(), name="shift-cancel"),
+    path("shifts/<int:shift_id>/waitlist/", api.ShiftWaitlistView.as_view(), name="shift-waitlist"),
+    *[
+        path(f"shifts/<int:shift_id>/{action}/", api.ShiftClaimActionView.as_view(action=action),
+             name=f"shift-{action}")
+        for action in ("claim", "release", "check-in", "check-out")
+    ],
 ]
 urlpatterns: list = []

@@ -1,0 +1,35 @@
+"""Fixtures of the workers tests: factories as fixtures, and time helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from tests.factories.workers import ShiftClaimFactory, ShiftFactory, WorkerFactory
+
+
+@pytest.fixture
+def worker_factory(db):
+    return WorkerFactory
+
+
+@pytest.fixture
+def shift_factory(db):
+    return ShiftFactory
+
+
+@pytest.fixture
+def claim_factory(db):
+    return ShiftClaimFactory
+
+
+@pytest.fixture
+def in_hours():
+    """`in_hours(3)`: a whole-second time that many hours from now."""
+
+    def make(hours: float) -> dt.datetime:
+        return timezone.now().replace(microsecond=0) + dt.timedelta(hours=hours)
+
+    return make

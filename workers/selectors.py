@@ -1,0 +1,173 @@
+"""Reads of the workers app, already scoped to what the caller may see.
+
+An object outside the caller's scope is simply absent: the API answers 404, never 403.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from workers.models import (
+    AssessmentAttempt,
+    AssessmentQuestion,
+    ClaimStatus,
+    Shift,
+    ShiftClaim,
+    ShiftEvent,
+    ShiftStatus,
+    ShiftWaitlistEntry,
+    User,
+    WaitlistStatus,
+    Worker,
+    WorkerLanguage,
+    WorkerNotice,
+    WorkerStatus,
+)
+
+
+def worker_of(user: User) -> Worker | None:
+    """The caller's worker profile, or None for staff and anonymous users."""
+    if not getattr(user, "is_authenticated", False) or not user.is_worker:
+        return None
+    return Worker.objects.filter(pk=user.pk).select_related("user").prefetch_related("languages", "skills").first()
+
+
+def workers_visible_to(user: User) -> QuerySet[Worker]:
+    """Ops see every worker; a worker sees only themself."""
+    qs = Worker.objects.select_related("user").prefetch_related("languages", "skills")
+    if user.is_ops:
+        return qs
+    if user.is_worker:
+        return qs.filter(pk=user.pk)
+    return qs.none()
+
+
+def worker_list(*, user: User, status: str | None = None) -> QuerySet[Worker]:
+    qs = workers_visible_to(user).order_by("applied_at", "pk")
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def vetting_queue() -> QuerySet[Worker]:
+    """Applications first (oldest first), then everyone else by latest change."""
+    return (Worker.objects.select_related("user").prefetch_related("languages", "skills")
+            .order_by(F("status_changed_at").desc(nulls_first=True), "applied_at"))
+
+
+def worker_events(*, worker_id: int):
+    return Worker.objects.get(pk=worker_id).events.select_related("actor").order_by("-created_at", "-id")
+
+
+def has_priority_access(worker: Worker) -> bool:
+    return worker.reliability_score >= Decimal(settings.SHIFTLINE["PRIORITY_MIN_RELIABILITY"])
+
+
+def _with_rate_changes(qs: QuerySet[Shift]) -> QuerySet[Shift]:
+    return qs.prefetch_related(
+        "skills",
+        Prefetch("events", queryset=ShiftEvent.objects.filter(kind="rate_changed").order_by("created_at", "id"),
+                 to_attr="rate_changes"),
+    )
+
+
+def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet[Shift]:
+    """Ops: every shift. Workers: published shifts in a language they speak whose every skill they
+    have; without priority access, only once the shift is open to all (see `shift_opens_to_all_at`).
+    Worker querysets are annotated with `my_claim` (their active/completed claim id or None) and
+    `waitlisted`."""
+    now = now or timezone.now()
+    if user.is_ops:
+        return _with_rate_changes(Shift.objects.all())
+    if not user.is_worker:
+        return Shift.objects.none()
+    worker = Worker.objects.filter(pk=user.pk).only("reliability_score").first()
+    if worker is None:
+        return Shift.objects.none()
+    worker_skills = Worker.skills.through.objects.filter(worker_id=worker.pk).values("skill_id")
+    qs = (
+        Shift.objects.filter(status=ShiftStatus.PUBLISHED)
+        .filter(Exists(WorkerLanguage.objects.filter(worker_id=worker.pk, language=OuterRef("language"))))
+        .exclude(Exists(Shift.skills.through.objects.filter(shift_id=OuterRef("pk"))
+                        .exclude(skill_id__in=worker_skills)))
+        .annotate(
+            my_claim=ShiftClaim.objects.filter(
+                shift_id=OuterRef("pk"), worker_id=worker.pk,
+                status__in=[ClaimStatus.ACTIVE, ClaimStatus.COMPLETED]).values("pk")[:1],
+            waitlisted=Exists(ShiftWaitlistEntry.objects.filter(
+                shift_id=OuterRef("pk"), worker_id=worker.pk, status=WaitlistStatus.WAITING)),
+        )
+    )
+    if not has_priority_access(worker):
+        head_start = settings.SHIFTLINE["PRIORITY_HEAD_START"]
+        qs = qs.filter(Q(published_at__lte=now - head_start) | Q(starts_at__lte=now + head_start))
+    return _with_rate_changes(qs)
+
+
+def shift_list(*, user: User, starts_from: dt.datetime | None = None, starts_before: dt.datetime | None = None,
+               language: str | None = None, available: bool | None = None) -> QuerySet[Shift]:
+    """Shifts the caller may see, starting in [starts_from, starts_before). Workers, without a
+    range, see only shifts that have not ended."""
+    now = timezone.now()
+    qs = shifts_visible_to(user=user, now=now)
+    if starts_from is not None:
+        qs = qs.filter(starts_at__gte=starts_from)
+    if starts_before is not None:
+        qs = qs.filter(starts_at__lt=starts_before)
+    if starts_from is None and starts_before is None and not user.is_ops:
+        qs = qs.filter(ends_at__gt=now)
+    if language:
+        qs = qs.filter(language=language)
+    if available:
+        qs = qs.filter(status=ShiftStatus.PUBLISHED, seats_taken__lt=F("capacity"), ends_at__gt=now)
+    return qs.order_by("starts_at", "pk")
+
+
+def claims_of(*, worker_id: int, statuses: list[str] | None = None, current: bool = False) -> QuerySet[ShiftClaim]:
+    """A worker's claims, soonest first; `current`: those whose shift has not ended."""
+    qs = ShiftClaim.objects.filter(worker_id=worker_id).select_related("shift").prefetch_related("shift__skills")
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    if current:
+        qs = qs.filter(ends_at__gt=timezone.now())
+    return qs.order_by("starts_at", "pk")
+
+
+def waitlist_position(entry: ShiftWaitlistEntry) -> int | None:
+    if entry.status != WaitlistStatus.WAITING:
+        return None
+    return ShiftWaitlistEntry.objects.filter(
+        shift_id=entry.shift_id, status=WaitlistStatus.WAITING
+    ).filter(Q(created_at__lt=entry.created_at) | Q(created_at=entry.created_at, pk__lt=entry.pk)).count() + 1
+
+
+def notices_of(*, worker_id: int, limit: int = 20) -> list[WorkerNotice]:
+    return list(WorkerNotice.objects.filter(worker_id=worker_id).select_related("shift")[:limit])
+
+
+def assessment_state(*, worker: Worker) -> dict:
+    """The quiz for the worker: the questions (without answers), their last attempt and when the
+    next attempt is allowed."""
+    last = AssessmentAttempt.objects.filter(worker=worker).order_by("-submitted_at").first()
+    cooldown = settings.SHIFTLINE["ASSESSMENT_COOLDOWN"]
+    next_at = last.submitted_at + cooldown if last is not None else None
+    can_take = worker.status == WorkerStatus.APPLIED and (next_at is None or next_at <= timezone.now())
+    return {
+        "questions": list(AssessmentQuestion.objects.filter(active=True)),
+        "last_attempt": last,
+        "next_attempt_at": next_at,
+        "can_take": can_take,
+    }
+
+
+def ops_shift_board(*, include_past: bool = False) -> QuerySet[Shift]:
+    qs = _with_rate_changes(Shift.objects.all()).annotate(
+        waitlist_count=Count("waitlist", filter=Q(waitlist__status=WaitlistStatus.WAITING)))
+    if not include_past:
+        qs = qs.filter(ends_at__gt=timezone.now())
+    return qs.order_by("starts_at", "pk")
