@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 
+import stripe
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api import DateRangeQuery, parse_query
+from marketplace.errors import DomainError, NotFound
 from payouts import reports
 
 # A year of inclusive days, leap years included; anything longer is refused.
@@ -124,6 +126,100 @@ class PayoutReportView(APIView):
             filename = f"shiftline-payouts-{_range_name(query)}.csv"
             return csv_response(request, reports.payout_report_csv(**args), filename)
         return Response(reports.payout_report(**args))
+
+
+class StripeUnavailable(DomainError):
+    status = 503
+    code = "stripe_unavailable"
+    default_detail = "Stripe could not be reached; try the reconciliation again shortly."
+
+
+class ReconciliationQuery(ReportRangeQuery):
+    format = serializers.ChoiceField(choices=["json"], required=False, default="json")
+
+
+class ReconciliationView(APIView):
+    """Payouts in the ledger against the transfers Stripe lists, with every mismatch; kept as the latest."""
+
+    permission_classes = [IsFinance]
+
+    def get(self, request):
+        query = parse_query(ReconciliationQuery, request)
+        try:
+            result = reports.reconciliation_report(day_from=query["from"], day_to=query["to"])
+        except stripe.StripeError as exc:
+            raise StripeUnavailable(f"Stripe could not be reached ({type(exc).__name__}); try again shortly.")
+        reports.reconciliation_store(result)
+        return Response(result)
+
+
+class BreakdownQuery(MoneyRangeQuery):
+    by = serializers.ChoiceField(choices=list(reports.BREAKDOWNS))
+
+
+class PayoutBreakdownView(APIView):
+    """The payout report grouped by day, ISO week or shift (`?by=`); `?format=csv` too."""
+
+    permission_classes = [IsFinance]
+
+    def get(self, request):
+        query = parse_query(BreakdownQuery, request)
+        rows = reports.payout_breakdown(
+            day_from=query["from"], day_to=query["to"], by=query["by"], currency=query.get("currency")
+        )
+        if query["format"] == "csv":
+            header = list(rows[0]) if rows else [query["by"]]
+            lines = reports.csv_lines(header, ([row[k] for k in header] for row in rows))
+            return csv_response(request, lines, f"shiftline-payouts-by-{query['by']}-{_range_name(query)}.csv")
+        return Response({"from": query["from"], "to": query["to"], "by": query["by"], "results": rows})
+
+
+class WorkerStatementView(APIView):
+    """Drill-down from a payout report row: one worker's earnings (each with its ticket) and payouts."""
+
+    permission_classes = [IsFinance]
+
+    def get(self, request, worker_id: int):
+        from workers.models import Worker
+
+        query = parse_query(ReconciliationQuery, request)
+        worker = Worker.objects.filter(pk=worker_id).values("user_id", "full_name", "country").first()
+        if worker is None:
+            raise NotFound("No such worker.")
+        statement = reports.worker_statement(worker_id=worker_id, day_from=query["from"], day_to=query["to"])
+        return Response({"worker": worker_id, "worker_name": worker["full_name"], "from": query["from"],
+                         "to": query["to"], **statement})
+
+
+class EarningsExportView(APIView):
+    """Every earning of the range, one CSV line each, streamed (flat memory whatever the size)."""
+
+    permission_classes = [IsFinance]
+
+    def get(self, request):
+        query = parse_query(ReportRangeQuery, request)
+        return csv_response(
+            request, reports.earnings_csv(day_from=query["from"], day_to=query["to"]),
+            f"shiftline-earnings-{_range_name(query)}.csv",
+        )
+
+
+class YearQuery(serializers.Serializer):
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="csv")
+
+
+class AnnualEarningsView(APIView):
+    """Per worker and currency, money paid in a calendar year: 1099-NEC and DAC7 columns (CSV)."""
+
+    permission_classes = [IsFinance]
+
+    def get(self, request):
+        query = parse_query(YearQuery, request)
+        if query["format"] == "csv":
+            return csv_response(request, reports.annual_earnings_csv(year=query["year"]),
+                                f"shiftline-annual-earnings-{query['year']}.csv")
+        return Response({"year": query["year"], "results": list(reports.annual_earnings_rows(year=query["year"]))})
 
 
 def _today() -> dt.date:

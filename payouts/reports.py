@@ -502,3 +502,404 @@ def operations_csv_lines(report: dict) -> Iterator[str]:
             for row in report["by_day"]
         ),
     )
+
+
+# --- Reconciliation with Stripe -------------------------------------------------------------
+
+RECONCILIATION_CACHE_KEY = "reports:reconciliation:latest"
+# Transfers are created moments after their payout row; listing a day either side of the range
+# keeps a payout made at 23:59:59 from looking "missing at Stripe".
+_LISTING_MARGIN = dt.timedelta(days=1)
+
+
+class MismatchKind:
+    MISSING_AT_STRIPE = "missing_at_stripe"
+    UNKNOWN_TO_US = "unknown_to_us"
+    AMOUNT_DIFFERS = "amount_differs"
+    CURRENCY_DIFFERS = "currency_differs"
+    DESTINATION_DIFFERS = "destination_differs"
+    REVERSED_NOT_IN_LEDGER = "reversed_not_in_ledger"
+    FAILED_IN_LEDGER_BUT_AT_STRIPE = "failed_in_ledger_but_at_stripe"
+    CLEARING_NOT_ZERO = "clearing_not_zero"
+
+
+def _transfer_payout_id(transfer) -> str:
+    metadata = transfer.get("metadata") or {}
+    return str(metadata.get("payout_id") or metadata.get("payout") or "")
+
+
+def _epoch(value: dt.datetime) -> int:
+    return int(value.timestamp())
+
+
+def stripe_transfers(*, start: dt.datetime, end: dt.datetime) -> Iterator:
+    """Every transfer Stripe lists as created in [start, end), through the SDK, auto-paginated."""
+    from payouts.stripe_gateway import stripe_client
+
+    listing = stripe_client().v1.transfers.list(
+        params={"limit": 100, "created": {"gte": _epoch(start), "lt": _epoch(end)}}
+    )
+    for transfer in listing.auto_paging_iter():
+        # Filter here too: a Stripe-compatible server may ignore `created`.
+        if _epoch(start) <= int(transfer.get("created") or 0) < _epoch(end):
+            yield transfer
+
+
+def _stripe_transfer(transfer_id: str):
+    """One transfer by id, or None when Stripe does not know it."""
+    import stripe
+
+    from payouts.stripe_gateway import stripe_client
+
+    try:
+        return stripe_client().v1.transfers.retrieve(transfer_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            return None
+        raise
+
+
+def clearing_balances() -> list[dict]:
+    """The Stripe clearing account per currency: the sum of its lines and its cached balance."""
+    from payouts.models import AccountKind, JournalLine, LedgerAccount
+
+    lines = {
+        row["currency"]: row["total"]
+        for row in JournalLine.objects.filter(account__kind=AccountKind.STRIPE_CLEARING)
+        .order_by().values("currency").annotate(total=Sum("amount"))
+    }
+    balances = {
+        row["currency"]: row["balance"]
+        for row in LedgerAccount.objects.filter(kind=AccountKind.STRIPE_CLEARING)
+        .order_by().values("currency").annotate(balance=Sum("balance"))
+    }
+    return [
+        {"currency": currency, "lines_total": int(lines.get(currency) or 0),
+         "balance": int(balances.get(currency) or 0),
+         "ok": not lines.get(currency) and not balances.get(currency)}
+        for currency in sorted(set(lines) | set(balances))
+    ]
+
+
+def reconciliation_report(*, day_from: dt.date, day_to: dt.date) -> dict:
+    """Every payout of the range in our ledger against the transfers Stripe lists, every mismatch listed.
+
+    Our side: payouts created in the range that reached Stripe or claim to have (a transfer id, or
+    status in transit/paid/failed). Stripe's side: transfers created in the range (a day of margin
+    either side for matching). Matched by transfer id, else by `metadata.payout_id`. Also checks
+    that the Stripe clearing account nets to zero. Read-only: it changes nothing anywhere.
+    """
+    start, end = utc_day_bounds(day_from, day_to)
+    ours = list(
+        Payout.objects.filter(created_at__gte=start, created_at__lt=end)
+        .filter(~Q(stripe_transfer_id="") | Q(status__in=[PayoutStatus.PAID, PayoutStatus.IN_TRANSIT]))
+        .order_by("id")
+        .values("id", "worker_id", "amount", "currency", "status", "destination", "stripe_transfer_id",
+                "reversed_amount", "run__transfer_group")
+    )
+    transfers = {t["id"]: t for t in stripe_transfers(start=start - _LISTING_MARGIN, end=end + _LISTING_MARGIN)}
+    by_payout_id = {_transfer_payout_id(t): t for t in transfers.values() if _transfer_payout_id(t)}
+    known_transfer_ids = set(
+        Payout.objects.filter(stripe_transfer_id__in=list(transfers)).values_list("stripe_transfer_id", flat=True)
+    )
+    known_payout_ids = {
+        str(pk) for pk in Payout.objects.filter(
+            pk__in=[int(p) for p in by_payout_id if p.isdigit()]
+        ).values_list("pk", flat=True)
+    }
+
+    mismatches: list[dict] = []
+
+    def flag(kind: str, payout: dict | None, transfer, detail: str) -> None:
+        mismatches.append({
+            "kind": kind,
+            "payout": payout["id"] if payout else None,
+            "worker": payout["worker_id"] if payout else None,
+            "stripe_transfer_id": (transfer or {}).get("id") or (payout or {}).get("stripe_transfer_id") or "",
+            "ledger_amount": payout["amount"] if payout else None,
+            "ledger_currency": payout["currency"] if payout else None,
+            "stripe_amount": transfer.get("amount") if transfer else None,
+            "stripe_currency": transfer.get("currency") if transfer else None,
+            "detail": detail,
+        })
+
+    for payout in ours:
+        transfer = transfers.get(payout["stripe_transfer_id"]) if payout["stripe_transfer_id"] else None
+        transfer = transfer or by_payout_id.get(str(payout["id"]))
+        if transfer is None and payout["stripe_transfer_id"]:
+            transfer = _stripe_transfer(payout["stripe_transfer_id"])
+        if transfer is None:
+            if payout["status"] == PayoutStatus.PAID:
+                flag(MismatchKind.MISSING_AT_STRIPE, payout, None,
+                     f"Payout {payout['id']} is paid in the ledger but Stripe has no such transfer.")
+            continue
+        if payout["status"] == PayoutStatus.FAILED:
+            flag(MismatchKind.FAILED_IN_LEDGER_BUT_AT_STRIPE, payout, transfer,
+                 f"Payout {payout['id']} failed in the ledger but Stripe made transfer {transfer['id']}.")
+        if transfer.get("amount") != payout["amount"]:
+            flag(MismatchKind.AMOUNT_DIFFERS, payout, transfer,
+                 f"Payout {payout['id']} is {payout['amount']} in the ledger, {transfer.get('amount')} at Stripe.")
+        if (transfer.get("currency") or "").lower() != payout["currency"]:
+            flag(MismatchKind.CURRENCY_DIFFERS, payout, transfer,
+                 f"Payout {payout['id']} is in {payout['currency']}, the transfer in {transfer.get('currency')}.")
+        if payout["destination"] and transfer.get("destination") and transfer["destination"] != payout["destination"]:
+            flag(MismatchKind.DESTINATION_DIFFERS, payout, transfer,
+                 f"Payout {payout['id']} went to {transfer['destination']}, not {payout['destination']}.")
+        reversed_at_stripe = int(transfer.get("amount_reversed") or 0)
+        if reversed_at_stripe > payout["reversed_amount"]:
+            flag(MismatchKind.REVERSED_NOT_IN_LEDGER, payout, transfer,
+                 f"Stripe reversed {reversed_at_stripe} of transfer {transfer['id']}; "
+                 f"the ledger shows {payout['reversed_amount']}.")
+
+    for transfer in transfers.values():
+        created = int(transfer.get("created") or 0)
+        if not _epoch(start) <= created < _epoch(end):
+            continue
+        if transfer["id"] in known_transfer_ids or _transfer_payout_id(transfer) in known_payout_ids:
+            continue
+        flag(MismatchKind.UNKNOWN_TO_US, None, transfer,
+             f"Stripe transfer {transfer['id']} ({transfer.get('amount')} {transfer.get('currency')} to "
+             f"{transfer.get('destination')}) matches no payout of ours.")
+
+    clearing = clearing_balances()
+    for account in clearing:
+        if not account["ok"]:
+            mismatches.append({
+                "kind": MismatchKind.CLEARING_NOT_ZERO, "payout": None, "worker": None, "stripe_transfer_id": "",
+                "ledger_amount": account["lines_total"], "ledger_currency": account["currency"],
+                "stripe_amount": None, "stripe_currency": None,
+                "detail": f"The Stripe clearing account holds {account['lines_total']} {account['currency']}; "
+                          "it must net to zero.",
+            })
+    counts: dict[str, int] = {}
+    for mismatch in mismatches:
+        counts[mismatch["kind"]] = counts.get(mismatch["kind"], 0) + 1
+    return {
+        "from": day_from.isoformat(),
+        "to": day_to.isoformat(),
+        "checked_at": iso_utc(dt.datetime.now(dt.UTC)),
+        "ok": not mismatches,
+        "payouts_checked": len(ours),
+        "transfers_checked": sum(1 for t in transfers.values() if _epoch(start) <= int(t.get("created") or 0)
+                                 < _epoch(end)),
+        "mismatch_counts": counts,
+        "mismatches": mismatches,
+        "clearing": clearing,
+    }
+
+
+def reconciliation_store(result: dict) -> None:
+    """Keep the latest reconciliation for the finance dashboard's flag."""
+    from django.core.cache import cache
+
+    cache.set(RECONCILIATION_CACHE_KEY, result, timeout=None)
+
+
+def reconciliation_latest() -> dict | None:
+    from django.core.cache import cache
+
+    return cache.get(RECONCILIATION_CACHE_KEY)
+
+
+# --- Payout breakdowns and drill-downs --------------------------------------------------------
+
+BREAKDOWNS = ("day", "week", "shift")
+
+
+def payout_breakdown(*, day_from: dt.date, day_to: dt.date, by: str, currency: str | None = None) -> list[dict]:
+    """Earnings (and, by day or week, payouts paid) of the range grouped by `day`, `week` or `shift`.
+
+    Same definitions as `payout_report_rows`. Weeks start on Monday (ISO); a shift row is the
+    shift the earning's claim was on (`shift: null` for earnings without a claim).
+    """
+    from django.db.models.functions import TruncWeek
+
+    from workers.models import Shift, ShiftClaim
+
+    currency = currency or report_currency()
+    start, end = utc_day_bounds(day_from, day_to)
+    earned = Earning.objects.filter(currency=currency, earned_at__gte=start, earned_at__lt=end)
+    paid = Payout.objects.filter(currency=currency, status=PayoutStatus.PAID, paid_at__gte=start, paid_at__lt=end)
+    earning_figures = {
+        "cases_resolved": Count("id", filter=Q(kind=EarningKind.CASE_PAY) & ~Q(status=EarningStatus.VOIDED)),
+        "gross": _sum("amount"),
+        "bonuses": _sum("amount", kind=EarningKind.CSAT_BONUS),
+        "voided": _sum("amount", status=EarningStatus.VOIDED),
+        "outstanding": _sum(
+            "amount", status__in=[EarningStatus.PENDING, EarningStatus.AVAILABLE, EarningStatus.IN_PAYOUT]
+        ),
+    }
+    empty = {name: 0 for name in [*earning_figures, "paid", "payouts_count"]}
+    if by in ("day", "week"):
+        def trunc(field: str) -> models.Expression:
+            if by == "day":
+                return TruncDate(field, tzinfo=dt.UTC)
+            return TruncWeek(field, tzinfo=dt.UTC, output_field=models.DateField())
+
+        earnings = _grouped(earned, trunc("earned_at"), **earning_figures)
+        payouts = _grouped(paid, trunc("paid_at"), paid=_sum("amount"), payouts_count=Count("id"))
+        if by == "day":
+            keys = _days(day_from, day_to)
+        else:
+            first = day_from - dt.timedelta(days=day_from.weekday())
+            keys = [first + dt.timedelta(weeks=n) for n in range((day_to - first).days // 7 + 1)]
+        label = "date" if by == "day" else "week"
+        return [
+            {label: key.isoformat(), **empty, **earnings.get(key, {}), **payouts.get(key, {}), "currency": currency}
+            for key in keys
+        ]
+    if by == "shift":
+        shift_of_claim = ShiftClaim.objects.filter(pk=models.OuterRef("claim_id")).values("shift_id")[:1]
+        rows = _grouped(earned, models.Subquery(shift_of_claim), **earning_figures)
+        shifts = {
+            s["id"]: s for s in Shift.objects.filter(pk__in=[k for k in rows if k is not None])
+            .values("id", "starts_at", "ends_at", "language")
+        }
+        return [
+            {"shift": key, "starts_at": (shifts.get(key) or {}).get("starts_at"),
+             "ends_at": (shifts.get(key) or {}).get("ends_at"), "language": (shifts.get(key) or {}).get("language"),
+             **empty, **rows[key], "currency": currency}
+            for key in sorted(rows, key=lambda k: (k is None, k or 0))
+        ]
+    raise ValueError(f"unknown breakdown {by!r}")
+
+
+def worker_statement(*, worker_id: int, day_from: dt.date, day_to: dt.date) -> dict:
+    """The drill-down from a payout report row: the worker's earnings and payouts of the range."""
+    start, end = utc_day_bounds(day_from, day_to)
+    earnings = (
+        Earning.objects.filter(worker_id=worker_id, earned_at__gte=start, earned_at__lt=end)
+        .order_by("earned_at", "id")
+        .values("id", "ticket_id", "ticket__language", "ticket__topic_id", "kind", "status", "amount", "currency",
+                "multiplier", "earned_at", "payout_id")
+    )
+    payouts = (
+        Payout.objects.filter(worker_id=worker_id)
+        .filter(Q(created_at__gte=start, created_at__lt=end) | Q(paid_at__gte=start, paid_at__lt=end)
+                | Q(reversed_at__gte=start, reversed_at__lt=end))
+        .order_by("created_at", "id")
+        .values("id", "amount", "currency", "status", "stripe_transfer_id", "created_at", "paid_at",
+                "reversed_amount", "reversed_at", "run_id")
+    )
+    return {"earnings": list(earnings), "payouts": list(payouts)}
+
+
+# --- Line-item earnings export (the big CSV) -------------------------------------------------
+
+EARNINGS_CSV_COLUMNS = [
+    "earning", "earned_at", "worker", "worker_name", "country", "ticket", "ticket_language", "ticket_topic", "kind",
+    "status", "amount", "amount_formatted", "currency", "multiplier", "available_at", "voided_at", "payout",
+    "payout_status", "stripe_transfer_id", "paid_at",
+]
+
+
+def earnings_export_rows(*, day_from: dt.date, day_to: dt.date) -> models.QuerySet:
+    start, end = utc_day_bounds(day_from, day_to)
+    return (
+        Earning.objects.filter(earned_at__gte=start, earned_at__lt=end)
+        .order_by("earned_at", "id")
+        .values_list(
+            "id", "earned_at", "worker_id", "worker__full_name", "worker__country", "ticket_id", "ticket__language",
+            "ticket__topic_id", "kind", "status", "amount", "currency", "multiplier", "available_at", "voided_at",
+            "payout_id", "payout__status", "payout__stripe_transfer_id", "payout__paid_at",
+        )
+    )
+
+
+def earnings_export_count(*, day_from: dt.date, day_to: dt.date) -> int:
+    return earnings_export_rows(day_from=day_from, day_to=day_to).count()
+
+
+def earnings_csv(*, day_from: dt.date, day_to: dt.date) -> Iterator[str]:
+    """One line per earning earned in the range, from a server-side cursor: memory stays flat."""
+    rows = earnings_export_rows(day_from=day_from, day_to=day_to).iterator(chunk_size=5000)
+    return csv_lines(
+        EARNINGS_CSV_COLUMNS,
+        (
+            [e_id, iso_utc(earned_at), worker, name, country, ticket, language, topic, kind, status, amount,
+             format_amount(amount, currency), currency, multiplier, iso_utc(available_at), iso_utc(voided_at),
+             payout or "", payout_status or "", transfer or "", iso_utc(paid_at)]
+            for (e_id, earned_at, worker, name, country, ticket, language, topic, kind, status, amount, currency,
+                 multiplier, available_at, voided_at, payout, payout_status, transfer, paid_at) in rows
+        ),
+        batch=1000,
+    )
+
+
+# --- Annual earnings export (tax reporting) ----------------------------------------------------
+
+# One row per worker and currency of the money actually paid out in the calendar year (transfers
+# accepted by Stripe, less reversals made in that year): the figures of a US 1099-NEC (box 1,
+# nonemployee compensation) and of an EU DAC7 report (consideration and activities per quarter).
+# Identity fields Shiftline does not hold (TIN, address, date of birth) are left blank for finance.
+ANNUAL_CSV_COLUMNS = [
+    "tax_year", "worker", "worker_name", "legal_name", "email", "country", "tin", "address", "date_of_birth",
+    "stripe_account_id", "currency",
+    "gross_paid", "gross_paid_formatted", "reversed", "reversed_formatted", "net_paid", "net_paid_formatted",
+    "payouts_count", "nec_box1_nonemployee_compensation",
+    *[f"dac7_q{q}_{name}" for q in range(1, 5) for name in ("consideration", "activities")],
+    "dac7_fees_withheld",
+]
+
+
+def annual_earnings_rows(*, year: int) -> models.QuerySet:
+    """Per worker and currency: payouts paid and reversed in `year`, with per-quarter DAC7 figures.
+
+    `activities` per quarter are the worker's resolved cases (case-pay earnings not voided) earned
+    in that quarter; `consideration` is what was paid out in that quarter.
+    """
+    from workers.models import Worker
+
+    start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+    quarters = [(dt.datetime(year, 3 * q - 2, 1, tzinfo=dt.UTC),
+                 dt.datetime(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1, tzinfo=dt.UTC)) for q in range(1, 5)]
+    currencies = (
+        Payout.objects.filter(status=PayoutStatus.PAID, paid_at__gte=start, paid_at__lt=end)
+        .values("worker_id", "currency").distinct()
+    )
+    paid = Payout.objects.filter(worker_id=models.OuterRef("worker_id"), currency=models.OuterRef("currency"),
+                                 status=PayoutStatus.PAID)
+    cases = Earning.objects.filter(worker_id=models.OuterRef("worker_id"), currency=models.OuterRef("currency"),
+                                   kind=EarningKind.CASE_PAY).exclude(status=EarningStatus.VOIDED)
+    worker = Worker.objects.filter(pk=models.OuterRef("worker_id"))
+    annotations: dict[str, Any] = {
+        "worker_name": models.Subquery(worker.values("full_name")[:1]),
+        "email": models.Subquery(worker.values("user__email")[:1]),
+        "country": models.Subquery(worker.values("country")[:1]),
+        "stripe_account_id": models.Subquery(worker.values("stripe_account_id")[:1]),
+        "gross_paid": _sum_subquery(paid.filter(paid_at__gte=start, paid_at__lt=end)),
+        "reversed": _sum_subquery(paid.filter(reversed_at__gte=start, reversed_at__lt=end), "reversed_amount"),
+        "payouts_count": _count_subquery(paid.filter(paid_at__gte=start, paid_at__lt=end)),
+    }
+    for q, (q_start, q_end) in enumerate(quarters, start=1):
+        annotations[f"q{q}_paid"] = _sum_subquery(paid.filter(paid_at__gte=q_start, paid_at__lt=q_end))
+        annotations[f"q{q}_activities"] = _count_subquery(cases.filter(earned_at__gte=q_start, earned_at__lt=q_end))
+    return currencies.annotate(**annotations).order_by("worker_id", "currency")
+
+
+def annual_earnings_csv(*, year: int) -> Iterator[str]:
+    rows = annual_earnings_rows(year=year).iterator(chunk_size=2000)
+
+    def line(row: dict) -> list:
+        currency = row["currency"]
+        net = row["gross_paid"] - row["reversed"]
+        return [
+            year, row["worker_id"], row["worker_name"], row["worker_name"], row["email"], row["country"], "", "", "",
+            row["stripe_account_id"], currency,
+            row["gross_paid"], format_amount(row["gross_paid"], currency),
+            row["reversed"], format_amount(row["reversed"], currency),
+            net, format_amount(net, currency), row["payouts_count"], format_amount(net, currency),
+            *[v for q in range(1, 5) for v in (row[f"q{q}_paid"], row[f"q{q}_activities"])],
+            0,
+        ]
+
+    return csv_lines(ANNUAL_CSV_COLUMNS, (line(row) for row in rows))
+
+
+def payouts_by_week(*, day_from: dt.date, day_to: dt.date, currency: str | None = None) -> list[dict]:
+    """Payouts paid per ISO week of the range: `{"week": monday, "paid", "payouts_count"}`."""
+    return [
+        {"week": row["week"], "paid": row["paid"], "payouts_count": row["payouts_count"], "currency": row["currency"]}
+        for row in payout_breakdown(day_from=day_from, day_to=day_to, by="week", currency=currency)
+    ]

@@ -166,3 +166,88 @@ def test_operations_report_csv_is_the_by_day_rows(ops_client, report_data):
     assert (nov3["tickets_resolved"], nov3["resolution_median_seconds"], nov3["cost_per_resolved_case"],
             nov3["cost_per_resolved_case_formatted"], nov3["currency"]) == ("2", "44100.0", "563", "5.63", "eur")
     assert row_for(rows, date="2026-11-04")["csat_average"] == ""
+
+
+def test_payout_breakdown_by_week(finance_client, report_data):
+    response = finance_client.get("/api/v1/reports/payouts/breakdown/", {**NOVEMBER, "by": "week"})
+
+    assert response.status_code == 200
+    # ISO weeks touching November 2026 (the 1st is a Sunday). Week of 11-09 holds Cleo's payout of
+    # Sunday 11-15; Ana's payout of 11-20 falls in the week of 11-16.
+    assert [(r["week"], r["cases_resolved"], r["gross"], r["bonuses"], r["voided"], r["paid"], r["payouts_count"])
+            for r in response.json()["results"]] == [
+        ("2026-10-26", 1, 500, 0, 0, 0, 0),
+        ("2026-11-02", 3, 1725, 100, 0, 0, 0),
+        ("2026-11-09", 1, 1000, 0, 500, 3000, 1),
+        ("2026-11-16", 0, 0, 0, 0, 600, 1),
+        ("2026-11-23", 0, 0, 0, 0, 0, 0),
+        ("2026-11-30", 0, 0, 0, 0, 0, 0),
+    ]
+
+
+def test_payout_breakdown_by_shift_and_by_day(finance_client, report_data):
+    by_shift = finance_client.get("/api/v1/reports/payouts/breakdown/", {**NOVEMBER, "by": "shift"}).json()
+    by_day = finance_client.get("/api/v1/reports/payouts/breakdown/", {**NOVEMBER, "by": "day"}).json()
+
+    assert [(r["shift"], r["language"], r["cases_resolved"], r["gross"]) for r in by_shift["results"]] == [
+        (report_data.shift.pk, "de", 1, 625),
+        (None, None, 4, 2600),
+    ]
+    assert len(by_day["results"]) == 30
+    assert sum(r["gross"] for r in by_day["results"]) == 3225
+    assert row_for(by_day["results"], date="2026-11-03")["gross"] == 1125
+
+
+def test_worker_statement_drills_down_to_earnings_and_tickets(finance_client, report_data):
+    d = report_data
+    response = finance_client.get(f"/api/v1/reports/payouts/workers/{d.ana.pk}/", NOVEMBER)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["worker_name"] == "Ana Silva"
+    assert [(e["ticket_id"], e["kind"], e["status"], e["amount"]) for e in body["earnings"]] == [
+        (d.tickets["t1"].pk, "case_pay", "paid", 500),
+        (d.tickets["t1"].pk, "csat_bonus", "paid", 100),
+        (d.tickets["t2"].pk, "case_pay", "available", 500),
+        (d.tickets["t9"].pk, "case_pay", "available", 500),
+        (d.tickets["t10"].pk, "case_pay", "voided", 500),
+    ]
+    assert [(p["id"], p["stripe_transfer_id"]) for p in body["payouts"]] == [(d.payouts["p1"].pk, "tr_ana_1")]
+    assert finance_client.get("/api/v1/reports/payouts/workers/999999/", NOVEMBER).status_code == 404
+
+
+def test_earnings_export_streams_one_line_per_earning(finance_client, report_data):
+    response = finance_client.get("/api/v1/reports/earnings/", NOVEMBER)
+
+    assert response.status_code == 200
+    assert response.streaming
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    # Seven earnings in November, in time order (Ben's t6 case pay of 11-01 00:30 first).
+    assert [(r["ticket"], r["kind"], r["amount"]) for r in rows][:1] == [(str(report_data.tickets["t6"].pk),
+                                                                          "case_pay", "500")]
+    assert len(rows) == 7
+    bonus = row_for(rows, kind="csat_bonus")
+    assert bonus == {**bonus, "earned_at": "2026-11-02T10:15:00Z", "amount": "100", "amount_formatted": "1.00",
+                     "currency": "eur", "status": "paid", "payout": str(report_data.payouts["p1"].pk),
+                     "payout_status": "paid", "stripe_transfer_id": "tr_ana_1", "paid_at": "2026-11-20T12:00:00Z",
+                     "worker_name": "Ana Silva", "country": "PT"}
+
+
+def test_annual_earnings_export_for_tax_reporting(finance_client, report_data):
+    response = finance_client.get("/api/v1/reports/annual-earnings/", {"year": "2026"})
+
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    figures = [(r["worker_name"], r["country"], r["gross_paid"], r["reversed"], r["net_paid"],
+                r["nec_box1_nonemployee_compensation"], r["dac7_q4_consideration"], r["dac7_q4_activities"],
+                r["dac7_q3_consideration"]) for r in rows]
+    # Paid in 2026: Ana 600 (11-20); Ben 500 (10-25), 200 of it reversed on 11-21; Cleo 3,000.
+    # Q4 activities: Ana's case pays t1 t2 t9 and t7 (December), t10 voided; Ben's t0 t3 t6.
+    assert figures == [
+        ("Ana Silva", "PT", "600", "0", "600", "6.00", "600", "4", "0"),
+        ("Ben Otto", "DE", "500", "200", "300", "3.00", "500", "3", "0"),
+        ("Cleo Dubois", "FR", "3000", "0", "3000", "30.00", "3000", "0", "0"),
+    ]
+    assert finance_client.get("/api/v1/reports/annual-earnings/", {"year": "twenty"}).json()["fields"] == {
+        "year": ["A valid integer is required."]
+    }

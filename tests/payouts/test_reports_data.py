@@ -10,9 +10,10 @@ import datetime as dt
 import hashlib
 import itertools
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from payouts.models import Earning, Payout, PayoutRun, RateCard
-from tests.factories.workers import WorkerFactory
+from tests.factories.workers import ShiftClaimFactory, ShiftFactory, WorkerFactory
 from tickets.models import Ticket
 
 _token = itertools.count(1)
@@ -46,12 +47,12 @@ def make_ticket(*, created: dt.datetime, language: str = "en", topic: str = "gen
 
 
 def make_earning(*, worker, ticket, amount: int, earned: dt.datetime, status: str, kind: str = "case_pay",
-                 payout: Payout | None = None, currency: str = "eur") -> Earning:
+                 payout: Payout | None = None, currency: str = "eur", claim_id: int | None = None) -> Earning:
     card = RateCard.objects.order_by("-version").first()
     return Earning.objects.create(
         worker=worker, ticket=ticket, kind=kind, amount=amount, currency=currency, status=status, rate_card=card,
         earned_at=earned, available_at=earned + dt.timedelta(hours=72), payout=payout,
-        voided_at=earned + dt.timedelta(hours=1) if status == "voided" else None,
+        voided_at=earned + dt.timedelta(hours=1) if status == "voided" else None, claim_id=claim_id,
     )
 
 
@@ -75,6 +76,7 @@ class ReportData:
     ana: object
     ben: object
     cleo: object
+    shift: object = None
     tickets: dict = field(default_factory=dict)
     payouts: dict = field(default_factory=dict)
 
@@ -142,7 +144,11 @@ def build_report_data() -> ReportData:
     make_earning(worker=ana, ticket=t["t1"], amount=100, earned=at("11-02", "10:15:00"), status="paid",
                  kind="csat_bonus", payout=p["p1"])
     make_earning(worker=ana, ticket=t["t2"], amount=500, earned=at("11-03", "11:00:00"), status="available")
-    make_earning(worker=ben, ticket=t["t3"], amount=625, earned=at("11-03", "09:30:00"), status="pending")
+    shift = ShiftFactory(starts_at=at("11-03", "08:00:00"), ends_at=at("11-03", "12:00:00"), language="de",
+                         rate_multiplier=Decimal("1.25"))
+    claim = ShiftClaimFactory(shift=shift, worker=ben, status="completed")
+    make_earning(worker=ben, ticket=t["t3"], amount=625, earned=at("11-03", "09:30:00"), status="pending",
+                 claim_id=claim.pk)
     make_earning(worker=ben, ticket=t["t6"], amount=500, earned=at("11-01", "00:30:00"), status="in_payout",
                  payout=p["p3"])
     make_earning(worker=ana, ticket=t["t9"], amount=500, earned=at("11-10", "14:00:00"), status="available")
@@ -150,4 +156,4 @@ def build_report_data() -> ReportData:
     make_earning(worker=ana, ticket=t["t7"], amount=500, earned=at("12-01", "00:10:00"), status="pending")
     make_earning(worker=ben, ticket=t["t0"], amount=500, earned=at("10-20", "09:20:00"), status="paid",
                  payout=p["p2"])
-    return ReportData(ana=ana, ben=ben, cleo=cleo, tickets=t, payouts=p)
+    return ReportData(ana=ana, ben=ben, cleo=cleo, shift=shift, tickets=t, payouts=p)
