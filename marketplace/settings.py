@@ -189,9 +189,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Task modules autodiscovery (`<app>.tasks`) does not find.
+CELERY_IMPORTS = ["payouts.report_tasks"]
 # Beat schedules live in code; each app adds its entries here (seconds or crontab).
 CELERY_BEAT_SCHEDULE = {
     "outbox-redeliver": {"task": "outbox.redeliver", "schedule": timedelta(seconds=30)},
+    # Reports: ledger payouts against Stripe's transfers, kept for the finance dashboard's flag.
+    "reports-reconcile-daily": {"task": "reports.reconcile_daily", "schedule": timedelta(hours=24)},
     "workers-mark-no-shows": {"task": "workers.mark_no_shows", "schedule": timedelta(seconds=60)},
     "workers-complete-ended-claims": {"task": "workers.complete_ended_claims", "schedule": timedelta(seconds=60)},
     "workers-surge": {"task": "workers.surge_rates", "schedule": timedelta(minutes=5)},

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from payouts import report_api
+from payouts import report_api, report_pages
 
 api_urlpatterns: list = [
     path("reports/operations/", report_api.OperationsReportView.as_view(), name="report-operations"),
@@ -14,4 +14,10 @@ api_urlpatterns: list = [
     path("reports/annual-earnings/", report_api.AnnualEarningsView.as_view(), name="report-annual-earnings"),
     path("reports/reconciliation/", report_api.ReconciliationView.as_view(), name="report-reconciliation"),
 ]
-urlpatterns: list = []
+urlpatterns: list = [
+    path("finance/dashboard/", report_pages.finance_dashboard, name="finance-dashboard"),
+    path("finance/dashboard/workers/<int:worker_id>/", report_pages.worker_statement,
+         name="finance-worker-statement"),
+    path("ops/dashboard/", report_pages.ops_dashboard, name="ops-dashboard"),
+    path("reports/vendor/plotly-<str:version>.min.js", report_pages.plotly_js, name="reports-plotly-js"),
+]

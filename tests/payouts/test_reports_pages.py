@@ -1,0 +1,91 @@
+"""The dashboards render for the right roles, on the same figures as the API, with their charts' assets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from tests.payouts.test_reports_data import ReportData, build_report_data
+
+NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
+
+
+@pytest.fixture
+def report_data(db) -> ReportData:
+    return build_report_data()
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_finance_dashboard_shows_the_report_figures(finance_user, report_data):
+    response = signed_in(finance_user).get("/finance/dashboard/", NOVEMBER)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    # Totals of the payout report (see test_reports_api): gross 32.25, paid 36.00, outstanding 21.25.
+    assert 'data-figure="gross">32.25<' in html
+    assert 'data-figure="paid">36.00<' in html
+    assert 'data-figure="outstanding">21.25<' in html
+    assert 'data-figure="cost-per-case">5.45<' in html
+    assert "/api/v1/reports/payouts/?from=2026-11-01&amp;to=2026-11-30&amp;format=csv" in html
+    assert f"/finance/dashboard/workers/{report_data.ana.pk}/" in html
+    data = json.loads(html.split('<script id="report-data" type="application/json">')[1].split("</script>")[0])
+    assert [(w["week"], w["paid"]) for w in data["payouts_per_week"]][2:4] == [("2026-11-09", 3000),
+                                                                                ("2026-11-16", 600)]
+    assert len(data["by_day"]) == 30
+
+
+def test_ops_dashboard_for_ops_and_refused_to_workers(ops_user, worker, report_data):
+    response = signed_in(ops_user).get("/ops/dashboard/", NOVEMBER)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-figure="created">8<' in html
+    assert 'data-figure="resolved">5<' in html
+    assert signed_in(ops_user).get("/finance/dashboard/", NOVEMBER).status_code == 403
+    assert signed_in(worker.user).get("/ops/dashboard/", NOVEMBER).status_code == 403
+    assert signed_in(worker.user).get("/finance/dashboard/", NOVEMBER).status_code == 403
+
+
+@pytest.mark.django_db
+def test_dashboards_send_anonymous_visitors_to_sign_in():
+    response = Client().get("/finance/dashboard/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_bad_range_on_a_page_is_explained_not_a_500(finance_user, report_data):
+    response = signed_in(finance_user).get("/finance/dashboard/", {"from": "2026-11-30", "to": "2026-11-01"})
+
+    assert response.status_code == 200
+    assert "Must be on or after" in response.content.decode()
+
+
+def test_worker_statement_page_lists_earnings_with_ticket_links(finance_user, report_data):
+    d = report_data
+    response = signed_in(finance_user).get(f"/finance/dashboard/workers/{d.ana.pk}/", NOVEMBER)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'href="/api/v1/tickets/{d.tickets["t9"].pk}/"' in html
+    assert "tr_ana_1" in html
+
+
+@pytest.mark.django_db
+def test_plotly_is_served_from_the_installed_package(finance_user):
+    from importlib.metadata import version
+
+    client = signed_in(finance_user)
+    response = client.get(f"/reports/vendor/plotly-{version('plotly')}.min.js", HTTP_ACCEPT_ENCODING="gzip")
+
+    assert response.status_code == 200
+    assert response["Content-Encoding"] == "gzip"
+    assert response["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert client.get("/reports/vendor/plotly-0.0.0.min.js").status_code == 404
