@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "marketplace.outbox",
+    "marketplace.demo",
     "workers",
     "tickets",
     "payouts",

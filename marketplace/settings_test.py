@@ -15,5 +15,3 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 
 from marketplace.settings import *  # noqa: E402,F403
-
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -120,11 +120,17 @@ def celery_worker_process(transactional_db):
     worker_process.stop()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium driven by Playwright (no browser download)."""
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's Chromium driven by Playwright (no browser download), one per test.
+
+    Per test, because Playwright's sync API runs an event loop in this thread while it is open,
+    which other tests' `asyncio.run` must not meet. The test's own ORM calls stay synchronous
+    and safe, so Django is told to allow them for the test's duration only.
+    """
     from playwright.sync_api import sync_playwright
 
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.hashers import make_password
 from django.db.models import F
 from django.utils import timezone
 
@@ -24,6 +26,12 @@ from workers.models import (
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
 
+@functools.cache
+def default_password_hash() -> str:
+    """Hashed once per run with the real hasher, so server processes can verify it too."""
+    return make_password(DEFAULT_PASSWORD)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
@@ -32,7 +40,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     role = Role.WORKER
-    password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
+    password = factory.LazyFunction(lambda: default_password_hash())
 
     @factory.post_generation
     def _save(obj, create, extracted, **kwargs):

@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _production_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECURE_SSL_REDIRECT",
-                                                           "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"}}
+                                                           "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+                                                           "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env.update({
         "DJANGO_SETTINGS_MODULE": "marketplace.settings",
         "SECRET_KEY": "prod-like-" + "x7Qp2Lm9Zr4Tv8Wn1Ks6Hd3Fg5Jb0Yc" * 2,
