@@ -1,1 +1,10 @@
-websocket_urlpatterns: list = []
+"""Websocket routes of live chat (mounted by marketplace.routing behind marketplace.ws security)."""
+
+from django.urls import re_path
+
+from tickets.consumers import AgentConsumer, TicketConsumer
+
+websocket_urlpatterns: list = [
+    re_path(r"^ws/tickets/(?P<ticket_id>[0-9]{1,18})/$", TicketConsumer.as_asgi()),
+    re_path(r"^ws/agent/$", AgentConsumer.as_asgi()),
+]

@@ -4,6 +4,17 @@ from rest_framework.test import APIClient
 from tests.factories.tickets import CannedResponseFactory, TicketFactory, on_shift_worker
 
 
+@pytest.fixture(autouse=True)
+def skill_catalogue(db):
+    """The topic catalogue `migrate` seeds; a transactional test's flush empties it, so put it back."""
+    from workers.models import Skill
+
+    for code, name in [("general", "General questions"), ("payments", "Payments"), ("refunds", "Refunds"),
+                       ("orders", "Orders"), ("account", "Account and sign-in"),
+                       ("disputes", "Disputes and chargebacks")]:
+        Skill.objects.get_or_create(code=code, defaults={"name": name})
+
+
 @pytest.fixture
 def ticket_factory(db):
     return TicketFactory

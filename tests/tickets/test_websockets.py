@@ -1,0 +1,241 @@
+"""Live chat over real ASGI servers (uvicorn) sharing the test database and the Redis layer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from rest_framework.authtoken.models import Token
+
+from tests.factories.tickets import TicketFactory, on_shift_worker
+from tests.servers import free_port
+from tests.tickets.wsclient import connect, recv, recv_type, refused, silent
+from tickets.models import Message, Ticket
+from workers.models import AgentPresence
+
+pytestmark = [pytest.mark.slow]
+
+NO_LIMITS = {"RATELIMIT_ENABLE": "false"}
+
+
+def open_ticket(server, **overrides) -> dict:
+    body = {"name": "Ana", "email": "ana@example.com", "language": "en", "topic": "general",
+            "message": "Where is my refund?"}
+    body.update(overrides)
+    response = httpx.post(f"{server.url}/api/v1/tickets/", json=body, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def agent_uri(server, worker) -> str:
+    token, _ = Token.objects.get_or_create(user=worker.user)
+    return f"{server.ws_url}/ws/agent/?token={token.key}"
+
+
+def customer_uri(server, ticket: dict, after: int | None = None) -> str:
+    uri = f"{server.ws_url}/ws/tickets/{ticket['id']}/?token={ticket['token']}"
+    return uri if after is None else f"{uri}&after={after}"
+
+
+def test_customer_and_worker_on_two_servers_chat_both_ways(asgi_server_factory):
+    customer_server, worker_server = asgi_server_factory(**NO_LIMITS), asgi_server_factory(**NO_LIMITS)
+    worker = on_shift_worker(connected=False)
+    agent_url = agent_uri(worker_server, worker)
+
+    async def scenario():
+        async with connect(agent_url) as agent:
+            assert await silent(agent, 0.3) == []
+            ticket = await asyncio.to_thread(open_ticket, customer_server)
+            assert ticket["status"] == "assigned"
+            assigned = await recv_type(agent, "ticket.assigned")
+            detail = httpx.get(f"{customer_server.url}/api/v1/tickets/{ticket['id']}/",
+                               headers={"X-Ticket-Token": ticket["token"]}).json()
+            assert assigned["ticket"] == {k: v for k, v in detail.items() if k != "queue_position"}
+            assert assigned["ticket"]["assigned_worker"] == worker.pk
+
+            async with connect(customer_uri(customer_server, ticket, after=0)) as customer:
+                first = await recv(customer)
+                assert (first["type"], first["seq"], first["sender"], first["body"]) == (
+                    "message", 1, "customer", "Where is my refund?")
+
+                await customer.send(json.dumps({"type": "message", "body": "Order 42", "client_id": "c-1"}))
+                ack = await recv_type(customer, "message")
+                got = await recv_type(agent, "message")
+                assert ack == got
+                assert {k: ack[k] for k in ("type", "ticket", "seq", "sender", "body", "client_id", "internal")} == {
+                    "type": "message", "ticket": ticket["id"], "seq": 2, "sender": "customer", "body": "Order 42",
+                    "client_id": "c-1", "internal": False}
+
+                await agent.send(json.dumps({"type": "message", "ticket": ticket["id"], "body": "Checking",
+                                             "client_id": "w-1"}))
+                assert (await recv_type(agent, "message"))["seq"] == 3
+                reply = await recv_type(customer, "message")
+                assert (reply["seq"], reply["sender"], reply["body"]) == (3, "worker", "Checking")
+
+                await agent.send(json.dumps({"type": "message", "ticket": ticket["id"], "body": "VIP",
+                                             "client_id": "w-2", "internal": True}))
+                assert (await recv_type(agent, "message"))["internal"] is True
+
+                # The same client_id again: the stored message comes back, nothing new is stored or relayed.
+                await customer.send(json.dumps({"type": "message", "body": "Order 42 (retry)", "client_id": "c-1"}))
+                again = await recv_type(customer, "message")
+                assert (again["seq"], again["body"]) == (2, "Order 42")
+
+                for i in range(5):
+                    await customer.send(json.dumps({"type": "message", "body": f"c{i}", "client_id": f"c-n{i}"}))
+                    await agent.send(json.dumps({"type": "message", "ticket": ticket["id"], "body": f"w{i}",
+                                                 "client_id": f"w-n{i}"}))
+                agent_seqs = [(await recv_type(agent, "message"))["seq"] for _ in range(10)]
+                customer_seqs = [(await recv_type(customer, "message"))["seq"] for _ in range(10)]
+                assert agent_seqs == list(range(5, 15))
+                assert customer_seqs == list(range(5, 15))
+                assert await silent(customer, 0.3) == []
+                assert await silent(agent, 0.3) == []
+        return ticket
+
+    ticket = asyncio.run(scenario())
+    stored = list(Message.objects.filter(ticket_id=ticket["id"]).order_by("seq").values_list("seq", flat=True))
+    assert stored == list(range(1, 15))
+    assert Message.objects.filter(ticket_id=ticket["id"], client_id="c-1").count() == 1
+
+
+def test_reconnect_with_after_replays_missed_messages_in_order(asgi_server_factory):
+    server = asgi_server_factory(**NO_LIMITS)
+    worker = on_shift_worker(connected=False)
+    agent_url = agent_uri(server, worker)
+
+    async def scenario():
+        async with connect(agent_url) as agent:
+            ticket = await asyncio.to_thread(open_ticket, server)
+            await recv_type(agent, "ticket.assigned")
+            async with connect(customer_uri(server, ticket)) as customer:
+                await customer.send(json.dumps({"type": "message", "body": "hi", "client_id": "a"}))
+                assert (await recv_type(customer, "message"))["seq"] == 2
+            for i in range(3):
+                await agent.send(json.dumps({"type": "message", "ticket": ticket["id"], "body": f"while away {i}",
+                                             "client_id": f"w{i}"}))
+            await agent.send(json.dumps({"type": "message", "ticket": ticket["id"], "body": "note",
+                                         "client_id": "note", "internal": True}))
+            for _ in range(5):
+                await recv_type(agent, "message")
+            async with connect(customer_uri(server, ticket, after=2)) as customer:
+                replayed = [await recv(customer) for _ in range(3)]
+                assert [(e["seq"], e["body"]) for e in replayed] == [
+                    (3, "while away 0"), (4, "while away 1"), (5, "while away 2")]
+                await agent.send(json.dumps({"type": "message", "ticket": ticket["id"], "body": "live",
+                                             "client_id": "live"}))
+                live = await recv_type(customer, "message")
+                assert (live["seq"], live["body"]) == (7, "live")
+                assert await silent(customer, 0.3) == []
+
+    asyncio.run(scenario())
+
+
+def test_customer_token_opens_its_own_ticket_only_and_foreign_origins_are_refused(asgi_server_factory):
+    port = free_port()
+    # Our own origin (with its port) is trusted through CSRF_TRUSTED_ORIGINS, as in production.
+    server = asgi_server_factory(port=port, CSRF_TRUSTED_ORIGINS=f"http://127.0.0.1:{port}",
+                                 WIDGET_ALLOWED_ORIGINS="https://shop.example", **NO_LIMITS)
+    worker = on_shift_worker(connected=False)
+    mine, other = TicketFactory(), TicketFactory()
+    token = Token.objects.create(user=worker.user)
+    base = server.ws_url
+
+    async def scenario():
+        assert await refused(f"{base}/ws/tickets/{other.id}/?token={mine.token}") == 403
+        assert await refused(f"{base}/ws/tickets/{mine.id}/") == 403
+        assert await refused(f"{base}/ws/tickets/{mine.id}/?token=nope") == 403
+        assert await refused(f"{base}/ws/tickets/{mine.id}/?token={token.key}") == 403
+        assert await refused(f"{base}/ws/tickets/{mine.id}/?token={mine.token}",
+                             origin="https://evil.example") == 403
+        assert await refused(f"{base}/ws/agent/") == 403
+        assert await refused(f"{base}/ws/agent/?token={mine.token}") == 403
+        assert await refused(f"{base}/ws/agent/?token={token.key}", origin="https://evil.example") == 403
+        assert await refused(f"{base}/ws/agent/?token={token.key}", origin="https://shop.example") == 403
+        async with connect(f"{base}/ws/tickets/{mine.id}/?token={mine.token}&after=0",
+                           origin="https://shop.example") as customer:
+            assert (await recv(customer))["seq"] == 1
+        async with connect(f"{base}/ws/tickets/{mine.id}/?token={mine.token}",
+                           origin=server.url) as customer:
+            assert await silent(customer, 0.2) == []
+
+    asyncio.run(scenario())
+    assert not AgentPresence.objects.filter(worker=worker, connections__gt=0).exists()
+    assert Message.objects.filter(ticket=other).count() == 1
+    status = httpx.get(f"{server.url}/api/v1/tickets/{other.id}/", headers={"X-Ticket-Token": mine.token})
+    assert status.status_code == 404
+
+
+def test_bad_frames_get_error_events_and_the_socket_stays_usable(asgi_server_factory):
+    server = asgi_server_factory(**NO_LIMITS)
+    ticket = TicketFactory()
+
+    async def scenario():
+        async with connect(f"{server.ws_url}/ws/tickets/{ticket.id}/?token={ticket.token}") as customer:
+            frames = ["not json", "[1, 2]", json.dumps({"type": "shout", "body": "x"}),
+                      json.dumps({"body": "no type"}),
+                      json.dumps({"type": "message", "client_id": "a"}),
+                      json.dumps({"type": "message", "body": "no client id"}),
+                      json.dumps({"type": "message", "body": "x" * 4001, "client_id": "long"}),
+                      json.dumps({"type": "message", "body": "other", "client_id": "o", "ticket": ticket.id + 999})]
+            errors = []
+            for frame in frames:
+                await customer.send(frame)
+                errors.append(await recv(customer))
+            assert [e["code"] for e in errors] == ["malformed_frame", "malformed_frame", "unknown_type",
+                                                  "unknown_type", "invalid", "invalid", "invalid", "not_found"]
+            assert all(e["type"] == "error" and e["detail"] for e in errors)
+            await customer.send(json.dumps({"type": "message", "body": "x" * 4000, "client_id": "ok"}))
+            ack = await recv(customer)
+            assert (ack["type"], ack["seq"], len(ack["body"])) == ("message", 2, 4000)
+
+    asyncio.run(scenario())
+    assert list(Message.objects.filter(ticket=ticket).values_list("seq", "client_id")) == [(1, ""), (2, "ok")]
+
+
+def test_messages_over_the_socket_rate_limit_get_an_error(asgi_server_factory):
+    server = asgi_server_factory(SOCKET_MESSAGE_BURST="3", SOCKET_MESSAGE_RATE="0.1")
+    ticket = TicketFactory()
+
+    async def scenario():
+        async with connect(f"{server.ws_url}/ws/tickets/{ticket.id}/?token={ticket.token}") as customer:
+            for i in range(5):
+                await customer.send(json.dumps({"type": "message", "body": f"m{i}", "client_id": f"m{i}"}))
+            return [await recv(customer) for _ in range(5)]
+
+    replies = asyncio.run(scenario())
+    assert [r.get("seq") or r["code"] for r in replies] == [2, 3, 4, "rate_limited", "rate_limited"]
+    assert Message.objects.filter(ticket=ticket).count() == 4
+
+
+def test_typing_is_relayed_and_agent_gets_held_tickets_on_connect(asgi_server_factory):
+    server = asgi_server_factory(**NO_LIMITS)
+    worker = on_shift_worker(connected=False)
+    held = TicketFactory(status="assigned", assigned_worker=worker, assigned_claim=worker.claim)
+    agent_url = agent_uri(server, worker)
+
+    async def scenario():
+        async with connect(agent_url) as agent:
+            first = await recv(agent)
+            assert first["type"] == "ticket.assigned"
+            assert first["ticket"]["id"] == held.id
+            async with connect(f"{server.ws_url}/ws/tickets/{held.id}/?token={held.token}") as customer:
+                await customer.send(json.dumps({"type": "typing"}))
+                assert await recv(agent) == {"type": "typing", "ticket": held.id, "sender": "customer"}
+                await agent.send(json.dumps({"type": "typing", "ticket": held.id}))
+                assert await recv(customer) == {"type": "typing", "ticket": held.id, "sender": "worker"}
+                await agent.send(json.dumps({"type": "typing", "ticket": held.id + 1000}))
+                assert (await recv(agent))["code"] == "not_found"
+
+    asyncio.run(scenario())
+    presence = AgentPresence.objects.get(worker=worker)
+    for _ in range(20):
+        presence.refresh_from_db()
+        if presence.connections == 0:
+            break
+        asyncio.run(asyncio.sleep(0.1))
+    assert presence.connections == 0
+    assert presence.disconnected_at is not None
+    assert Ticket.objects.get(pk=held.id).status == "assigned"

@@ -1,0 +1,340 @@
+"""Live chat sockets: authenticate at the handshake, relay frames to services, forward events.
+
+`TicketConsumer` (`/ws/tickets/{id}/?token=TOKEN&after=SEQ`) is the customer's; `AgentConsumer`
+(`/ws/agent/`) is a worker console's, covering every ticket the worker holds. Both refuse at the
+handshake (`close()` before `accept()`); origin and API-token authentication happen in
+`marketplace.ws`.
+
+Delivery: the channel layer is at-most-once, so each socket remembers the last seq it sent per
+ticket; an event that would leave a gap first pulls the missing messages from the database, and a
+seq already sent is dropped. A socket therefore sees every message it may see, once, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from marketplace.errors import DomainError
+from marketplace.ws import query_param
+from tickets import events, selectors, services
+from tickets.models import Ticket, TicketStatus
+from workers.models import Role, Worker, WorkerStatus
+from workers.presence import HEARTBEAT, presence_connect, presence_disconnect, presence_heartbeat
+
+logger = logging.getLogger(__name__)
+
+CLIENT_TYPES = ("message", "typing")
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        self.code, self.detail = code, detail
+        super().__init__(detail)
+
+
+class TokenBucket:
+    """Per-socket message rate limit: `rate` a second sustained, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.capacity, self.tokens, self.at = rate, float(burst), float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@database_sync_to_async
+def _messages_between(ticket_id: int, after: int, until: int | None, include_internal: bool) -> list[dict]:
+    return [events.message_event(m) for m in selectors.ticket_messages(
+        ticket_id=ticket_id, after=after, until=until, include_internal=include_internal)]
+
+
+@database_sync_to_async
+def _post(ticket_id: int, body: str, client_id: str, user, internal: bool) -> tuple[dict, bool]:
+    message, created = services.message_post(ticket_id=ticket_id, body=body, client_id=client_id, user=user,
+                                             internal=internal)
+    return events.message_event(message), created
+
+
+class ChatSocket(AsyncWebsocketConsumer):
+    """What both sockets share: frame parsing, errors, rate limit, ordered gap-free delivery."""
+
+    include_internal = False
+
+    async def websocket_connect(self, message):
+        self.sent_seq: dict[int, int] = {}
+        self.bucket = TokenBucket(settings.SHIFTLINE["SOCKET_MESSAGE_RATE"], settings.SHIFTLINE["SOCKET_MESSAGE_BURST"])
+        self.typing_bucket = TokenBucket(5, 10)
+        await super().websocket_connect(message)
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(event))
+
+    async def send_error(self, code: str, detail: str) -> None:
+        await self.send_event(events.error_event(code, detail))
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """Send a message event in seq order, filling any gap from the database, never twice."""
+        ticket_id, seq = event["ticket"], event["seq"]
+        last = self.sent_seq.get(ticket_id)
+        if last is None:
+            last = seq - 1
+        if seq <= last:
+            return
+        if seq > last + 1:
+            for missing in await _messages_between(ticket_id, last, seq, self.include_internal):
+                await self.send_event(missing)
+        self.sent_seq[ticket_id] = seq
+        await self.send_event(event)
+
+    async def chat_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        if event["type"] == "message":
+            if event["internal"] and not self.include_internal:
+                return
+            await self.deliver(event)
+        else:
+            await self.on_event(event)
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        await self.send_event(event)
+
+    def parse(self, text_data: str | None) -> dict[str, Any]:
+        if text_data is None:
+            raise FrameError("malformed_frame", "Frames must be JSON text.")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            raise FrameError("malformed_frame", "Frames must be JSON.")
+        if not isinstance(frame, dict):
+            raise FrameError("malformed_frame", "A frame is a JSON object.")
+        kind = frame.get("type")
+        if kind not in CLIENT_TYPES:
+            raise FrameError("unknown_type", f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.")
+        return frame
+
+    @staticmethod
+    def message_fields(frame: dict[str, Any]) -> tuple[str, str]:
+        body, client_id = frame.get("body"), frame.get("client_id")
+        missing = [name for name, value in (("body", body), ("client_id", client_id)) if value is None]
+        if missing:
+            raise FrameError("invalid", f"Missing field(s): {', '.join(missing)}.")
+        if not isinstance(body, str) or not isinstance(client_id, str):
+            raise FrameError("invalid", "body and client_id must be strings.")
+        limit = settings.SHIFTLINE["MESSAGE_MAX_LENGTH"]
+        if len(body) > limit:
+            raise FrameError("invalid", f"A message is at most {limit} characters.")
+        if not body.strip():
+            raise FrameError("invalid", "A message needs some text.")
+        if not client_id or len(client_id) > 100:
+            raise FrameError("invalid", "client_id is 1 to 100 characters.")
+        return body, client_id
+
+    def check_rate(self, frame: dict[str, Any]) -> None:
+        if not settings.RATELIMIT_ENABLE:
+            return
+        bucket = self.bucket if frame["type"] == "message" else self.typing_bucket
+        if not bucket.take():
+            raise FrameError("rate_limited", "Too many messages; slow down.")
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            frame = self.parse(text_data)
+            self.check_rate(frame)
+            await self.handle_frame(frame)
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.detail)
+        except DomainError as exc:
+            await self.send_error(exc.code, exc.detail)
+
+    async def post_message(self, ticket_id: int, body: str, client_id: str, user, internal: bool) -> None:
+        event, created = await _post(ticket_id, body, client_id, user, internal)
+        if created:
+            await self.deliver(event)
+        else:
+            # A repeated client_id: the stored message again, as the acknowledgement.
+            await self.send_event(event)
+
+
+# --- Customer --------------------------------------------------------------------------------
+
+
+@database_sync_to_async
+def _customer_open(ticket_id: int, token: str | None) -> Ticket | None:
+    ticket = selectors.ticket_for_token(ticket_id=ticket_id, token=token)
+    if ticket is not None:
+        services.ticket_customer_seen(ticket_id=ticket.id)
+    return ticket
+
+
+@database_sync_to_async
+def _assigned_worker(ticket_id: int) -> int | None:
+    return Ticket.objects.filter(pk=ticket_id, status=TicketStatus.ASSIGNED).values_list(
+        "assigned_worker_id", flat=True).first()
+
+
+@database_sync_to_async
+def _customer_seen(ticket_id: int) -> None:
+    services.ticket_customer_seen(ticket_id=ticket_id)
+
+
+class TicketConsumer(ChatSocket):
+    """The customer's socket for one ticket, opened with that ticket's token."""
+
+    async def connect(self):
+        try:
+            ticket_id = int(self.scope["url_route"]["kwargs"]["ticket_id"])
+            after_raw = query_param(self.scope, "after")
+            after = int(after_raw) if after_raw not in (None, "") else None
+            if after is not None and after < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            await self.close(code=4400)
+            return
+        ticket = await _customer_open(ticket_id, query_param(self.scope, "token"))
+        if ticket is None:
+            await self.close(code=4404)
+            return
+        self.ticket_id = ticket.id
+        self.group = events.ticket_group(ticket.id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        if after is None:
+            self.sent_seq[ticket.id] = ticket.last_seq
+        else:
+            self.sent_seq[ticket.id] = after
+            for event in await _messages_between(ticket.id, after, None, False):
+                self.sent_seq[ticket.id] = event["seq"]
+                await self.send_event(event)
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await _customer_seen(self.ticket_id)
+
+    async def handle_frame(self, frame: dict[str, Any]) -> None:
+        ticket = frame.get("ticket", self.ticket_id)
+        if ticket != self.ticket_id:
+            raise FrameError("not_found", "This socket belongs to another ticket.")
+        if frame["type"] == "message":
+            body, client_id = self.message_fields(frame)
+            await self.post_message(self.ticket_id, body, client_id, None, False)
+        else:
+            worker_id = await _assigned_worker(self.ticket_id)
+            if worker_id:
+                await self.channel_layer.group_send(events.agent_group(worker_id), events.layer_message(
+                    events.typing_event(self.ticket_id, "customer")))
+
+
+# --- Worker console --------------------------------------------------------------------------
+
+
+@database_sync_to_async
+def _agent_open(user) -> tuple[int, list[dict]] | None:
+    if user is None or not user.is_authenticated or user.role != Role.WORKER:
+        return None
+    worker = Worker.objects.filter(pk=user.pk, status=WorkerStatus.APPROVED).first()
+    if worker is None:
+        return None
+    presence_connect(worker_id=worker.pk)
+    held = [events.ticket_as_json(t) for t in selectors.worker_open_tickets(worker_id=worker.pk)]
+    return worker.pk, held
+
+
+@database_sync_to_async
+def _route() -> None:
+    services.ticket_route(notify_positions=False)
+
+
+@database_sync_to_async
+def _agent_close(worker_id: int) -> None:
+    presence_disconnect(worker_id=worker_id)
+
+
+@database_sync_to_async
+def _heartbeat(worker_id: int) -> None:
+    presence_heartbeat(worker_id=worker_id)
+
+
+@database_sync_to_async
+def _held_customer_ticket(worker_id: int, ticket_id: int) -> bool:
+    return Ticket.objects.filter(pk=ticket_id, status=TicketStatus.ASSIGNED, assigned_worker_id=worker_id).exists()
+
+
+class AgentConsumer(ChatSocket):
+    """A worker's console: marks them present, then carries every ticket they hold."""
+
+    include_internal = True
+
+    async def connect(self):
+        origin = next((v.decode("latin1") for k, v in self.scope.get("headers", []) if k == b"origin"), None)
+        if origin in settings.WIDGET_ALLOWED_ORIGINS and origin not in settings.CSRF_TRUSTED_ORIGINS:
+            # Sites embedding the widget may open customer sockets, never a worker's console.
+            await self.close(code=4403)
+            return
+        opened = await _agent_open(self.scope.get("user"))
+        if opened is None:
+            await self.close(code=4401)
+            return
+        self.worker_id, held = opened
+        self.user = self.scope["user"]
+        self.group = events.agent_group(self.worker_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        for ticket in held:
+            self.sent_seq[ticket["id"]] = ticket["last_seq"]
+            await self.send_event(events.ticket_assigned_event(ticket))
+        self.heartbeat = asyncio.ensure_future(self.beat())
+        await _route()
+
+    async def beat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT.total_seconds())
+            try:
+                await _heartbeat(self.worker_id)
+            except Exception:
+                logger.exception("presence heartbeat failed for worker %s", self.worker_id)
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            if getattr(self, "heartbeat", None):
+                self.heartbeat.cancel()
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await _agent_close(self.worker_id)
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        if event["type"] == "ticket.assigned":
+            ticket = event["ticket"]
+            self.sent_seq[ticket["id"]] = max(self.sent_seq.get(ticket["id"], 0), ticket["last_seq"])
+        await self.send_event(event)
+
+    async def handle_frame(self, frame: dict[str, Any]) -> None:
+        ticket_id = frame.get("ticket")
+        if ticket_id is None:
+            raise FrameError("invalid", "Missing field(s): ticket.")
+        if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
+            raise FrameError("invalid", "ticket must be a ticket id.")
+        if frame["type"] == "message":
+            body, client_id = self.message_fields(frame)
+            internal = frame.get("internal", False)
+            if not isinstance(internal, bool):
+                raise FrameError("invalid", "internal must be true or false.")
+            await self.post_message(ticket_id, body, client_id, self.user, internal)
+        else:
+            if not await _held_customer_ticket(self.worker_id, ticket_id):
+                raise FrameError("not_found", "You do not hold that ticket.")
+            await self.channel_layer.group_send(events.ticket_group(ticket_id), events.layer_message(
+                events.typing_event(ticket_id, "worker")))
