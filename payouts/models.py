@@ -332,6 +332,8 @@ class StripeEvent(models.Model):
 
     event_id = models.CharField(max_length=100, unique=True)
     type = models.CharField(max_length=100)
+    # The id of the object the event is about (account, transfer): orders events per object.
+    object_id = models.CharField(max_length=100, blank=True, default="")
     livemode = models.BooleanField(default=False)
     created = models.DateTimeField(null=True, blank=True)  # Stripe's `created`
     payload = models.JSONField(default=dict)
@@ -341,6 +343,7 @@ class StripeEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["object_id", "type"], name="stripe_event_object_idx")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"

@@ -1,0 +1,201 @@
+"""Server-rendered pages of the payouts app: the worker's earnings and statement, finance's rate
+card and payout runs. They call the same services and selectors as the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Sum
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from marketplace.errors import DomainError
+from payouts import selectors, services
+from payouts.api import RateCardInput, run_data
+from payouts.models import (
+    AccountKind,
+    JournalKind,
+    JournalLine,
+    Payout,
+    PayoutStatus,
+    RateCard,
+)
+from workers.models import PayoutAccountStatus, Worker
+
+OWED_KINDS = (AccountKind.WORKER_PENDING, AccountKind.WORKER_AVAILABLE, AccountKind.WORKER_IN_TRANSIT)
+
+
+def _worker_or_403(request) -> Worker:
+    if not request.user.is_worker:
+        raise PermissionDenied
+    worker = Worker.objects.select_related("user").filter(pk=request.user.pk).first()
+    if worker is None:
+        raise PermissionDenied
+    return worker
+
+
+def _finance_or_403(request) -> None:
+    if not request.user.is_finance:
+        raise PermissionDenied
+
+
+def _hold_reason(worker: Worker, balance: dict, minimum: int) -> str:
+    status = worker.payout_account_status
+    if status == PayoutAccountStatus.NONE:
+        return "Payouts are held: connect a Stripe payout account to receive your earnings."
+    if status == PayoutAccountStatus.PENDING:
+        return "Payouts are held: finish your Stripe onboarding (the link below resumes it)."
+    if status == PayoutAccountStatus.RESTRICTED:
+        return ("Payouts are held: Stripe has restricted your account. Open the onboarding link "
+                "below to provide what Stripe asks for.")
+    if balance["available"] < minimum:
+        return "Your available balance is below the minimum payout; it is paid in a later run."
+    return ""
+
+
+@login_required
+def earnings(request):
+    worker = _worker_or_403(request)
+    card = services.rate_card_current()
+    balance = selectors.balance_for_worker(worker, card.currency)
+    earnings_list = list(selectors.earnings_visible_to(request.user).select_related("ticket")[:100])
+    payouts = list(selectors.payouts_visible_to(request.user)[:50])
+    today = dt.date.today()
+    return render(request, "payouts/earnings.html", {
+        "worker": worker, "card": card, "balance": balance, "earnings": earnings_list, "payouts": payouts,
+        "hold_reason": _hold_reason(worker, balance, card.minimum_payout),
+        "this_month": f"{today:%Y-%m}",
+        "onboarding_returned": request.GET.get("onboarding") == "returned",
+    })
+
+
+def _month(value: str | None) -> dt.date:
+    try:
+        return dt.datetime.strptime(value or "", "%Y-%m").date().replace(day=1)
+    except ValueError:
+        return dt.date.today().replace(day=1)
+
+
+def statement_figures(worker: Worker, month: dt.date, currency: str) -> dict:
+    """Opening balance, the month's movements by kind and the closing balance of what Shiftline
+    owes the worker (pending + available + in transit), from the ledger lines, in SQL."""
+    start = dt.datetime.combine(month, dt.time.min, tzinfo=dt.UTC)
+    end = dt.datetime.combine((month + dt.timedelta(days=32)).replace(day=1), dt.time.min, tzinfo=dt.UTC)
+    lines = JournalLine.objects.filter(account__worker=worker, account__kind__in=OWED_KINDS,
+                                       account__currency=currency)
+    opening = lines.filter(transaction__created_at__lt=start).aggregate(total=Sum("amount"))["total"] or 0
+    by_kind = dict(lines.filter(transaction__created_at__gte=start, transaction__created_at__lt=end)
+                   .values_list("transaction__kind").annotate(total=Sum("amount")))
+    figures = {
+        "earnings": by_kind.get(JournalKind.CASE_PAY, 0),
+        "bonuses": by_kind.get(JournalKind.CSAT_BONUS, 0),
+        "voids": by_kind.get(JournalKind.VOID, 0),
+        "payouts": by_kind.get(JournalKind.PAYOUT_PAID, 0),
+        "reversals": by_kind.get(JournalKind.PAYOUT_REVERSED, 0),
+        "adjustments": by_kind.get(JournalKind.ADJUSTMENT, 0),
+    }
+    figures["opening"] = opening
+    figures["closing"] = opening + sum(by_kind.values())
+    return figures
+
+
+@login_required
+def statement(request):
+    worker = _worker_or_403(request)
+    card = services.rate_card_current()
+    month = _month(request.GET.get("month"))
+    figures = statement_figures(worker, month, card.currency)
+    start = dt.datetime.combine(month, dt.time.min, tzinfo=dt.UTC)
+    end = dt.datetime.combine((month + dt.timedelta(days=32)).replace(day=1), dt.time.min, tzinfo=dt.UTC)
+    month_earnings = (selectors.earnings_visible_to(request.user)
+                      .filter(created_at__gte=start, created_at__lt=end).order_by("created_at", "pk"))
+    month_payouts = (Payout.objects.filter(worker=worker, status=PayoutStatus.PAID, paid_at__gte=start,
+                                           paid_at__lt=end).order_by("paid_at", "pk"))
+    previous = (month - dt.timedelta(days=1)).replace(day=1)
+    following = (month + dt.timedelta(days=32)).replace(day=1)
+    return render(request, "payouts/statement.html", {
+        "worker": worker, "currency": card.currency, "month": month, "figures": figures,
+        "earnings": month_earnings, "payouts": month_payouts,
+        "previous": f"{previous:%Y-%m}", "following": f"{following:%Y-%m}",
+    })
+
+
+@login_required
+@require_POST
+def payout_account_connect(request):
+    worker = _worker_or_403(request)
+    try:
+        url = services.payout_account_onboarding_url(
+            worker=worker,
+            refresh_url=request.build_absolute_uri(reverse("payout-account-refresh")),
+            return_url=request.build_absolute_uri(reverse("earnings") + "?onboarding=returned"),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("earnings")
+    return redirect(url)
+
+
+@login_required
+def payout_account_refresh(request):
+    """Stripe's `refresh_url`: the link expired or was used; make a fresh one and go there."""
+    worker = _worker_or_403(request)
+    if not worker.stripe_account_id:
+        return redirect("earnings")
+    try:
+        url = services.payout_account_onboarding_url(
+            worker=worker,
+            refresh_url=request.build_absolute_uri(reverse("payout-account-refresh")),
+            return_url=request.build_absolute_uri(reverse("earnings") + "?onboarding=returned"),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("earnings")
+    return redirect(url)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def finance_rate_card(request):
+    _finance_or_403(request)
+    card = services.rate_card_current()
+    errors: dict = {}
+    if request.method == "POST":
+        form = RateCardInput(data=request.POST)
+        if form.is_valid():
+            try:
+                new = services.rate_card_update(actor=request.user, **form.validated_data)
+            except DomainError as exc:
+                messages.error(request, exc.detail)
+            else:
+                messages.success(request, f"Rate card version {new.version} is now in force.")
+                return redirect("finance-rate-card")
+        else:
+            errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
+    history = RateCard.objects.select_related("change", "created_by").order_by("-version")[:50]
+    return render(request, "payouts/finance_rate_card.html", {
+        "card": card, "history": history, "errors": errors,
+        "values": request.POST if request.method == "POST" else None,
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def finance_payouts(request):
+    _finance_or_403(request)
+    if request.method == "POST":  # without JavaScript: start a run and come back to it
+        run = services.payout_run_start(actor=request.user, trigger="manual")
+        return redirect(f"{reverse('finance-payouts')}?run={run.pk}")
+    runs = [run_data(run) for run in selectors.payout_runs()[:20]]
+    status = request.GET.get("status", "")
+    payouts = Payout.objects.select_related("worker").order_by("-created_at", "-pk")
+    if status in PayoutStatus.values:
+        payouts = payouts.filter(status=status)
+    return render(request, "payouts/finance_payouts.html", {
+        "runs": runs, "payouts": payouts[:100], "status": status, "statuses": PayoutStatus.values,
+        "focus_run": request.GET.get("run", ""),
+    })

@@ -1,0 +1,1 @@
+"""`stripe_sandbox`: Shiftline's local Stripe-compatible server (see `server.py`)."""

@@ -1,0 +1,934 @@
+"""Every write of the payouts app: the ledger, earnings, settlement, payout runs, Stripe webhooks.
+
+Locking rules (see docs/ARCHITECTURE.md, "Payouts"):
+- Ledger accounts are locked with `select_for_update` in primary-key order by `ledger_post_many`;
+  a service that also locks earnings or payouts locks those first (earnings/payout rows, then
+  accounts), except the payout run, which locks accounts first and then only touches `available`
+  earnings, which no other locker holds.
+- Every posting has an idempotency key (unique in the database): repeating a posting posts nothing.
+- A Stripe transfer is only ever requested with the payout's own idempotency key, so any number of
+  retries, crashed workers or overlapping runs produce at most one transfer per payout.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from uuid import uuid4
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField, Count, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from payouts import stripe_gateway
+from payouts.errors import (
+    CurrencyChangeRefused,
+    CurrencyMismatch,
+    EarningNotReady,
+    LedgerError,
+    PayoutAccountRefused,
+    StripeUnavailable,
+    Unbalanced,
+)
+from payouts.models import (
+    WORKER_ACCOUNT_KINDS,
+    AccountKind,
+    Earning,
+    EarningKind,
+    EarningStatus,
+    JournalKind,
+    JournalLine,
+    JournalTransaction,
+    LedgerAccount,
+    Payout,
+    PayoutEvent,
+    PayoutRun,
+    PayoutRunStatus,
+    PayoutStatus,
+    RateCard,
+    RateCardChange,
+    StripeEvent,
+)
+from workers.models import PayoutAccountStatus, Worker
+from workers.payout_account import payout_account_attach, payout_account_status_set
+
+logger = logging.getLogger(__name__)
+
+OPEN_PAYOUT_STATUSES = (PayoutStatus.PENDING, PayoutStatus.IN_TRANSIT)
+DEFAULT_RATE_CARD = {"currency": "eur", "base_per_case": 500, "csat_bonus": 100, "hold_hours": 72,
+                     "minimum_payout": 2000}
+
+
+def _payouts_setting(name: str, default):
+    return getattr(settings, "PAYOUTS", {}).get(name, default)
+
+
+# --- Rate card --------------------------------------------------------------------------------
+
+
+def rate_card_current() -> RateCard:
+    """The newest rate card; creates version 1 with the defaults if there is none."""
+    card = RateCard.objects.order_by("-version").first()
+    if card is None:
+        RateCard.objects.bulk_create([RateCard(version=1, **DEFAULT_RATE_CARD)], ignore_conflicts=True)
+        card = RateCard.objects.order_by("-version").first()
+    return card
+
+
+def rate_card_at(when: datetime) -> RateCard:
+    """The rate card in force at `when` (the newest created at or before it)."""
+    card = RateCard.objects.filter(created_at__lte=when).order_by("-version").first()
+    return card or RateCard.objects.order_by("version").first() or rate_card_current()
+
+
+def rate_card_update(*, actor, currency: str, base_per_case: int, csat_bonus: int, hold_hours: int,
+                     minimum_payout: int, reason: str = "") -> RateCard:
+    """Create the next rate card version and its audit row. Locks the newest version's row, so
+    concurrent edits get consecutive versions. Refuses a currency change while money is held in
+    the current currency."""
+    with transaction.atomic():
+        rate_card_current()
+        RateCard.objects.select_for_update().order_by("-version").first()
+        current = RateCard.objects.order_by("-version").first()  # re-read after the lock
+        currency = currency.lower()
+        if currency != current.currency and LedgerAccount.objects.filter(
+            currency=current.currency, worker__isnull=False
+        ).exclude(balance=0).exists():
+            raise CurrencyChangeRefused()
+        values = {"currency": currency, "base_per_case": base_per_case, "csat_bonus": csat_bonus,
+                  "hold_hours": hold_hours, "minimum_payout": minimum_payout}
+        card = RateCard.objects.create(version=current.version + 1, created_by=actor, **values)
+        changes = {name: [getattr(current, name), value] for name, value in values.items()
+                   if getattr(current, name) != value}
+        RateCardChange.objects.create(rate_card=card, previous=current, actor=actor, changes=changes,
+                                      reason=reason)
+        return card
+
+
+def case_pay_amount(base_per_case: int, multiplier: Decimal) -> int:
+    """`base × multiplier`, rounded half-up to the minor unit."""
+    return int((Decimal(base_per_case) * Decimal(multiplier)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# --- Ledger -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    """A journal transaction to post: `lines` are (account id, signed amount) in `currency`."""
+
+    key: str
+    kind: str
+    currency: str
+    lines: Sequence[tuple[int, int]]
+    memo: str = ""
+    refs: dict = field(default_factory=dict)
+    worker_id: int | None = None
+    ticket_id: int | None = None
+    payout_id: int | None = None
+
+
+def ledger_accounts_ensure(*, worker_ids: Iterable[int], currency: str) -> dict[tuple[str, int], int]:
+    """The ids of the four worker accounts of each worker in `currency`, created if missing.
+
+    Returns `{(kind, worker_id): account_id}`. Safe under concurrency (insert … on conflict do nothing).
+    """
+    worker_ids = sorted(set(worker_ids))
+    found: dict[tuple[str, int], int] = {}
+    for start in range(0, len(worker_ids), 2000):
+        chunk = worker_ids[start:start + 2000]
+        rows = LedgerAccount.objects.filter(worker_id__in=chunk, currency=currency).values_list(
+            "kind", "worker_id", "pk")
+        found.update({(kind, worker): pk for kind, worker, pk in rows})
+        missing = [LedgerAccount(kind=kind, worker_id=worker, currency=currency)
+                   for worker in chunk for kind in WORKER_ACCOUNT_KINDS if (kind, worker) not in found]
+        if missing:
+            LedgerAccount.objects.bulk_create(missing, ignore_conflicts=True)
+            rows = LedgerAccount.objects.filter(worker_id__in=chunk, currency=currency).values_list(
+                "kind", "worker_id", "pk")
+            found.update({(kind, worker): pk for kind, worker, pk in rows})
+    return found
+
+
+def platform_account(kind: str, currency: str) -> int:
+    """The id of a platform account (case expense, Stripe clearing, adjustments), created if missing."""
+    pk = LedgerAccount.objects.filter(kind=kind, worker__isnull=True, currency=currency).values_list(
+        "pk", flat=True).first()
+    if pk is None:
+        LedgerAccount.objects.bulk_create([LedgerAccount(kind=kind, currency=currency)], ignore_conflicts=True)
+        pk = LedgerAccount.objects.filter(kind=kind, worker__isnull=True, currency=currency).values_list(
+            "pk", flat=True).get()
+    return pk
+
+
+def _validate_posting(posting: Posting) -> None:
+    if len(posting.lines) < 2:
+        raise Unbalanced("A posting needs at least two lines.")
+    for _account, amount in posting.lines:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+            raise LedgerError("Line amounts are non-zero integers of minor units.")
+    if sum(amount for _account, amount in posting.lines) != 0:
+        raise Unbalanced()
+    if not (len(posting.currency) == 3 and posting.currency.isalpha() and posting.currency.islower()):
+        raise CurrencyMismatch("The currency must be a lowercase ISO code.")
+
+
+def _apply_balance_deltas(deltas: dict[int, int]) -> None:
+    items = [(pk, delta) for pk, delta in sorted(deltas.items()) if delta]
+    if not items:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for start in range(0, len(items), 1000):
+                chunk = items[start:start + 1000]
+                values = ", ".join(["(%s::bigint, %s::bigint)"] * len(chunk))
+                cursor.execute(
+                    "UPDATE payouts_ledgeraccount AS a SET balance = a.balance + v.delta "
+                    f"FROM (VALUES {values}) AS v(id, delta) WHERE a.id = v.id",  # noqa: S608 - placeholders only
+                    [x for pair in chunk for x in pair],
+                )
+    else:
+        from django.db.models import F
+
+        for pk, delta in items:
+            LedgerAccount.objects.filter(pk=pk).update(balance=F("balance") + delta)
+
+
+def ledger_post_many(postings: Sequence[Posting]) -> list[bool]:
+    """Post journal transactions in one database transaction; return which were new.
+
+    Validates each (non-zero integer lines summing to zero, one currency matching every
+    account's), locks every account involved in primary-key order, skips postings whose key
+    already exists (so repeating is harmless), inserts transactions and lines, and updates the
+    cached balances in the same transaction. PostgreSQL re-checks the balance at commit.
+    """
+    if not postings:
+        return []
+    for posting in postings:
+        _validate_posting(posting)
+    keys = [posting.key for posting in postings]
+    if len(set(keys)) != len(keys):
+        raise LedgerError("Two postings in one batch share an idempotency key.")
+    with transaction.atomic():
+        account_ids = sorted({account for posting in postings for account, _ in posting.lines})
+        currencies: dict[int, str] = {}
+        for start in range(0, len(account_ids), 5000):
+            chunk = account_ids[start:start + 5000]
+            currencies.update(LedgerAccount.objects.select_for_update().filter(pk__in=chunk)
+                              .order_by("pk").values_list("pk", "currency"))
+        for posting in postings:
+            for account, _amount in posting.lines:
+                if account not in currencies:
+                    raise LedgerError(f"No ledger account {account}.")
+                if currencies[account] != posting.currency:
+                    raise CurrencyMismatch()
+        existing: set[str] = set()
+        for start in range(0, len(keys), 5000):
+            existing.update(JournalTransaction.objects.filter(idempotency_key__in=keys[start:start + 5000])
+                            .values_list("idempotency_key", flat=True))
+        todo = [posting for posting in postings if posting.key not in existing]
+        if todo:
+            created = JournalTransaction.objects.bulk_create(
+                [JournalTransaction(idempotency_key=p.key, kind=p.kind, memo=p.memo[:500], refs=p.refs,
+                                    worker_id=p.worker_id, ticket_id=p.ticket_id, payout_id=p.payout_id)
+                 for p in todo],
+                batch_size=2000,
+            )
+            lines: list[JournalLine] = []
+            deltas: dict[int, int] = defaultdict(int)
+            for txn, posting in zip(created, todo, strict=True):
+                for account, amount in posting.lines:
+                    lines.append(JournalLine(transaction_id=txn.pk, account_id=account, amount=amount,
+                                             currency=posting.currency))
+                    deltas[account] += amount
+            JournalLine.objects.bulk_create(lines, batch_size=5000)
+            _apply_balance_deltas(deltas)
+    return [posting.key not in existing for posting in postings]
+
+
+def ledger_post(*, key: str, kind: str, currency: str, lines: Sequence[tuple[int, int]], memo: str = "",
+                refs: dict | None = None, worker_id: int | None = None, ticket_id: int | None = None,
+                payout_id: int | None = None) -> bool:
+    """Post one journal transaction (see `ledger_post_many`). Returns False if the key was posted."""
+    return ledger_post_many([Posting(key=key, kind=kind, currency=currency, lines=list(lines), memo=memo,
+                                     refs=refs or {}, worker_id=worker_id, ticket_id=ticket_id,
+                                     payout_id=payout_id)])[0]
+
+
+def ledger_adjust(*, worker_id: int, amount: int, key: str, reason: str, currency: str | None = None) -> bool:
+    """A manual or quality adjustment of a worker's available balance (positive or negative),
+    against the platform's adjustments account. Idempotent by `key`."""
+    currency = currency or rate_card_current().currency
+    with transaction.atomic():
+        accounts = ledger_accounts_ensure(worker_ids=[worker_id], currency=currency)
+        adjustments = platform_account(AccountKind.ADJUSTMENTS, currency)
+        return ledger_post(key=f"adjustment:{key}", kind=JournalKind.ADJUSTMENT, currency=currency,
+                           lines=[(accounts[(AccountKind.WORKER_AVAILABLE, worker_id)], amount),
+                                  (adjustments, -amount)],
+                           memo=reason, worker_id=worker_id)
+
+
+@dataclass
+class LedgerReport:
+    accounts_checked: int = 0
+    lines_checked: int = 0
+    balance_mismatches: list[tuple[int, int, int]] = field(default_factory=list)  # account, cached, lines
+    unbalanced_transactions: list[tuple[int, str, int]] = field(default_factory=list)
+    currency_mismatches: list[int] = field(default_factory=list)  # line ids
+    earning_mismatches: list[tuple[int, str, int, int]] = field(default_factory=list)  # worker, kind, ledger, rows
+
+    @property
+    def ok(self) -> bool:
+        return not (self.balance_mismatches or self.unbalanced_transactions or self.currency_mismatches
+                    or self.earning_mismatches)
+
+
+def ledger_verify() -> LedgerReport:
+    """Prove the ledger holds together: cached balances equal the sum of their lines, every
+    transaction balances per currency, lines match their account's currency, and the worker
+    `pending` and `in_transit` balances equal the pending earnings and open payouts behind them.
+    Read-only; aggregates in SQL."""
+    report = LedgerReport()
+    report.accounts_checked = LedgerAccount.objects.count()
+    report.lines_checked = JournalLine.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.id, a.balance, COALESCE(l.total, 0) FROM payouts_ledgeraccount a "
+            "LEFT JOIN (SELECT account_id, SUM(amount) AS total FROM payouts_journalline GROUP BY account_id) l "
+            "ON l.account_id = a.id WHERE a.balance <> COALESCE(l.total, 0) ORDER BY a.id")
+        report.balance_mismatches = [tuple(row) for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT transaction_id, currency, SUM(amount) FROM payouts_journalline "
+            "GROUP BY transaction_id, currency HAVING SUM(amount) <> 0 ORDER BY transaction_id")
+        report.unbalanced_transactions = [tuple(row) for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT l.id FROM payouts_journalline l JOIN payouts_ledgeraccount a ON a.id = l.account_id "
+            "WHERE a.currency <> l.currency ORDER BY l.id")
+        report.currency_mismatches = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT a.worker_id, a.kind, a.balance, COALESCE(e.total, 0) FROM payouts_ledgeraccount a "
+            "LEFT JOIN (SELECT worker_id, currency, SUM(amount) AS total FROM payouts_earning "
+            "WHERE status = 'pending' GROUP BY worker_id, currency) e "
+            "ON e.worker_id = a.worker_id AND e.currency = a.currency "
+            "WHERE a.kind = 'worker_pending' AND a.balance <> COALESCE(e.total, 0) "
+            "UNION ALL "
+            "SELECT a.worker_id, a.kind, a.balance, COALESCE(p.total, 0) FROM payouts_ledgeraccount a "
+            "LEFT JOIN (SELECT worker_id, currency, SUM(amount) AS total FROM payouts_payout "
+            "WHERE status IN ('pending', 'in_transit') GROUP BY worker_id, currency) p "
+            "ON p.worker_id = a.worker_id AND p.currency = a.currency "
+            "WHERE a.kind = 'worker_in_transit' AND a.balance <> COALESCE(p.total, 0)")
+        report.earning_mismatches = [tuple(row) for row in cursor.fetchall()]
+    return report
+
+
+# --- Earnings (outbox handlers) ---------------------------------------------------------------
+
+
+def _when(value) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(value) if value else None
+    if parsed is None:
+        return timezone.now()
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _multiplier(payload: dict) -> Decimal:
+    raw = payload.get("rate_multiplier")
+    if raw in (None, "") and payload.get("claim_id"):
+        from workers.models import ShiftClaim
+
+        raw = ShiftClaim.objects.filter(pk=payload["claim_id"]).values_list("rate_multiplier", flat=True).first()
+    try:
+        value = Decimal(str(raw)) if raw not in (None, "") else Decimal("1")
+    except InvalidOperation:
+        value = Decimal("1")
+    return value if value > 0 else Decimal("1")
+
+
+def earning_on_ticket_resolved(*, event_id, payload: dict) -> None:
+    """Outbox handler of `ticket.resolved`: post the case pay (pending)."""
+    earning_post_case_pay(
+        ticket_id=int(payload["ticket_id"]), worker_id=int(payload["worker_id"]),
+        resolution_n=int(payload.get("resolution_n") or 1), multiplier=_multiplier(payload),
+        resolved_at=_when(payload.get("resolved_at")), claim_id=payload.get("claim_id"),
+    )
+
+
+def earning_on_ticket_rated(*, event_id, payload: dict) -> None:
+    """Outbox handler of `ticket.rated`: a 5 earns the CSAT bonus of that resolution."""
+    if int(payload.get("score") or 0) != 5:
+        return
+    earning_post_csat_bonus(ticket_id=int(payload["ticket_id"]),
+                            resolution_n=int(payload.get("resolution_n") or 1))
+
+
+def earning_on_ticket_reopened(*, event_id, payload: dict) -> None:
+    """Outbox handler of `ticket.reopened`: void that resolution's earnings still in their hold."""
+    earnings_void_for_reopen(ticket_id=int(payload["ticket_id"]),
+                             resolution_n=int(payload.get("resolution_n") or 1),
+                             reopened_at=_when(payload.get("reopened_at")))
+
+
+def earning_post_case_pay(*, ticket_id: int, worker_id: int, resolution_n: int, multiplier: Decimal,
+                          resolved_at: datetime, claim_id: int | None = None) -> Earning | None:
+    """Earn `base_per_case × multiplier` (rate card in force at `resolved_at`), pending until the
+    hold ends. Idempotent: one case pay per (ticket, resolution), key `case-pay:<ticket>:<n>`."""
+    card = rate_card_at(resolved_at)
+    amount = case_pay_amount(card.base_per_case, multiplier)
+    with transaction.atomic():
+        existing = Earning.objects.filter(ticket_id=ticket_id, kind=EarningKind.CASE_PAY,
+                                          resolution_n=resolution_n).first()
+        if existing is not None or amount <= 0:
+            return existing
+        accounts = ledger_accounts_ensure(worker_ids=[worker_id], currency=card.currency)
+        expense = platform_account(AccountKind.CASE_EXPENSE, card.currency)
+        earning = Earning.objects.create(
+            worker_id=worker_id, ticket_id=ticket_id, kind=EarningKind.CASE_PAY, amount=amount,
+            currency=card.currency, rate_card=card, multiplier=multiplier, resolution_n=resolution_n,
+            claim_id=claim_id, earned_at=resolved_at,
+            available_at=resolved_at + timedelta(hours=card.hold_hours),
+        )
+        ledger_post(key=f"case-pay:{ticket_id}:{resolution_n}", kind=JournalKind.CASE_PAY,
+                    currency=card.currency,
+                    lines=[(accounts[(AccountKind.WORKER_PENDING, worker_id)], amount), (expense, -amount)],
+                    memo=f"Case pay, ticket {ticket_id}", refs={"earning": earning.pk},
+                    worker_id=worker_id, ticket_id=ticket_id)
+        return earning
+
+
+def earning_post_csat_bonus(*, ticket_id: int, resolution_n: int) -> Earning | None:
+    """Earn the CSAT bonus of a 5-star rating, with the case pay's rate card and hold.
+
+    Raises `EarningNotReady` (so the outbox retries) when the case pay is not posted yet; posts
+    nothing when the case pay was voided. Idempotent: key `csat-bonus:<ticket>:<n>`."""
+    with transaction.atomic():
+        case = (Earning.objects.select_for_update().select_related("rate_card")
+                .filter(ticket_id=ticket_id, kind=EarningKind.CASE_PAY, resolution_n=resolution_n).first())
+        if case is None:
+            raise EarningNotReady()
+        if case.status == EarningStatus.VOIDED:
+            return None
+        existing = Earning.objects.filter(ticket_id=ticket_id, kind=EarningKind.CSAT_BONUS,
+                                          resolution_n=resolution_n).first()
+        amount = case.rate_card.csat_bonus
+        if existing is not None or amount <= 0:
+            return existing
+        accounts = ledger_accounts_ensure(worker_ids=[case.worker_id], currency=case.currency)
+        expense = platform_account(AccountKind.CASE_EXPENSE, case.currency)
+        bonus = Earning.objects.create(
+            worker_id=case.worker_id, ticket_id=ticket_id, kind=EarningKind.CSAT_BONUS, amount=amount,
+            currency=case.currency, rate_card=case.rate_card, multiplier=Decimal("1"),
+            resolution_n=resolution_n, claim_id=case.claim_id, earned_at=timezone.now(),
+            available_at=case.available_at,
+        )
+        ledger_post(key=f"csat-bonus:{ticket_id}:{resolution_n}", kind=JournalKind.CSAT_BONUS,
+                    currency=case.currency,
+                    lines=[(accounts[(AccountKind.WORKER_PENDING, case.worker_id)], amount), (expense, -amount)],
+                    memo=f"CSAT bonus, ticket {ticket_id}", refs={"earning": bonus.pk},
+                    worker_id=case.worker_id, ticket_id=ticket_id)
+        return bonus
+
+
+def earnings_void_for_reopen(*, ticket_id: int, resolution_n: int, reopened_at: datetime) -> list[Earning]:
+    """Void the case pay and bonus of one resolution that are still pending and within their hold,
+    each by a reversing posting (key `void:<ticket>:<kind>:<n>`). Locks the earnings, then the
+    accounts. Raises `EarningNotReady` when the case pay is not posted yet. Safe to repeat."""
+    with transaction.atomic():
+        earnings = list(Earning.objects.select_for_update()
+                        .filter(ticket_id=ticket_id, resolution_n=resolution_n).order_by("pk"))
+        if not any(e.kind == EarningKind.CASE_PAY for e in earnings):
+            raise EarningNotReady()
+        to_void = [e for e in earnings if e.status == EarningStatus.PENDING and reopened_at < e.available_at]
+        if not to_void:
+            return []
+        currency = to_void[0].currency
+        accounts = ledger_accounts_ensure(worker_ids={e.worker_id for e in to_void}, currency=currency)
+        expense = platform_account(AccountKind.CASE_EXPENSE, currency)
+        ledger_post_many([
+            Posting(key=f"void:{e.ticket_id}:{e.kind}:{e.resolution_n}", kind=JournalKind.VOID,
+                    currency=e.currency,
+                    lines=[(accounts[(AccountKind.WORKER_PENDING, e.worker_id)], -e.amount), (expense, e.amount)],
+                    memo=f"Voided on reopen, ticket {e.ticket_id}", refs={"earning": e.pk},
+                    worker_id=e.worker_id, ticket_id=e.ticket_id)
+            for e in to_void
+        ])
+        now = timezone.now()
+        Earning.objects.filter(pk__in=[e.pk for e in to_void], status=EarningStatus.PENDING).update(
+            status=EarningStatus.VOIDED, voided_at=now)
+        for e in to_void:
+            e.status, e.voided_at = EarningStatus.VOIDED, now
+        return to_void
+
+
+def earnings_settle(*, now: datetime | None = None, batch_size: int = 2000) -> int:
+    """Move every pending earning whose hold has passed to available. Set-based: each batch is
+    one transaction that locks its earnings (`SKIP LOCKED`, so concurrent settlers split the work),
+    posts one journal transaction per currency (pending → available, a line pair per worker) and
+    flips the rows. Safe to run twice at once. Returns how many earnings were settled."""
+    now = now or timezone.now()
+    settled = 0
+    while True:
+        with transaction.atomic():
+            rows = list(Earning.objects.select_for_update(skip_locked=True)
+                        .filter(status=EarningStatus.PENDING, available_at__lte=now)
+                        .order_by("pk").values_list("pk", "worker_id", "amount", "currency")[:batch_size])
+            if not rows:
+                break
+            by_currency: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+            for _pk, worker_id, amount, currency in rows:
+                by_currency[currency][worker_id] += amount
+            postings = []
+            for currency, sums in by_currency.items():
+                accounts = ledger_accounts_ensure(worker_ids=sums.keys(), currency=currency)
+                lines: list[tuple[int, int]] = []
+                for worker_id, total in sorted(sums.items()):
+                    lines.append((accounts[(AccountKind.WORKER_PENDING, worker_id)], -total))
+                    lines.append((accounts[(AccountKind.WORKER_AVAILABLE, worker_id)], total))
+                postings.append(Posting(
+                    key=f"settle:{currency}:{rows[0][0]}:{rows[-1][0]}:{len(rows)}", kind=JournalKind.SETTLE,
+                    currency=currency, lines=lines, memo=f"Hold passed for {len(rows)} earnings",
+                    refs={"first_earning": rows[0][0], "last_earning": rows[-1][0], "count": len(rows)}))
+            ledger_post_many(postings)
+            Earning.objects.filter(pk__in=[row[0] for row in rows]).update(
+                status=EarningStatus.AVAILABLE, settled_at=now)
+        settled += len(rows)
+        if len(rows) < batch_size:
+            break
+    return settled
+
+
+# --- Payout runs ------------------------------------------------------------------------------
+
+
+def payout_run_create(*, actor=None, trigger: str = "manual") -> PayoutRun:
+    """A queued run with its own Stripe `transfer_group`."""
+    with transaction.atomic():
+        card = rate_card_current()
+        run = PayoutRun.objects.create(trigger=trigger, started_by=actor, currency=card.currency)
+        run.transfer_group = f"shiftline-run-{run.pk}"
+        run.save(update_fields=["transfer_group"])
+        return run
+
+
+def payout_run_start(*, actor=None, trigger: str = "manual") -> PayoutRun:
+    """Create a run and execute it in Celery once this transaction commits."""
+    from payouts.tasks import payout_run_execute_task
+
+    with transaction.atomic():
+        run = payout_run_create(actor=actor, trigger=trigger)
+        transaction.on_commit(lambda: payout_run_execute_task.delay(run.pk))
+    return run
+
+
+def payout_run_execute(*, run_id: int) -> PayoutRun:
+    """Execute a run: create the payouts (money to in_transit), send their transfers, finish.
+
+    Safe to repeat and to run concurrently with other runs or with itself (a redelivered task
+    after a crash): payout creation locks each worker's accounts and there is at most one open
+    payout per worker; every transfer is requested with the payout's own idempotency key.
+    """
+    with transaction.atomic():
+        run = PayoutRun.objects.select_for_update().get(pk=run_id)
+        if run.status in (PayoutRunStatus.COMPLETED, PayoutRunStatus.FAILED):
+            return run
+        if run.status == PayoutRunStatus.QUEUED:
+            run.status = PayoutRunStatus.RUNNING
+            run.started_at = timezone.now()
+            run.save(update_fields=["status", "started_at"])
+    try:
+        payouts_create_for_run(run=run)
+        payouts_send(payout_ids=list(Payout.objects.filter(run=run, status__in=OPEN_PAYOUT_STATUSES)
+                                     .order_by("pk").values_list("pk", flat=True)))
+    except Exception as exc:
+        PayoutRun.objects.filter(pk=run.pk).update(error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    return payout_run_finalize(run_id=run.pk)
+
+
+def payout_run_finalize(*, run_id: int) -> PayoutRun:
+    """Recount a run from its payouts; completed once none is open. Safe to repeat."""
+    with transaction.atomic():
+        run = PayoutRun.objects.select_for_update().get(pk=run_id)
+        stats = payout_run_stats(run)
+        run.payouts_count, run.total = stats["payouts_count"], stats["total"]
+        run.paid_count, run.failed_count = stats["paid_count"], stats["failed_count"]
+        fields = ["payouts_count", "total", "paid_count", "failed_count"]
+        if stats["open_count"] == 0 and run.status == PayoutRunStatus.RUNNING:
+            run.status, run.finished_at = PayoutRunStatus.COMPLETED, timezone.now()
+            fields += ["status", "finished_at"]
+        run.save(update_fields=fields)
+        return run
+
+
+def payout_run_stats(run: PayoutRun) -> dict:
+    agg = Payout.objects.filter(run=run).aggregate(
+        payouts_count=Count("pk"), total=Sum("amount"),
+        paid_count=Count("pk", filter=Q(status=PayoutStatus.PAID)),
+        failed_count=Count("pk", filter=Q(status=PayoutStatus.FAILED)),
+        open_count=Count("pk", filter=Q(status__in=OPEN_PAYOUT_STATUSES)),
+        in_transit_count=Count("pk", filter=Q(status=PayoutStatus.IN_TRANSIT)),
+    )
+    agg["total"] = agg["total"] or 0
+    return agg
+
+
+def payouts_create_for_run(*, run: PayoutRun, chunk_size: int = 250) -> int:
+    """Create a payout for every worker whose available balance reaches the minimum and whose
+    Stripe account is ready, moving that balance to in_transit. Works in chunks of workers, one
+    transaction each. Returns the number of payouts created."""
+    card = rate_card_current()
+    minimum = max(card.minimum_payout, 1)
+    worker_ids = list(
+        LedgerAccount.objects.filter(kind=AccountKind.WORKER_AVAILABLE, currency=card.currency,
+                                     balance__gte=minimum,
+                                     worker__payout_account_status=PayoutAccountStatus.READY)
+        .exclude(worker__stripe_account_id="").order_by("worker_id").values_list("worker_id", flat=True)
+    )
+    created = 0
+    for start in range(0, len(worker_ids), chunk_size):
+        created += _payouts_create_chunk(run=run, currency=card.currency, minimum=minimum,
+                                         worker_ids=worker_ids[start:start + chunk_size])
+    return created
+
+
+def _payouts_create_chunk(*, run: PayoutRun, currency: str, minimum: int, worker_ids: list[int]) -> int:
+    with transaction.atomic():
+        accounts = ledger_accounts_ensure(worker_ids=worker_ids, currency=currency)
+        lock_ids = sorted(accounts[(kind, w)] for w in worker_ids
+                          for kind in (AccountKind.WORKER_AVAILABLE, AccountKind.WORKER_IN_TRANSIT))
+        balances = dict(LedgerAccount.objects.select_for_update().filter(pk__in=lock_ids).order_by("pk")
+                        .values_list("pk", "balance"))
+        ready = dict(Worker.objects.filter(pk__in=worker_ids, payout_account_status=PayoutAccountStatus.READY)
+                     .exclude(stripe_account_id="").values_list("pk", "stripe_account_id"))
+        busy = set(Payout.objects.filter(worker_id__in=worker_ids)
+                   .filter(Q(status__in=OPEN_PAYOUT_STATUSES) | Q(run=run)).values_list("worker_id", flat=True))
+        chosen = [(w, balances[accounts[(AccountKind.WORKER_AVAILABLE, w)]]) for w in worker_ids
+                  if w in ready and w not in busy and balances[accounts[(AccountKind.WORKER_AVAILABLE, w)]] >= minimum]
+        if not chosen:
+            return 0
+        payouts = Payout.objects.bulk_create([
+            Payout(run=run, worker_id=w, amount=amount, currency=currency, status=PayoutStatus.PENDING,
+                   destination=ready[w], idempotency_key=f"provisional-{uuid4()}")
+            for w, amount in chosen
+        ])
+        ids = [p.pk for p in payouts]
+        # The Stripe idempotency key is derived from the payout id.
+        Payout.objects.filter(pk__in=ids).update(
+            idempotency_key=Concat(Value("shiftline-payout-"), Cast("pk", CharField())))
+        ledger_post_many([
+            Posting(key=f"payout-start:{p.pk}", kind=JournalKind.PAYOUT_START, currency=currency,
+                    lines=[(accounts[(AccountKind.WORKER_AVAILABLE, p.worker_id)], -p.amount),
+                           (accounts[(AccountKind.WORKER_IN_TRANSIT, p.worker_id)], p.amount)],
+                    memo=f"Payout {p.pk} (run {run.pk})", worker_id=p.worker_id, payout_id=p.pk,
+                    refs={"run": run.pk})
+            for p in payouts
+        ])
+        Earning.objects.filter(worker_id__in=[w for w, _ in chosen], status=EarningStatus.AVAILABLE).update(
+            status=EarningStatus.IN_PAYOUT,
+            payout_id=Subquery(Payout.objects.filter(run=run, worker_id=OuterRef("worker_id"),
+                                                     status=PayoutStatus.PENDING).values("pk")[:1]),
+        )
+        PayoutEvent.objects.bulk_create([PayoutEvent(payout=p, kind="created", data={"run": run.pk})
+                                         for p in payouts])
+        return len(payouts)
+
+
+def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
+    """Send the transfers of these payouts, retrying each with backoff; in parallel threads when
+    `PAYOUTS["SEND_CONCURRENCY"]` > 1 (each thread has its own database connection)."""
+    concurrency = int(_payouts_setting("SEND_CONCURRENCY", 4))
+    outcomes: dict[str, int] = defaultdict(int)
+    if concurrency <= 1 or len(payout_ids) <= 1 or connection.in_atomic_block:
+        for pk in payout_ids:
+            outcomes[payout_send_with_retries(payout_id=pk)] += 1
+        return dict(outcomes)
+
+    stripes = [payout_ids[i::concurrency] for i in range(concurrency)]
+
+    def work(ids: list[int]) -> list[str]:
+        try:
+            return [payout_send_with_retries(payout_id=pk) for pk in ids]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="payout-send") as pool:
+        for results in pool.map(work, stripes):
+            for result in results:
+                outcomes[result] += 1
+    return dict(outcomes)
+
+
+def payout_send_with_retries(*, payout_id: int, max_attempts: int | None = None) -> str:
+    """Send one payout's transfer; on timeouts/5xx/429 retry with exponential backoff and jitter
+    (same idempotency key). After `max_attempts` it stays in_transit for the retry sweep."""
+    max_attempts = max_attempts or int(_payouts_setting("MAX_ATTEMPTS_PER_RUN", 8))
+    base = float(_payouts_setting("BACKOFF_BASE", 0.2))
+    cap = float(_payouts_setting("BACKOFF_CAP", 5))
+    result = "retry"
+    for attempt in range(max_attempts):
+        result = payout_send(payout_id=payout_id)
+        if result != "retry":
+            return result
+        if attempt + 1 < max_attempts:
+            time.sleep(min(cap, base * (2 ** attempt)) * (0.5 + random.random() / 2))  # noqa: S311
+    Payout.objects.filter(pk=payout_id, status__in=OPEN_PAYOUT_STATUSES).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=2))
+    return result
+
+
+def payout_send(*, payout_id: int) -> str:
+    """One attempt at a payout's transfer. Marks it in_transit (committed) before the request.
+
+    Returns "paid", "failed" (Stripe refused for good: money back to available), "retry"
+    (timeout, 5xx, 429: try again with the same key), "stuck" (an idempotency mismatch: needs a
+    person) or "done" (nothing to do: already settled)."""
+    with transaction.atomic():
+        payout = (Payout.objects.select_for_update(of=("self",)).select_related("run")
+                  .filter(pk=payout_id, status__in=OPEN_PAYOUT_STATUSES).first())
+        if payout is None:
+            return "done"
+        payout.status = PayoutStatus.IN_TRANSIT
+        payout.attempts += 1
+        payout.last_attempt_at = timezone.now()
+        payout.save(update_fields=["status", "attempts", "last_attempt_at"])
+    try:
+        transfer = stripe_gateway.transfer_create(
+            amount=payout.amount, currency=payout.currency, destination=payout.destination,
+            transfer_group=payout.run.transfer_group, idempotency_key=payout.idempotency_key,
+            metadata={"payout_id": str(payout.pk), "run_id": str(payout.run_id),
+                      "worker_id": str(payout.worker_id)},
+            description=f"Shiftline payout {payout.pk}",
+        )
+    except stripe.StripeError as exc:
+        outcome = stripe_gateway.classify(exc)
+        code = getattr(exc, "code", None) or f"http_{exc.http_status or 'none'}"
+        if outcome == stripe_gateway.Outcome.PERMANENT:
+            payout_mark_failed(payout_id=payout.pk, code=str(code), message=str(exc.user_message or exc))
+            return "failed"
+        Payout.objects.filter(pk=payout.pk, status=PayoutStatus.IN_TRANSIT).update(
+            failure_code=f"{outcome.value}:{code}"[:64], failure_message=str(exc)[:2000])
+        if outcome == stripe_gateway.Outcome.STUCK:
+            logger.error("payout %s stuck: %s", payout.pk, exc)
+            return "stuck"
+        return "retry"
+    payout_mark_paid(payout_id=payout.pk, transfer_id=transfer.id, source="api")
+    return "paid"
+
+
+def payout_mark_paid(*, payout_id: int, transfer_id: str, source: str) -> Payout:
+    """Stripe accepted the transfer: in_transit → paid, money to the worker's paid account.
+
+    Locks the payout; safe to repeat (the API answer and a `transfer.created` webhook may both
+    arrive, in either order)."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.status == PayoutStatus.PAID:
+            return payout
+        if payout.status == PayoutStatus.FAILED:
+            logger.error("transfer %s exists for failed payout %s", transfer_id, payout.pk)
+            PayoutEvent.objects.create(payout=payout, kind="transfer_after_failure",
+                                       data={"transfer": transfer_id, "source": source})
+            return payout
+        accounts = ledger_accounts_ensure(worker_ids=[payout.worker_id], currency=payout.currency)
+        ledger_post(key=f"payout-paid:{payout.pk}", kind=JournalKind.PAYOUT_PAID, currency=payout.currency,
+                    lines=[(accounts[(AccountKind.WORKER_IN_TRANSIT, payout.worker_id)], -payout.amount),
+                           (accounts[(AccountKind.WORKER_PAID, payout.worker_id)], payout.amount)],
+                    memo=f"Transfer {transfer_id}", worker_id=payout.worker_id, payout_id=payout.pk,
+                    refs={"transfer": transfer_id})
+        payout.status, payout.stripe_transfer_id, payout.paid_at = PayoutStatus.PAID, transfer_id, timezone.now()
+        payout.failure_code, payout.failure_message, payout.next_attempt_at = "", "", None
+        payout.save(update_fields=["status", "stripe_transfer_id", "paid_at", "failure_code",
+                                   "failure_message", "next_attempt_at"])
+        Earning.objects.filter(payout=payout, status=EarningStatus.IN_PAYOUT).update(status=EarningStatus.PAID)
+        PayoutEvent.objects.create(payout=payout, kind="paid", data={"transfer": transfer_id, "source": source})
+        return payout
+
+
+def payout_mark_failed(*, payout_id: int, code: str, message: str = "") -> Payout:
+    """Stripe refused the transfer for good: failed, and the money returns to available."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.status not in OPEN_PAYOUT_STATUSES:
+            return payout
+        accounts = ledger_accounts_ensure(worker_ids=[payout.worker_id], currency=payout.currency)
+        ledger_post(key=f"payout-failed:{payout.pk}", kind=JournalKind.PAYOUT_FAILED, currency=payout.currency,
+                    lines=[(accounts[(AccountKind.WORKER_IN_TRANSIT, payout.worker_id)], -payout.amount),
+                           (accounts[(AccountKind.WORKER_AVAILABLE, payout.worker_id)], payout.amount)],
+                    memo=f"Payout {payout.pk} failed: {code}", worker_id=payout.worker_id,
+                    payout_id=payout.pk, refs={"code": code})
+        payout.status, payout.failed_at = PayoutStatus.FAILED, timezone.now()
+        payout.failure_code, payout.failure_message = code[:64], message[:2000]
+        payout.save(update_fields=["status", "failed_at", "failure_code", "failure_message"])
+        Earning.objects.filter(payout=payout, status=EarningStatus.IN_PAYOUT).update(
+            status=EarningStatus.AVAILABLE, payout=None)
+        PayoutEvent.objects.create(payout=payout, kind="failed", data={"code": code, "message": message[:500]})
+        return payout
+
+
+def payouts_retry_stuck(*, idle_for: timedelta = timedelta(minutes=2)) -> int:
+    """Resend open payouts nobody is working on (a crashed run, retries exhausted), then finish
+    their runs. Safe alongside a run: the same idempotency key makes a duplicate send harmless."""
+    now = timezone.now()
+    ids = list(Payout.objects.filter(status__in=OPEN_PAYOUT_STATUSES)
+               .filter(Q(next_attempt_at__lte=now)
+                       | Q(next_attempt_at__isnull=True, last_attempt_at__lte=now - idle_for)
+                       | Q(next_attempt_at__isnull=True, last_attempt_at__isnull=True, created_at__lte=now - idle_for))
+               .order_by("pk").values_list("pk", flat=True)[:1000])
+    payouts_send(payout_ids=ids)
+    for run_id in PayoutRun.objects.filter(status=PayoutRunStatus.RUNNING).values_list("pk", flat=True):
+        payout_run_finalize(run_id=run_id)
+    return len(ids)
+
+
+# --- Stripe: onboarding and webhooks ----------------------------------------------------------
+
+
+def payout_account_status_from(account: dict) -> str:
+    """Map a Stripe account to `none/pending/ready/restricted`.
+
+    restricted: Stripe disabled it (`requirements.disabled_reason`) or its transfers capability is
+    inactive after details were submitted; ready: transfers capability active (or payouts
+    enabled when capabilities are not given); pending otherwise (onboarding not finished)."""
+    requirements = account.get("requirements") or {}
+    capabilities = account.get("capabilities") or {}
+    transfers = capabilities.get("transfers") if isinstance(capabilities, dict) else None
+    if requirements.get("disabled_reason"):
+        return PayoutAccountStatus.RESTRICTED
+    if transfers == "active" or (transfers is None and account.get("payouts_enabled")):
+        return PayoutAccountStatus.READY
+    if account.get("details_submitted") and transfers == "inactive":
+        return PayoutAccountStatus.RESTRICTED
+    return PayoutAccountStatus.PENDING
+
+
+def payout_account_onboarding_url(*, worker: Worker, refresh_url: str, return_url: str) -> str:
+    """Create the worker's connected account if needed (idempotent per worker at Stripe) and
+    return a fresh Account Link to onboard. A new link each call (links are single-use)."""
+    try:
+        if not worker.stripe_account_id:
+            account = stripe_gateway.account_create(worker_id=worker.pk, email=worker.user.email,
+                                                    country=worker.country)
+            worker = payout_account_attach(worker_id=worker.pk, stripe_account_id=account.id,
+                                           actor=worker.user)
+        link = stripe_gateway.account_link_create(account_id=worker.stripe_account_id,
+                                                  refresh_url=refresh_url, return_url=return_url)
+    except stripe.StripeError as exc:
+        if stripe_gateway.classify(exc) == stripe_gateway.Outcome.PERMANENT:
+            raise PayoutAccountRefused(str(exc.user_message or "Stripe refused the account.")) from exc
+        raise StripeUnavailable() from exc
+    return link.url
+
+
+def stripe_event_handle(*, event: dict) -> StripeEvent:
+    """Handle one verified webhook event once per event id, in one transaction with its record.
+
+    Handlers tolerate any order: `account.updated` ignores an event older than the newest one
+    already applied to that account; transfer events use cumulative amounts and mark a payout
+    paid if the webhook beats the API answer."""
+    obj = (event.get("data") or {}).get("object") or {}
+    created = event.get("created")
+    created_at = datetime.fromtimestamp(int(created), tz=UTC) if created else None
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = StripeEvent.objects.create(
+                    event_id=event["id"], type=event.get("type", ""), object_id=str(obj.get("id") or ""),
+                    livemode=bool(event.get("livemode")), created=created_at, payload=event)
+        except IntegrityError:
+            return StripeEvent.objects.get(event_id=event["id"])
+        handler = _WEBHOOK_HANDLERS.get(record.type)
+        record.result = handler(record, obj) if handler else "ignored"
+        record.processed_at = timezone.now()
+        record.save(update_fields=["result", "processed_at"])
+        return record
+
+
+def _on_account_updated(record: StripeEvent, account: dict) -> str:
+    if record.created and StripeEvent.objects.filter(
+        type="account.updated", object_id=record.object_id, created__gt=record.created,
+        processed_at__isnull=False,
+    ).exclude(pk=record.pk).exists():
+        return "stale"
+    status = payout_account_status_from(account)
+    worker = payout_account_status_set(stripe_account_id=record.object_id, status=status,
+                                       reason=f"Stripe event {record.event_id}",
+                                       data={"event": record.event_id})
+    return f"status:{status}" if worker else "unknown_account"
+
+
+def _payout_for_transfer(transfer: dict) -> Payout | None:
+    payout = Payout.objects.filter(stripe_transfer_id=transfer.get("id") or "-").first()
+    if payout is None:
+        payout_id = str((transfer.get("metadata") or {}).get("payout_id") or "")
+        if payout_id.isdigit():
+            payout = Payout.objects.filter(pk=int(payout_id)).first()
+    return payout
+
+
+def _on_transfer_event(record: StripeEvent, transfer: dict) -> str:
+    """`transfer.created/updated/reversed`: the transfer exists, so its payout is paid; any
+    cumulative `amount_reversed` it carries returns to available (once)."""
+    payout = _payout_for_transfer(transfer)
+    if payout is None:
+        return "unknown_transfer"
+    payout = payout_apply_reversal(payout_id=payout.pk, transfer=transfer, source=record.event_id)
+    return f"payout:{payout.status}:reversed={payout.reversed_amount}"
+
+
+def payout_apply_reversal(*, payout_id: int, transfer: dict, source: str = "") -> Payout:
+    """Return reversed money to available by a reversing posting (paid → available).
+
+    Uses the transfer's cumulative `amount_reversed`, so duplicate or out-of-order events post
+    each reversed cent once (key `payout-reversed:<payout>:<cumulative>`). A reversal that
+    arrives before the payout was marked paid first marks it paid (the transfer exists)."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.status in OPEN_PAYOUT_STATUSES:
+            payout = payout_mark_paid(payout_id=payout.pk, transfer_id=transfer["id"], source=f"reversal:{source}")
+        if payout.status != PayoutStatus.PAID:
+            return payout
+        reversed_total = transfer.get("amount_reversed")
+        if reversed_total is None:
+            reversals = ((transfer.get("reversals") or {}).get("data")) or []
+            reversed_total = sum(int(r.get("amount") or 0) for r in reversals)
+        cumulative = min(int(reversed_total or 0), payout.amount)
+        delta = cumulative - payout.reversed_amount
+        if delta <= 0:
+            return payout
+        accounts = ledger_accounts_ensure(worker_ids=[payout.worker_id], currency=payout.currency)
+        ledger_post(key=f"payout-reversed:{payout.pk}:{cumulative}", kind=JournalKind.PAYOUT_REVERSED,
+                    currency=payout.currency,
+                    lines=[(accounts[(AccountKind.WORKER_PAID, payout.worker_id)], -delta),
+                           (accounts[(AccountKind.WORKER_AVAILABLE, payout.worker_id)], delta)],
+                    memo=f"Transfer {transfer['id']} reversed", worker_id=payout.worker_id,
+                    payout_id=payout.pk, refs={"transfer": transfer["id"], "event": source})
+        payout.reversed_amount, payout.reversed_at = cumulative, timezone.now()
+        payout.save(update_fields=["reversed_amount", "reversed_at"])
+        if cumulative == payout.amount:
+            Earning.objects.filter(payout=payout, status=EarningStatus.PAID).update(
+                status=EarningStatus.AVAILABLE, payout=None)
+        PayoutEvent.objects.create(payout=payout, kind="reversed",
+                                   data={"amount": delta, "cumulative": cumulative, "event": source})
+        return payout
+
+
+_WEBHOOK_HANDLERS = {
+    "account.updated": _on_account_updated,
+    "transfer.created": _on_transfer_event,
+    "transfer.updated": _on_transfer_event,
+    "transfer.reversed": _on_transfer_event,
+}
