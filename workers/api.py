@@ -238,13 +238,13 @@ class FlexibleTimeField(serializers.Field):
     def to_internal_value(self, data):
         text = str(data).strip()
         try:
-            value = parse_datetime(text)
-            if value is None:
-                day = parse_date(text)
-                if day is None:
-                    self.fail("invalid")
+            day = parse_date(text) if len(text) == 10 else None
+            if day is not None:
                 return (dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC), True)
+            value = parse_datetime(text)
         except ValueError:
+            self.fail("invalid")
+        if value is None:
             self.fail("invalid")
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)

@@ -191,7 +191,8 @@ def _worker_transition(*, worker_id: int, actor: User, action: str, reason: str,
         raise errors.NotFound("No such worker.")
     from_status = worker.status
     if from_status not in allowed:
-        raise errors.InvalidTransition(f"A worker whose status is {from_status} cannot be {action}d.")
+        done = {"approve": "approved", "reject": "rejected", "suspend": "suspended"}[action]
+        raise errors.InvalidTransition(f"A worker whose status is {from_status} cannot be {done}.")
     reason = (reason or "").strip()
     if reason_required and not reason:
         raise InvalidInput("Some fields are not valid: reason.", fields={"reason": ["Give a reason."]})
@@ -199,9 +200,9 @@ def _worker_transition(*, worker_id: int, actor: User, action: str, reason: str,
     worker.status = to_status
     worker.status_changed_at = now
     worker.save(update_fields=["status", "status_changed_at"])
-    kind = "reinstated" if action == "approve" and from_status == WorkerStatus.SUSPENDED else f"{action}d"
-    if action == "approve" and from_status == WorkerStatus.APPLIED:
-        kind = "approved"
+    kind = {"approve": "approved", "reject": "rejected", "suspend": "suspended"}[action]
+    if action == "approve" and from_status == WorkerStatus.SUSPENDED:
+        kind = "reinstated"
     WorkerEvent.objects.create(worker=worker, actor=actor, kind=kind, from_status=from_status,
                                to_status=to_status, reason=reason)
     return worker
