@@ -91,6 +91,17 @@ class SandboxProcess(Process):
         raise RuntimeError(f"stripe_sandbox did not start:\n{self.log()}")
 
 
+@pytest.fixture(autouse=True)
+def _skill_catalogue(django_db_setup, django_db_blocker):
+    """The skill catalogue `migrate` seeds: a transactional test's flush empties it, and the
+    ticket factories need `general`. Committed before the test starts (it is static data)."""
+    from workers.models import Skill
+
+    with django_db_blocker.unblock():
+        for code in ("general", "payments", "refunds", "orders", "account", "disputes"):
+            Skill.objects.get_or_create(code=code, defaults={"name": code.title()})
+
+
 @pytest.fixture(scope="session")
 def _sandbox_process():
     process = SandboxProcess()
