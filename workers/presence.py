@@ -22,7 +22,6 @@ from workers.models import AgentPresence, Worker, WorkerEvent
 # A socket refreshes `last_seen_at` every HEARTBEAT; one silent for STALE_AFTER is gone.
 HEARTBEAT = dt.timedelta(seconds=20)
 STALE_AFTER = dt.timedelta(seconds=90)
-MISSED_ASSIGNMENT_PENALTY = Decimal("5")
 
 
 def presence_grace() -> dt.timedelta:
@@ -84,17 +83,17 @@ def presence_mark_assigned(*, worker_id: int, at: dt.datetime) -> None:
 
 
 def worker_missed_assignment_record(*, worker_id: int, ticket_id: int, waited_seconds: int) -> WorkerEvent:
-    """An assigned ticket went unanswered too long: lower the reliability score and keep the record."""
+    """An assigned ticket went unanswered too long: keep the record and recompute reliability with the
+    workers app's one formula (missed assignments weigh in there)."""
+    from workers.services import worker_reliability_refresh
+
     with transaction.atomic():
-        worker = Worker.objects.select_for_update().get(pk=worker_id)
-        before = worker.reliability_score
-        worker.reliability_score = max(Decimal("0"), before - MISSED_ASSIGNMENT_PENALTY)
-        worker.save(update_fields=["reliability_score"])
-        return WorkerEvent.objects.create(
-            worker=worker, kind="missed_assignment", reason="No first response in time.",
-            data={"ticket_id": ticket_id, "waited_seconds": waited_seconds,
-                  "reliability_before": str(before), "reliability_after": str(worker.reliability_score)},
+        event = WorkerEvent.objects.create(
+            worker_id=worker_id, kind="missed_assignment", reason="No first response in time.",
+            data={"ticket_id": ticket_id, "waited_seconds": waited_seconds},
         )
+        worker_reliability_refresh(worker_id=worker_id)
+    return event
 
 
 def worker_quality_score_update(*, worker_id: int, average_rating: float | None) -> None:
