@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from workers.models import (
+    AssessmentQuestion,
     ClaimStatus,
     Role,
     Shift,
@@ -24,6 +25,22 @@ from workers.models import (
 )
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
+
+
+def ensure_seed_data() -> None:
+    """Put back what migrations seed (skill catalogue, assessment questions): a transactional test
+    flushes every table, so tests that run after one would otherwise find them empty."""
+    from importlib import import_module
+
+    catalogue = import_module("workers.migrations.0002_skill_catalogue").CATALOGUE
+    if Skill.objects.count() < len(catalogue):
+        for code, name in catalogue:
+            Skill.objects.get_or_create(code=code, defaults={"name": name})
+    if not AssessmentQuestion.objects.exists():
+        questions = import_module("workers.migrations.0004_assessment_questions_seed").QUESTIONS
+        for position, (prompt, choices, correct) in enumerate(questions):
+            AssessmentQuestion.objects.create(prompt=prompt, choices=choices, correct_choice=correct,
+                                              position=position)
 
 
 @functools.cache
@@ -78,6 +95,7 @@ class WorkerFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def skills(obj, create, extracted, **kwargs):
         if create:
+            ensure_seed_data()
             codes = extracted if extracted is not None else ["general", "payments"]
             obj.skills.set(Skill.objects.filter(code__in=codes))
 
@@ -99,6 +117,7 @@ class ShiftFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def skills(obj, create, extracted, **kwargs):
         if create and extracted:
+            ensure_seed_data()
             obj.skills.set(Skill.objects.filter(code__in=extracted))
 
 

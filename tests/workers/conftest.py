@@ -7,16 +7,22 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from tests.factories.workers import ShiftClaimFactory, ShiftFactory, WorkerFactory
+from tests.factories.workers import ShiftClaimFactory, ShiftFactory, WorkerFactory, ensure_seed_data
 
 
 @pytest.fixture
-def worker_factory(db):
+def seed_data(db):
+    """The skill catalogue and quiz questions that migrations seed (gone after a transactional test)."""
+    ensure_seed_data()
+
+
+@pytest.fixture
+def worker_factory(db, seed_data):
     return WorkerFactory
 
 
 @pytest.fixture
-def shift_factory(db):
+def shift_factory(db, seed_data):
     return ShiftFactory
 
 

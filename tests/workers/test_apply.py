@@ -6,6 +6,8 @@ import pytest
 
 from workers.models import User, Worker, WorkerEvent
 
+pytestmark = pytest.mark.usefixtures("seed_data")
+
 URL = "/api/v1/workers/applications/"
 
 

@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from workers.models import Shift, ShiftClaim, ShiftEvent, WorkerNotice
 
+pytestmark = pytest.mark.usefixtures("seed_data")
+
 
 def iso(value: dt.datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
