@@ -169,7 +169,7 @@ def signed_post(api_client):
 
     def post(event: dict, secret: str | None = None, signature: str | None = None):
         payload = json.dumps(event).encode()
-        header = signature or sign(payload, secret or django_settings.STRIPE_WEBHOOK_SECRET)
+        header = signature if signature is not None else sign(payload, secret or django_settings.STRIPE_WEBHOOK_SECRET)
         return api_client.generic("POST", "/api/v1/payouts/stripe/webhook/", payload,
                                   content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
 
