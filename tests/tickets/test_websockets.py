@@ -239,3 +239,33 @@ def test_typing_is_relayed_and_agent_gets_held_tickets_on_connect(asgi_server_fa
     assert presence.connections == 0
     assert presence.disconnected_at is not None
     assert Ticket.objects.get(pk=held.id).status == "assigned"
+
+
+def test_waiting_customer_sees_queue_position_then_assignment_and_resolution(asgi_server_factory):
+    server = asgi_server_factory(**NO_LIMITS)
+    worker = on_shift_worker(connected=False, cap=1)
+    agent_url = agent_uri(server, worker)
+    worker_token = Token.objects.get(user=worker.user).key
+
+    async def scenario():
+        first = await asyncio.to_thread(open_ticket, server)
+        second = await asyncio.to_thread(open_ticket, server, email="bo@example.com")
+        assert (first["queue_position"], second["queue_position"]) == (1, 2)
+        async with connect(customer_uri(server, second)) as customer:
+            async with connect(agent_url) as agent:
+                assert (await recv_type(agent, "ticket.assigned"))["ticket"]["id"] == first["id"]
+                assert await recv_type(customer, "queue.position") == {
+                    "type": "queue.position", "ticket": second["id"], "position": 1}
+                resolved = await asyncio.to_thread(
+                    httpx.post, f"{server.url}/api/v1/tickets/{first['id']}/resolve/",
+                    json={"resolution": "Done"}, headers={"Authorization": f"Token {worker_token}"})
+                assert resolved.status_code == 200
+                assert await recv_type(agent, "ticket.resolved") == {"type": "ticket.resolved", "ticket": first["id"]}
+                assigned = await recv_type(agent, "ticket.assigned")
+                assert assigned["ticket"]["id"] == second["id"]
+                assert (await recv_type(customer, "ticket.assigned"))["ticket"]["assigned_worker"] == worker.pk
+                await agent.send(json.dumps({"type": "message", "ticket": second["id"], "body": "Hello Bo",
+                                             "client_id": "w"}))
+                assert (await recv_type(customer, "message"))["body"] == "Hello Bo"
+
+    asyncio.run(scenario())
