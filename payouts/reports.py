@@ -20,9 +20,17 @@ from django.db import models
 from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 
-from marketplace.api import utc_day_bounds
 from payouts.models import Earning, EarningKind, EarningStatus, Payout, PayoutStatus, RateCard
 from tickets.models import Ticket, TicketStatus
+
+
+def utc_day_bounds(day_from: dt.date, day_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """`marketplace.api.utc_day_bounds`, imported late: importing marketplace.api before DRF's views
+    are loaded is circular (DRF's APIView loads the throttles from marketplace.api)."""
+    from marketplace.api import utc_day_bounds as bounds
+
+    return bounds(day_from, day_to)
+
 
 # --- SQL building blocks --------------------------------------------------------------------
 
@@ -520,6 +528,7 @@ class MismatchKind:
     DESTINATION_DIFFERS = "destination_differs"
     REVERSED_NOT_IN_LEDGER = "reversed_not_in_ledger"
     FAILED_IN_LEDGER_BUT_AT_STRIPE = "failed_in_ledger_but_at_stripe"
+    LEDGER_POSTING_MISSING = "ledger_posting_missing"
     CLEARING_NOT_ZERO = "clearing_not_zero"
 
 
@@ -532,14 +541,15 @@ def _epoch(value: dt.datetime) -> int:
     return int(value.timestamp())
 
 
-def stripe_transfers(*, start: dt.datetime, end: dt.datetime) -> Iterator:
-    """Every transfer Stripe lists as created in [start, end), through the SDK, auto-paginated."""
+def stripe_transfers(*, start: dt.datetime, end: dt.datetime, page_size: int = 100) -> Iterator[dict]:
+    """Every transfer Stripe lists as created in [start, end), through the SDK, auto-paginated (as dicts)."""
     from payouts.stripe_gateway import stripe_client
 
     listing = stripe_client().v1.transfers.list(
-        params={"limit": 100, "created": {"gte": _epoch(start), "lt": _epoch(end)}}
+        params={"limit": page_size, "created": {"gte": _epoch(start), "lt": _epoch(end)}}
     )
-    for transfer in listing.auto_paging_iter():
+    for obj in listing.auto_paging_iter():
+        transfer = obj.to_dict()
         # Filter here too: a Stripe-compatible server may ignore `created`.
         if _epoch(start) <= int(transfer.get("created") or 0) < _epoch(end):
             yield transfer
@@ -552,7 +562,7 @@ def _stripe_transfer(transfer_id: str):
     from payouts.stripe_gateway import stripe_client
 
     try:
-        return stripe_client().v1.transfers.retrieve(transfer_id)
+        return stripe_client().v1.transfers.retrieve(transfer_id).to_dict()
     except stripe.InvalidRequestError as exc:
         if exc.http_status == 404:
             return None
@@ -581,7 +591,7 @@ def clearing_balances() -> list[dict]:
     ]
 
 
-def reconciliation_report(*, day_from: dt.date, day_to: dt.date) -> dict:
+def reconciliation_report(*, day_from: dt.date, day_to: dt.date, page_size: int = 100) -> dict:
     """Every payout of the range in our ledger against the transfers Stripe lists, every mismatch listed.
 
     Our side: payouts created in the range that reached Stripe or claim to have (a transfer id, or
@@ -590,14 +600,21 @@ def reconciliation_report(*, day_from: dt.date, day_to: dt.date) -> dict:
     that the Stripe clearing account nets to zero. Read-only: it changes nothing anywhere.
     """
     start, end = utc_day_bounds(day_from, day_to)
+    from payouts.models import JournalKind, JournalTransaction
+
+    paid_posting = JournalTransaction.objects.filter(payout_id=models.OuterRef("pk"), kind=JournalKind.PAYOUT_PAID)
     ours = list(
         Payout.objects.filter(created_at__gte=start, created_at__lt=end)
         .filter(~Q(stripe_transfer_id="") | Q(status__in=[PayoutStatus.PAID, PayoutStatus.IN_TRANSIT]))
+        .annotate(posted=models.Exists(paid_posting))
         .order_by("id")
         .values("id", "worker_id", "amount", "currency", "status", "destination", "stripe_transfer_id",
-                "reversed_amount", "run__transfer_group")
+                "reversed_amount", "run__transfer_group", "posted")
     )
-    transfers = {t["id"]: t for t in stripe_transfers(start=start - _LISTING_MARGIN, end=end + _LISTING_MARGIN)}
+    transfers = {
+        t["id"]: t
+        for t in stripe_transfers(start=start - _LISTING_MARGIN, end=end + _LISTING_MARGIN, page_size=page_size)
+    }
     by_payout_id = {_transfer_payout_id(t): t for t in transfers.values() if _transfer_payout_id(t)}
     known_transfer_ids = set(
         Payout.objects.filter(stripe_transfer_id__in=list(transfers)).values_list("stripe_transfer_id", flat=True)
@@ -624,6 +641,9 @@ def reconciliation_report(*, day_from: dt.date, day_to: dt.date) -> dict:
         })
 
     for payout in ours:
+        if payout["status"] == PayoutStatus.PAID and not payout["posted"]:
+            flag(MismatchKind.LEDGER_POSTING_MISSING, payout, None,
+                 f"Payout {payout['id']} is marked paid but the ledger has no payout posting for it.")
         transfer = transfers.get(payout["stripe_transfer_id"]) if payout["stripe_transfer_id"] else None
         transfer = transfer or by_payout_id.get(str(payout["id"]))
         if transfer is None and payout["stripe_transfer_id"]:
