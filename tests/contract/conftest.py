@@ -1,0 +1,102 @@
+"""The stack an operator runs, started once per test session for the contract tests.
+
+- `python manage.py stripe_sandbox --port P --webhook-url http://127.0.0.1:<asgi>/api/v1/payouts/stripe/webhook/`
+- `uvicorn marketplace.asgi:application` (Celery not eager: tasks go through the Redis broker)
+- `celery -A marketplace worker`
+
+All three use `marketplace.settings` on the test database and Redis. Tests talk to them over HTTP
+and websockets only; the test process itself only makes staff accounts (as `create_staff` does)
+and, for the few states that need time to pass, moves a timestamp in the database.
+
+`RATELIMIT_ENABLE=false` on the shared server (as API.md says acceptance runs set it); the rate
+limit test starts its own server with the default.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import httpx
+import pytest
+from django.conf import settings as django_settings
+
+from tests.servers import ROOT, AsgiServer, CeleryWorker, Process, free_port, server_env
+
+
+class Sandbox(Process):
+    def __init__(self, webhook_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        env.update({"DJANGO_SETTINGS_MODULE": "marketplace.settings", "DEBUG": "true",
+                    "SECRET_KEY": django_settings.SECRET_KEY, "PYTHONUNBUFFERED": "1",
+                    "STRIPE_WEBHOOK_SECRET": django_settings.STRIPE_WEBHOOK_SECRET})
+        super().__init__([sys.executable, "manage.py", "stripe_sandbox", "--port", str(self.port),
+                          "--webhook-url", webhook_url], env, "contract-stripe-sandbox")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"stripe_sandbox exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/_sandbox/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"stripe_sandbox did not start:\n{self.log()}")
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_sandbox/reset", timeout=10).raise_for_status()
+
+    def transfers(self) -> list[dict]:
+        return httpx.get(f"{self.url}/_sandbox/transfers", timeout=10).json()["data"]
+
+
+class Stack:
+    def __init__(self, server: AsgiServer, sandbox: Sandbox, celery: CeleryWorker, env: dict[str, str]) -> None:
+        self.server, self.sandbox, self.celery, self.env = server, sandbox, celery, env
+        self.url, self.ws_url = server.url, server.ws_url
+
+    def manage(self, *args: str, timeout: float = 60) -> str:
+        """`python manage.py ...` as an operator runs it, against the same database and Stripe."""
+        import subprocess
+
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
+                                env=server_env(**self.env), capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+
+@pytest.fixture(scope="session")
+def contract_stack(django_db_setup):
+    port = free_port()
+    sandbox = Sandbox(webhook_url=f"http://127.0.0.1:{port}/api/v1/payouts/stripe/webhook/")
+    env = {"STRIPE_API_BASE": sandbox.url, "STRIPE_WEBHOOK_SECRET": django_settings.STRIPE_WEBHOOK_SECRET,
+           "RATELIMIT_ENABLE": "false", "CELERY_TASK_ALWAYS_EAGER": "false"}
+    celery = server = None
+    try:
+        celery = CeleryWorker(**env)
+        server = AsgiServer(port=port, **env)
+        celery.wait_for_log("ready.", timeout=60)
+        yield Stack(server, sandbox, celery, env)
+    finally:
+        for process in (server, celery, sandbox):
+            if process is not None:
+                process.stop()
+
+
+@pytest.fixture
+def stack(contract_stack, transactional_db):
+    """The shared stack, with what `migrate` seeds put back (a transactional test's flush empties
+    it) and a fresh Stripe sandbox."""
+    from workers.models import Skill
+
+    for code, name in [("general", "General questions"), ("payments", "Payments"), ("refunds", "Refunds"),
+                       ("orders", "Orders"), ("account", "Account and sign-in"),
+                       ("disputes", "Disputes and chargebacks")]:
+        Skill.objects.get_or_create(code=code, defaults={"name": name})
+    contract_stack.sandbox.reset()
+    return contract_stack
