@@ -25,11 +25,13 @@ from tickets.models import Ticket, TicketStatus
 
 
 def utc_day_bounds(day_from: dt.date, day_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """`marketplace.api.utc_day_bounds`, imported late: importing marketplace.api before DRF's views
-    are loaded is circular (DRF's APIView loads the throttles from marketplace.api)."""
-    from marketplace.api import utc_day_bounds as bounds
+    """[start of `day_from`, start of the day after `day_to`) in UTC, as `marketplace.api`'s.
 
-    return bounds(day_from, day_to)
+    Not imported from there: importing marketplace.api before DRF's views is circular (APIView
+    loads its throttles from marketplace.api), and scripts such as bench/reports.py do just that.
+    """
+    start = dt.datetime.combine(day_from, dt.time.min, tzinfo=dt.UTC)
+    return start, dt.datetime.combine(day_to + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
 
 
 # --- SQL building blocks --------------------------------------------------------------------
@@ -50,7 +52,8 @@ class SecondsBetween(models.Func):
 
     def as_sqlite(self, compiler, connection, **extra_context):
         return super().as_sql(
-            compiler, connection, template="((JULIANDAY(%(expressions)s)) * 86400.0)",
+            # JULIANDAY is a float of days: round to the millisecond so 60 s stays 60.0, not 59.9999.
+            compiler, connection, template="ROUND((JULIANDAY(%(expressions)s)) * 86400.0, 3)",
             arg_joiner=") - JULIANDAY(", **extra_context,
         )
 
