@@ -1,1 +1,9 @@
-websocket_urlpatterns: list = []
+"""Websocket routes of the workers app (mounted by marketplace.routing behind marketplace.ws security)."""
+
+from django.urls import re_path
+
+from workers.consumers import ShiftBoardConsumer
+
+websocket_urlpatterns: list = [
+    re_path(r"^ws/shifts/$", ShiftBoardConsumer.as_asgi()),
+]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from workers import api
+from workers import api, pages
 
 api_urlpatterns: list = [
     path("auth/token/", api.AuthTokenView.as_view(), name="auth-token"),
@@ -29,4 +29,15 @@ api_urlpatterns: list = [
         for action in ("claim", "release", "check-in", "check-out")
     ],
 ]
-urlpatterns: list = []
+urlpatterns: list = [
+    path("apply/", pages.apply, name="worker-apply-page"),
+    path("apply/assessment/", pages.assessment, name="worker-assessment-page"),
+    path("profile/", pages.profile, name="worker-profile-page"),
+    path("shifts/", pages.shift_board, name="shift-board-page"),
+    path("shifts/<int:shift_id>/<slug:action>/", pages.shift_action, name="shift-action-page"),
+    path("my-shifts/", pages.my_shifts, name="my-shifts-page"),
+    path("ops/vetting/", pages.ops_vetting, name="ops-vetting-page"),
+    path("ops/vetting/<int:worker_id>/", pages.ops_vetting_decide, name="ops-vetting-decide"),
+    path("ops/shifts/", pages.ops_shifts, name="ops-shifts-page"),
+    path("ops/shifts/<int:shift_id>/cancel/", pages.ops_shift_cancel, name="ops-shift-cancel"),
+]

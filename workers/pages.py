@@ -1,0 +1,311 @@
+"""Server-rendered pages of the workers app. They call the same services and selectors as the API;
+a refused action is shown as a message, in the words of the domain error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Callable
+from functools import wraps
+
+import pycountry
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from marketplace.errors import DomainError
+from workers import selectors, services
+from workers.models import ClaimStatus, Skill, WorkerStatus
+
+LANGUAGE_CHOICES = sorted(
+    ((lang.alpha_2, f"{lang.name} ({lang.alpha_2})") for lang in pycountry.languages if hasattr(lang, "alpha_2")),
+    key=lambda choice: choice[1],
+)
+COUNTRY_CHOICES = sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda choice: choice[1])
+TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())
+                    if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/"))] + [("UTC", "UTC")]
+
+
+def _skill_choices() -> list[tuple[str, str]]:
+    return [(s.code, s.name) for s in Skill.objects.filter(active=True).order_by("code")]
+
+
+def worker_page(view: Callable) -> Callable:
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_worker:
+            raise PermissionDenied
+        worker = selectors.worker_of(request.user)
+        if worker is None:
+            raise PermissionDenied
+        return view(request, worker, *args, **kwargs)
+
+    return wrapper
+
+
+def ops_page(view: Callable) -> Callable:
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_ops:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _show_domain_error(request, form: forms.Form | None, error: DomainError) -> None:
+    if form is not None and error.fields:
+        for name, problems in error.fields.items():
+            field = name if name in form.fields else None
+            for problem in problems:
+                form.add_error(field, problem)
+    else:
+        messages.error(request, error.detail)
+
+
+# --- Applying --------------------------------------------------------------------------------
+
+
+class ApplyForm(forms.Form):
+    full_name = forms.CharField(max_length=200)
+    email = forms.EmailField(max_length=254)
+    username = forms.RegexField(r"^[\w.@+-]+\Z", max_length=150,
+                                error_messages={"invalid": "Use letters, digits and @ . + - _ only."})
+    password = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput)
+    country = forms.ChoiceField(choices=[("", "Choose your country")] + COUNTRY_CHOICES)
+    timezone = forms.ChoiceField(choices=TIMEZONE_CHOICES, initial="UTC")
+    languages = forms.MultipleChoiceField(choices=LANGUAGE_CHOICES)
+    skills = forms.MultipleChoiceField(choices=[], required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["skills"].choices = _skill_choices()
+
+
+def apply(request):
+    """The public "Work with Shiftline" page."""
+    form = ApplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            worker = services.worker_apply(
+                username=data["username"], password=data["password"], email=data["email"],
+                full_name=data["full_name"], country=data["country"], timezone_name=data["timezone"],
+                languages=data["languages"], skills=data["skills"],
+            )
+        except DomainError as error:
+            _show_domain_error(request, form, error)
+        else:
+            login(request, worker.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Thank you! Your application is in. Take the short assessment next.")
+            return redirect("worker-assessment-page")
+    return render(request, "workers/apply.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@worker_page
+def assessment(request, worker):
+    state = selectors.assessment_state(worker=worker)
+    if request.method == "POST":
+        answers = {}
+        for question in state["questions"]:
+            value = request.POST.get(f"q{question.pk}", "")
+            if value.isdigit():
+                answers[str(question.pk)] = int(value)
+        try:
+            attempt = services.assessment_submit(worker_id=worker.pk, answers=answers)
+        except DomainError as error:
+            messages.error(request, error.detail if not error.fields else "Answer every question.")
+        else:
+            messages.success(request, f"Thank you! You scored {attempt.score:.0f}%. Operations will review "
+                                      "your application.")
+            return redirect("worker-profile-page")
+        state = selectors.assessment_state(worker=worker)
+    return render(request, "workers/assessment.html", {"worker": worker, **state})
+
+
+@worker_page
+def profile(request, worker):
+    return render(request, "workers/profile.html", {
+        "worker": worker,
+        "languages": sorted(lang.language for lang in worker.languages.all()),
+        "skills": sorted(skill.code for skill in worker.skills.all()),
+        "priority": selectors.has_priority_access(worker),
+        "settings": _priority_settings(),
+        "notices": selectors.notices_of(worker_id=worker.pk, limit=10),
+    })
+
+
+def _priority_settings() -> dict:
+    from django.conf import settings
+
+    conf = settings.SHIFTLINE
+    return {"threshold": conf["PRIORITY_MIN_RELIABILITY"],
+            "head_start_hours": int(conf["PRIORITY_HEAD_START"].total_seconds() // 3600)}
+
+
+# --- Shift board and My shifts ---------------------------------------------------------------
+
+
+class BoardFilter(forms.Form):
+    day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    language = forms.ChoiceField(required=False, choices=[])
+
+
+@worker_page
+def shift_board(request, worker):
+    """Shifts the worker may claim, in their own timezone, live seat counts over /ws/shifts/."""
+    tz = zoneinfo.ZoneInfo(worker.timezone)
+    own_languages = sorted(lang.language for lang in worker.languages.all())
+    board_filter = BoardFilter(request.GET or None)
+    board_filter.fields["language"].choices = [("", "All my languages")] + [(c, c) for c in own_languages]
+    starts_from = starts_before = None
+    language = None
+    if board_filter.is_valid():
+        day = board_filter.cleaned_data.get("day")
+        language = board_filter.cleaned_data.get("language") or None
+        if day:
+            starts_from = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+            starts_before = starts_from + dt.timedelta(days=1)
+    shifts = list(selectors.shift_list(user=request.user, starts_from=starts_from, starts_before=starts_before,
+                                       language=language).filter(ends_at__gt=timezone.now())[:200])
+    for shift in shifts:
+        shift.seats_left = max(shift.capacity - shift.seats_taken, 0)
+    return render(request, "workers/shift_board.html", {
+        "worker": worker, "shifts": shifts, "filter": board_filter, "tz": worker.timezone,
+        "approved": worker.status == WorkerStatus.APPROVED, "priority": selectors.has_priority_access(worker),
+        "settings": _priority_settings(),
+    })
+
+
+_ACTIONS = {
+    "claim": (services.shift_claim, "You claimed the shift."),
+    "release": (services.shift_release, "You released the shift."),
+    "check-in": (services.shift_check_in, "You are checked in. Open the console to take chats."),
+    "check-out": (services.shift_check_out, "You are checked out. Thank you!"),
+    "waitlist": (services.waitlist_join, "You are on the waitlist; you will get the first free seat."),
+    "leave-waitlist": (services.waitlist_leave, "You left the waitlist."),
+}
+
+
+@require_POST
+@worker_page
+def shift_action(request, worker, shift_id: int, action: str):
+    """The no-JavaScript path of the board's buttons (the script calls the API instead)."""
+    if action not in _ACTIONS:
+        raise PermissionDenied
+    service, done = _ACTIONS[action]
+    try:
+        service(worker_id=worker.pk, shift_id=shift_id)
+    except DomainError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, done)
+    target = request.POST.get("next", "")
+    return redirect(target if target in ("/shifts/", "/my-shifts/") else "/shifts/")
+
+
+@worker_page
+def my_shifts(request, worker):
+    now = timezone.now()
+    claims = list(selectors.claims_of(worker_id=worker.pk, statuses=[ClaimStatus.ACTIVE], current=True))
+    opens = services._conf("CHECK_IN_OPENS_BEFORE")
+    for claim in claims:
+        claim.can_check_in = claim.checked_in_at is None and claim.starts_at - opens <= now < claim.ends_at
+        claim.can_check_out = claim.checked_in_at is not None
+        claim.can_release = claim.checked_in_at is None
+    history = list(selectors.claims_of(worker_id=worker.pk).exclude(status=ClaimStatus.ACTIVE)
+                   .order_by("-starts_at")[:20])
+    return render(request, "workers/my_shifts.html", {
+        "worker": worker, "claims": claims, "history": history, "tz": worker.timezone,
+        "notices": selectors.notices_of(worker_id=worker.pk, limit=10),
+    })
+
+
+# --- Ops -------------------------------------------------------------------------------------
+
+
+@ops_page
+def ops_vetting(request):
+    status = request.GET.get("status", "applied")
+    queue = selectors.vetting_queue()
+    if status in WorkerStatus.values:
+        queue = queue.filter(status=status)
+    return render(request, "workers/ops_vetting.html", {
+        "workers": list(queue[:200]), "status": status, "statuses": WorkerStatus.choices,
+    })
+
+
+@require_POST
+@ops_page
+def ops_vetting_decide(request, worker_id: int):
+    action = request.POST.get("action", "")
+    service = {"approve": services.worker_approve, "reinstate": services.worker_approve,
+               "reject": services.worker_reject, "suspend": services.worker_suspend}.get(action)
+    if service is None:
+        raise PermissionDenied
+    try:
+        worker = service(worker_id=worker_id, actor=request.user, reason=request.POST.get("reason", ""))
+    except DomainError as error:
+        messages.error(request, error.detail if not error.fields else "Give a reason for this decision.")
+    else:
+        messages.success(request, f"{worker.full_name} is now {worker.status}.")
+    status = request.POST.get("status", "applied")
+    return redirect(f"/ops/vetting/?status={status if status in WorkerStatus.values else 'applied'}")
+
+
+class ShiftForm(forms.Form):
+    starts_at = forms.DateTimeField(label="Starts (UTC)", input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+                                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    ends_at = forms.DateTimeField(label="Ends (UTC)", input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+                                  widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    capacity = forms.IntegerField(initial=10)
+    language = forms.ChoiceField(choices=LANGUAGE_CHOICES, initial="en")
+    skills = forms.MultipleChoiceField(choices=[], required=False, widget=forms.CheckboxSelectMultiple)
+    rate_multiplier = forms.DecimalField(max_digits=4, decimal_places=2, initial="1.00")
+    max_rate_multiplier = forms.DecimalField(label="Surge cap", max_digits=4, decimal_places=2, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["skills"].choices = _skill_choices()
+
+    def clean(self):
+        data = super().clean()
+        for name in ("starts_at", "ends_at"):
+            if data.get(name) is not None:
+                data[name] = data[name].replace(tzinfo=dt.UTC)
+        return data
+
+
+@ops_page
+def ops_shifts(request):
+    form = ShiftForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            shift = services.shift_create(actor=request.user, **form.cleaned_data)
+        except DomainError as error:
+            _show_domain_error(request, form, error)
+        else:
+            messages.success(request, f"Shift {shift.pk} published.")
+            return redirect("ops-shifts-page")
+    return render(request, "workers/ops_shifts.html", {
+        "form": form, "shifts": list(selectors.ops_shift_board()[:300]),
+    }, status=400 if form.errors else 200)
+
+
+@require_POST
+@ops_page
+def ops_shift_cancel(request, shift_id: int):
+    try:
+        services.shift_cancel(shift_id=shift_id, actor=request.user, reason=request.POST.get("reason", ""))
+    except DomainError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, f"Shift {shift_id} cancelled; its workers were told.")
+    return redirect("ops-shifts-page")
