@@ -163,6 +163,8 @@ class TicketListCreateView(WidgetCorsMixin, APIView):
             "id": ticket.id, "token": token, "status": ticket.status,
             "queue_position": selectors.queue_position(ticket), "ws_url": ws_url_for(request, ticket, token),
             "ticket": ticket_as_json(ticket),
+            "agents_online": ticket.status != TicketStatus.QUEUED or selectors.agents_online(
+                language=ticket.language, topic=ticket.topic_id),
         }, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[TicketListQuery], responses=TicketOutput)
@@ -270,6 +272,17 @@ class TicketHistoryView(APIView):
             raise TicketNotFound()
         earlier = selectors.customer_earlier_tickets(ticket=ticket)[:20]
         return Response({"results": [ticket_as_json(t) | {"resolution": t.resolution} for t in earlier]})
+
+
+class TransferTargetsView(APIView):
+    """Workers on shift and connected who could take this ticket now (the console's transfer list)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk: int):
+        ticket = selectors.tickets_visible_to(request.user).filter(pk=pk).first()
+        if ticket is None:
+            raise TicketNotFound()
+        return Response({"results": selectors.transfer_targets(ticket=ticket)})
 
 
 class CannedResponsesView(APIView):

@@ -132,6 +132,23 @@ def routable_workers(*, now: dt.datetime) -> list[dict]:
     return list(by_worker.values())
 
 
+def agents_online(*, language: str, topic: str, now: dt.datetime | None = None) -> bool:
+    """Whether anyone routable right now speaks the language and knows the topic (the widget's
+    "we are offline" notice)."""
+    now = now or timezone.now()
+    return any(language in w["languages"] and topic in w["skills"] for w in routable_workers(now=now))
+
+
+def transfer_targets(*, ticket: Ticket, now: dt.datetime | None = None) -> list[dict]:
+    """Routable workers other than the holder who could take the ticket now."""
+    now = now or timezone.now()
+    fitting = [w for w in routable_workers(now=now) if w["worker_id"] != ticket.assigned_worker_id
+               and w["load"] < w["cap"] and ticket.language in w["languages"] and ticket.topic_id in w["skills"]]
+    names = dict(Worker.objects.filter(pk__in=[w["worker_id"] for w in fitting]).values_list("pk", "full_name"))
+    return [{"worker": w["worker_id"], "name": names.get(w["worker_id"], ""), "load": w["load"], "cap": w["cap"]}
+            for w in fitting]
+
+
 def worker_open_tickets(*, worker_id: int) -> QuerySet[Ticket]:
     return Ticket.objects.filter(status=TicketStatus.ASSIGNED, assigned_worker_id=worker_id).order_by(
         "assigned_at", "id")

@@ -15,6 +15,7 @@ api_urlpatterns: list = [
     path("tickets/<int:pk>/rating/", api.TicketRatingView.as_view(), name="ticket-rating"),
     path("tickets/<int:pk>/reopen/", api.TicketReopenView.as_view(), name="ticket-reopen"),
     path("tickets/<int:pk>/history/", api.TicketHistoryView.as_view(), name="ticket-history"),
+    path("tickets/<int:pk>/transfer-targets/", api.TransferTargetsView.as_view(), name="ticket-transfer-targets"),
 ]
 urlpatterns: list = [
     path("chat/", pages.chat, name="chat"),
