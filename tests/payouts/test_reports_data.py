@@ -15,6 +15,7 @@ from decimal import Decimal
 from payouts.models import Earning, Payout, PayoutRun, RateCard
 from tests.factories.workers import ShiftClaimFactory, ShiftFactory, WorkerFactory
 from tickets.models import Ticket
+from workers.models import Skill
 
 _token = itertools.count(1)
 
@@ -82,6 +83,9 @@ class ReportData:
 
 
 def build_report_data() -> ReportData:
+    # A transactional test before this one may have flushed the catalogue the migrations seeded.
+    for code in ("general", "payments", "refunds"):
+        Skill.objects.get_or_create(code=code, defaults={"name": code.title()})
     RateCard.objects.get_or_create(
         version=1, defaults={"currency": "eur", "base_per_case": 500, "csat_bonus": 100, "hold_hours": 72,
                              "minimum_payout": 2000},
