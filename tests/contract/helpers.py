@@ -138,16 +138,35 @@ def login(url: str, username: str, password: str = PASSWORD) -> Api:
     return api
 
 
-def staff(url: str, role: str) -> Api:
-    """`python manage.py create_staff --role R --username U --password P` (in-process), then log in."""
-    from django.core.management import call_command
+def token_api(url: str, user) -> Api:
+    """An Api client with the user's API token, minted directly (what `POST /auth/token/` returns)."""
+    from rest_framework.authtoken.models import Token
 
-    username = unique(role)
-    call_command("create_staff", "--role", role, "--username", username, "--password", PASSWORD,
-                 "--email", f"{username}@example.com")
-    api = login(url, username)
-    assert api.role == role
+    token, _ = Token.objects.get_or_create(user=user)
+    api = Api(url, token=token.key)
+    api.id, api.username, api.role = user.pk, user.username, user.role
     return api
+
+
+def staff(url: str, role: str, via_login: bool = False) -> Api:
+    """A staff account as `python manage.py create_staff --role R --username U --password P` makes it.
+
+    `via_login`: run the command itself and sign in through `POST /api/v1/auth/token/`; otherwise
+    the staff factory (same model rows, its password hashed once per run) and a token minted
+    directly, to keep the suite fast (each password hash costs ~0.5 s).
+    """
+    username = unique(role)
+    if via_login:
+        from django.core.management import call_command
+
+        call_command("create_staff", "--role", role, "--username", username, "--password", PASSWORD,
+                     "--email", f"{username}@example.com")
+        api = login(url, username)
+        assert api.role == role
+        return api
+    from tests.factories.workers import StaffFactory
+
+    return token_api(url, StaffFactory(username=username, role=role))
 
 
 def application(**overrides) -> dict:
@@ -159,11 +178,17 @@ def application(**overrides) -> dict:
     return body
 
 
-def apply(url: str, **overrides) -> tuple[dict, Api]:
+def apply(url: str, via_login: bool = False, **overrides) -> tuple[dict, Api]:
+    """Apply through `POST /api/v1/workers/applications/`; sign in (or mint the token directly)."""
     body = application(**overrides)
     created = ok(httpx.post(f"{url}/api/v1/workers/applications/", json=body, timeout=30), 201)
     assert created["status"] == "applied", created
-    api = login(url, body["username"])
+    if via_login:
+        api = login(url, body["username"])
+    else:
+        from workers.models import User
+
+        api = token_api(url, User.objects.get(pk=created["id"]))
     assert api.id == created["id"]
     return created, api
 

@@ -63,7 +63,7 @@ def check_message(event: dict, **expected) -> None:
 
 def test_worker_customer_and_finance_end_to_end(stack):
     url = stack.url
-    ops, finance = staff(url, "ops"), staff(url, "finance")
+    ops, finance = staff(url, "ops", via_login=True), staff(url, "finance", via_login=True)
 
     # Finance sets the rate card: EUR 5.00 a case, 1.00 CSAT bonus, no hold, minimum payout 1.00.
     card = ok(finance.put("/api/v1/payouts/rate-card/", {"currency": "eur", "base_per_case": 500, "csat_bonus": 100,
@@ -73,7 +73,7 @@ def test_worker_customer_and_finance_end_to_end(stack):
     assert ok(finance.get("/api/v1/payouts/rate-card/"))["base_per_case"] == 500
 
     # A worker applies and signs in.
-    applied, worker = apply(url, languages=["en", "pt"], skills=["general", "payments"])
+    applied, worker = apply(url, via_login=True, languages=["en", "pt"], skills=["general", "payments"])
     assert WORKER_FIELDS <= set(applied), applied
     assert applied["languages"] == ["en", "pt"] and sorted(applied["skills"]) == ["general", "payments"]
     assert applied["payout_account_status"] == "none"
