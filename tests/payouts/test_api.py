@@ -24,7 +24,8 @@ def test_rate_card_get_and_put_creates_an_audited_version(db, finance_client, fi
         "hold_hours": 48, "minimum_payout": 2500, "created_by": finance_user.pk}
     change = RateCardChange.objects.get(rate_card__version=body["version"])
     assert change.actor == finance_user
-    assert change.changes == {"base_per_case": [current["base_per_case"], 600], "csat_bonus": [current["csat_bonus"], 150],
+    assert change.changes == {"base_per_case": [current["base_per_case"], 600],
+                              "csat_bonus": [current["csat_bonus"], 150],
                               "hold_hours": [current["hold_hours"], 48],
                               "minimum_payout": [current["minimum_payout"], 2500]}
     assert finance_client.get("/api/v1/payouts/rate-card/").json()["version"] == body["version"]

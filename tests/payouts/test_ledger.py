@@ -42,8 +42,9 @@ def test_posting_twice_with_one_key_posts_once(db):
     accounts, expense = _accounts(worker)
     pending = accounts[(AccountKind.WORKER_PENDING, worker.pk)]
 
-    first = services.ledger_post(key="t:same", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
-    second = services.ledger_post(key="t:same", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
+    lines = [(pending, 500), (expense, -500)]
+    first = services.ledger_post(key="t:same", kind="case_pay", currency="eur", lines=lines)
+    second = services.ledger_post(key="t:same", kind="case_pay", currency="eur", lines=lines)
 
     assert (first, second) == (True, False)
     assert JournalTransaction.objects.filter(idempotency_key="t:same").count() == 1
