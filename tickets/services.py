@@ -11,12 +11,14 @@ Broadcasts leave on commit; a rolled-back write sends nothing.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import os
 import secrets
 from collections.abc import Iterable
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
@@ -57,26 +59,38 @@ ROUTING_BATCH = 500
 # --- Broadcasting ------------------------------------------------------------------------------
 
 
-def _group_send_now(group: str, event: dict) -> None:
+def _publish(pairs: list[tuple[str, dict]]) -> None:
+    """Publish (group, event) pairs on the channel layer, from sync code, without waiting for Redis
+    when an event loop is at hand (a request or consumer thread); at once otherwise."""
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(layer.group_send)(group, events.layer_message(event))
-    except Exception:  # the layer is at-most-once anyway; the database and replay are the truth
-        logger.exception("broadcast to %s failed", group)
+
+    async def send_all() -> None:
+        for group, event in pairs:
+            try:
+                await layer.group_send(group, events.layer_message(event))
+            except Exception:  # the layer is at-most-once anyway; the database and replay are the truth
+                logger.exception("broadcast to %s failed", group)
+
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is not None and loop.is_running() and getattr(SyncToAsync.threadlocal, "main_event_loop_pid",
+                                                          None) == os.getpid():
+        asyncio.run_coroutine_threadsafe(send_all(), loop)
+    else:
+        async_to_sync(send_all)()
 
 
 def broadcast(group: str, event: dict) -> None:
     """Send `event` to a group once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: _group_send_now(group, event))
+    transaction.on_commit(lambda: _publish([(group, event)]))
 
 
 def _broadcast_ticket(ticket: Ticket, event: dict, *, customer: bool = True, worker_ids: Iterable[int] = ()) -> None:
-    if customer:
-        broadcast(events.ticket_group(ticket.id), event)
-    for worker_id in {w for w in worker_ids if w}:
-        broadcast(events.agent_group(worker_id), event)
+    pairs = [(events.ticket_group(ticket.id), event)] if customer else []
+    pairs += [(events.agent_group(w), event) for w in sorted({w for w in worker_ids if w})]
+    if pairs:
+        transaction.on_commit(lambda: _publish(pairs))
 
 
 def _event(ticket: Ticket, kind: str, *, actor=None, worker_id: int | None = None, reason: str = "",
@@ -162,36 +176,69 @@ def message_post(
             raise InvalidInput("Customers cannot write internal notes.", fields={"internal": ["Not allowed."]})
     else:
         sender = MessageSender.WORKER
-    with transaction.atomic():
-        ticket = _lock_ticket(ticket_id)
-        if client_id:
-            existing = Message.objects.filter(ticket_id=ticket_id, client_id=client_id).first()
-            if existing is not None:
-                return existing, False
-        if user is None:
-            if ticket.status in (TicketStatus.RESOLVED, TicketStatus.ABANDONED):
-                raise TicketClosed()
-        elif not user.is_ops:
-            if ticket.status != TicketStatus.ASSIGNED or ticket.assigned_worker_id != user.pk:
-                raise NotAssigned()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Ticket._meta.db_table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
-                [ticket_id],
-            )
-            seq = cursor.fetchone()[0]
-        message = Message.objects.create(ticket_id=ticket_id, seq=seq, sender=sender, author=user, body=body,
-                                         client_id=client_id, internal=internal)
-        update: dict = {}
-        if sender == MessageSender.WORKER and not internal and ticket.first_response_at is None:
-            update["first_response_at"] = message.sent_at
-        if sender == MessageSender.CUSTOMER:
-            update["customer_last_seen_at"] = message.sent_at
-        if update:
-            Ticket.objects.filter(pk=ticket_id).update(**update)
-        event = events.message_event(message)
-        _broadcast_ticket(ticket, event, customer=not internal,
-                          worker_ids=[ticket.assigned_worker_id] if ticket.status == TicketStatus.ASSIGNED else [])
+    try:
+        return _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
+                              internal=internal)
+    except _DuplicateClientId:
+        return Message.objects.get(ticket_id=ticket_id, client_id=client_id), False
+
+
+class _DuplicateClientId(Exception):
+    """Rolls the transaction back (returning the seq) when the client_id is already stored."""
+
+
+_NEXT_SEQ_SQL = f"""
+    UPDATE {Ticket._meta.db_table}
+       SET last_seq = last_seq + 1,
+           customer_last_seen_at = CASE WHEN %(customer)s THEN %(now)s ELSE customer_last_seen_at END
+     WHERE id = %(ticket)s
+ RETURNING last_seq, status, assigned_worker_id, first_response_at
+"""
+_INSERT_SQL = f"""
+    INSERT INTO {Message._meta.db_table} (ticket_id, seq, sender, author_id, body, client_id, internal, sent_at)
+    VALUES (%(ticket)s, %(seq)s, %(sender)s, %(author)s, %(body)s, %(client_id)s, %(internal)s, %(now)s)
+    ON CONFLICT (ticket_id, client_id) WHERE client_id <> '' DO NOTHING
+    RETURNING id
+"""
+
+
+def _message_store(
+    *, ticket_id: int, body: str, client_id: str, user, sender: str, internal: bool
+) -> tuple[Message, bool]:
+    """Two statements on the hot path: `UPDATE ... last_seq + 1 RETURNING` takes the ticket's row
+    lock and the number (gapless: a rollback gives it back); the INSERT stores the message unless
+    its client_id is already there, in which case everything rolls back."""
+    now = timezone.now()
+    params = {"ticket": ticket_id, "customer": sender == MessageSender.CUSTOMER, "now": now}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_NEXT_SEQ_SQL, params)
+        row = cursor.fetchone()
+        if row is None:
+            raise TicketNotFound()
+        seq, status, assigned_worker_id, first_response_at = row
+        refusal = None
+        if user is None and status in (TicketStatus.RESOLVED, TicketStatus.ABANDONED):
+            refusal = TicketClosed()
+        elif user is not None and not user.is_ops and (
+                status != TicketStatus.ASSIGNED or assigned_worker_id != user.pk):
+            refusal = NotAssigned()
+        if refusal is not None:
+            # A retry of a message stored before the ticket closed still gets its acknowledgement.
+            if client_id and Message.objects.filter(ticket_id=ticket_id, client_id=client_id).exists():
+                raise _DuplicateClientId()
+            raise refusal
+        cursor.execute(_INSERT_SQL, {**params, "seq": seq, "sender": sender, "author": user.pk if user else None,
+                                     "body": body, "client_id": client_id, "internal": internal})
+        inserted = cursor.fetchone()
+        if inserted is None:
+            raise _DuplicateClientId()
+        message = Message(id=inserted[0], ticket_id=ticket_id, seq=seq, sender=sender, author=user, body=body,
+                          client_id=client_id, internal=internal, sent_at=now)
+        if sender == MessageSender.WORKER and not internal and first_response_at is None:
+            Ticket.objects.filter(pk=ticket_id, first_response_at__isnull=True).update(first_response_at=now)
+        ticket = Ticket(id=ticket_id, status=status, assigned_worker_id=assigned_worker_id)
+        _broadcast_ticket(ticket, events.message_event(message), customer=not internal,
+                          worker_ids=[assigned_worker_id] if status == TicketStatus.ASSIGNED else [])
     return message, True
 
 

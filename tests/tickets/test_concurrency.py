@@ -32,6 +32,8 @@ def run_at_once(jobs: list) -> list[BaseException]:
         thread.start()
     for thread in threads:
         thread.join(120)
+    if hasattr(connection, "close_pool"):
+        connection.close_pool()  # the threads' pooled connections would outlive the test database
     return failures
 
 
