@@ -515,8 +515,9 @@ def ticket_route(*, notify_positions: bool = True) -> list[int]:
                               worker_ids=[worker["worker_id"]])
             assigned.append(ticket.pk)
         if waiting and (assigned or notify_positions):
-            for position, ticket in enumerate(waiting, start=1):
-                broadcast(events.ticket_group(ticket.pk), events.queue_position_event(ticket.pk, position))
+            positions = [(events.ticket_group(ticket.pk), events.queue_position_event(ticket.pk, position))
+                         for position, ticket in enumerate(waiting, start=1)]
+            transaction.on_commit(lambda: _publish(positions))
     return assigned
 
 
