@@ -467,7 +467,8 @@ def shift_cancel(*, shift_id: int, actor: User, reason: str = "") -> Shift:
 
 
 def _shift_for_worker(*, shift_id: int, worker_id: int) -> Shift | None:
-    """The shift, annotated with whether the worker speaks its language and has all its skills."""
+    """The shift, annotated in one query with whether the worker speaks its language, lacks one of
+    its skills, already holds (or worked) a seat on it, or holds an active claim overlapping it."""
     worker_skills = Worker.skills.through.objects.filter(worker_id=worker_id).values("skill_id")
     return (
         Shift.objects.filter(pk=shift_id)
@@ -475,6 +476,12 @@ def _shift_for_worker(*, shift_id: int, worker_id: int) -> Shift | None:
             speaks=Exists(WorkerLanguage.objects.filter(worker_id=worker_id, language=OuterRef("language"))),
             lacks_skill=Exists(Shift.skills.through.objects.filter(shift_id=OuterRef("pk"))
                                .exclude(skill_id__in=worker_skills)),
+            held=Exists(ShiftClaim.objects.filter(worker_id=worker_id, shift_id=OuterRef("pk"),
+                                                  status__in=[ClaimStatus.ACTIVE, ClaimStatus.COMPLETED])),
+            overlaps=Exists(ShiftClaim.objects.filter(worker_id=worker_id, status=ClaimStatus.ACTIVE,
+                                                      starts_at__lt=OuterRef("ends_at"),
+                                                      ends_at__gt=OuterRef("starts_at"))
+                            .exclude(shift_id=OuterRef("pk"))),
         )
         .first()
     )
@@ -483,8 +490,8 @@ def _shift_for_worker(*, shift_id: int, worker_id: int) -> Shift | None:
 def _claim_refusal(*, worker: Worker, shift: Shift, now: dt.datetime) -> errors.DomainError | None:
     """Why `worker` may not take a seat on `shift` right now (capacity aside), or None.
 
-    `shift` comes from `_shift_for_worker`; the caller holds the worker's row lock, so the overlap
-    check cannot race another claim by the same worker.
+    `shift` comes from `_shift_for_worker`, read after the caller locked the worker's row, so the
+    overlap check cannot race another claim by the same worker.
     """
     if worker.status != WorkerStatus.APPROVED:
         return errors.WorkerNotApproved()
@@ -497,15 +504,9 @@ def _claim_refusal(*, worker: Worker, shift: Shift, now: dt.datetime) -> errors.
     if not has_priority_access(worker) and shift_opens_to_all_at(shift) > now:
         opens = shift_opens_to_all_at(shift).replace(microsecond=0).isoformat()
         return errors.NotEligible(f"This shift is open to workers with priority access until {opens}.")
-    held = set(
-        ShiftClaim.objects.filter(worker_id=worker.pk)
-        .filter(Q(shift_id=shift.pk, status__in=[ClaimStatus.ACTIVE, ClaimStatus.COMPLETED])
-                | Q(status=ClaimStatus.ACTIVE, starts_at__lt=shift.ends_at, ends_at__gt=shift.starts_at))
-        .values_list("shift_id", flat=True)[:10]
-    )
-    if shift.pk in held:
+    if shift.held:
         return errors.AlreadyClaimed()
-    if held:
+    if shift.overlaps:
         return errors.ShiftOverlap()
     return None
 
@@ -513,6 +514,44 @@ def _claim_refusal(*, worker: Worker, shift: Shift, now: dt.datetime) -> errors.
 def _lock_worker(worker_id: int, *, skip_locked: bool = False) -> Worker | None:
     return (Worker.objects.select_for_update(skip_locked=skip_locked)
             .only("status", "reliability_score").filter(pk=worker_id).first())
+
+
+_SEAT_TAKE_SQL = """
+WITH seat AS (
+    UPDATE workers_shift SET seats_taken = seats_taken + 1
+    WHERE id = %(shift)s AND seats_taken < capacity AND status = 'published'
+    RETURNING id, rate_multiplier, seats_taken, capacity, starts_at, ends_at
+)
+INSERT INTO workers_shiftclaim (shift_id, worker_id, status, rate_multiplier, starts_at, ends_at, claimed_at)
+SELECT id, %(worker)s, 'active', rate_multiplier, starts_at, ends_at, %(now)s FROM seat
+RETURNING id, rate_multiplier, (SELECT seats_taken FROM seat), (SELECT capacity FROM seat)
+"""
+
+
+def _seat_take(*, shift: Shift, worker_id: int, now: dt.datetime) -> ShiftClaim | None:
+    """Take a seat and insert the claim, or return None when the shift is full (or no longer
+    published). On PostgreSQL one statement: the conditional UPDATE, which the database arbitrates
+    between all claimers, and the INSERT of the claim with the multiplier that UPDATE saw."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_SEAT_TAKE_SQL, {"shift": shift.pk, "worker": worker_id, "now": now})
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        claim = ShiftClaim(pk=row[0], shift=shift, worker_id=worker_id, status=ClaimStatus.ACTIVE,
+                           rate_multiplier=Decimal(row[1]), starts_at=shift.starts_at, ends_at=shift.ends_at,
+                           claimed_at=now)
+        claim.shift_seats_taken, claim.shift_capacity = row[2], row[3]
+        return claim
+    updated = Shift.objects.filter(pk=shift.pk, seats_taken__lt=F("capacity"), status=ShiftStatus.PUBLISHED).update(
+        seats_taken=F("seats_taken") + 1)
+    if not updated:
+        return None
+    current = Shift.objects.values("rate_multiplier", "seats_taken", "capacity").get(pk=shift.pk)
+    claim = ShiftClaim.objects.create(shift=shift, worker_id=worker_id, rate_multiplier=current["rate_multiplier"],
+                                      starts_at=shift.starts_at, ends_at=shift.ends_at)
+    claim.shift_seats_taken, claim.shift_capacity = current["seats_taken"], current["capacity"]
+    return claim
 
 
 @transaction.atomic
@@ -536,19 +575,10 @@ def shift_claim(*, worker_id: int, shift_id: int) -> ShiftClaim:
     refusal = _claim_refusal(worker=worker, shift=shift, now=now)
     if refusal is not None:
         raise refusal
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Shift._meta.db_table} SET seats_taken = seats_taken + 1 "
-            "WHERE id = %s AND seats_taken < capacity AND status = %s "
-            "RETURNING rate_multiplier, seats_taken, capacity",
-            [shift.pk, ShiftStatus.PUBLISHED],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    claim = _seat_take(shift=shift, worker_id=worker_id, now=now)
+    if claim is None:
         raise errors.ShiftFull()
-    rate_multiplier, seats_taken, capacity = Decimal(row[0]), row[1], row[2]
-    claim = ShiftClaim.objects.create(shift=shift, worker_id=worker_id, rate_multiplier=rate_multiplier,
-                                      starts_at=shift.starts_at, ends_at=shift.ends_at)
+    seats_taken, capacity, rate_multiplier = claim.shift_seats_taken, claim.shift_capacity, claim.rate_multiplier
     shift.seats_taken, shift.rate_multiplier = seats_taken, rate_multiplier
     claim.shift = shift
     broadcast_shift_on_commit(shift_updated(shift_id=shift.pk, capacity=capacity, seats_taken=seats_taken,

@@ -1,0 +1,309 @@
+"""Shift claim benchmark: concurrent clients claiming and releasing seats over HTTP.
+
+    python bench/claims.py                          # defaults, about a minute
+    python bench/claims.py --clients 16 --duration 15 --servers 2
+
+Starts uvicorn (`marketplace.asgi:application`, `--servers` processes behind one port is not
+possible with plain uvicorn, so `--workers N` is used) on a dedicated PostgreSQL database
+(`<DATABASE_URL name>_bench_claims`, migrated and emptied at start) with the Redis layer, makes
+approved workers with API tokens and shifts, then runs three phases with keep-alive HTTP/1.1
+clients (a minimal asyncio client, so the load generator takes as little of the 2 cores as
+possible):
+
+1. spread: C clients, each looping claim → release on shifts spread over many shifts;
+2. hot: C clients looping claim → release on one shift with fewer seats than clients (409
+   `shift_full` answers are normal answers here);
+3. race: 64 clients looping claim → release on one 10-seat shift, while a monitor samples the
+   database; overbookings = samples where active claims or `seats_taken` exceeded the capacity,
+   plus any final mismatch between `seats_taken` and the active claims.
+
+Prints requests/s, p50/p95/p99 latency and overbookings beside the targets of the issue. Rate
+limits are lifted (RATELIMIT_ENABLE=false), as for load tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"rps": 400, "p95_ms": 60, "overbookings": 0}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_database_url(base: str) -> str:
+    parsed = urlparse(base)
+    return urlunparse(parsed._replace(path="/" + parsed.path.lstrip("/") + "_bench_claims"))
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = urlunparse(parsed._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def server_env(database_url: str, redis_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "marketplace.settings", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef", "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "false", "RATELIMIT_ENABLE": "false",
+        "CELERY_TASK_ALWAYS_EAGER": "true", "CHANNEL_LAYER_PREFIX": "benchclaims", "CACHE_KEY_PREFIX": "benchclaims",
+        "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+class Server:
+    def __init__(self, env: dict[str, str], workers: int) -> None:
+        self.port = free_port()
+        (ROOT / "var").mkdir(exist_ok=True)
+        self.log = open(ROOT / "var" / f"bench-claims-server-{self.port}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(workers), "--no-access-log", "--lifespan", "off",
+             "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited; see {self.log.name}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    time.sleep(1.0 * workers)  # let every worker process import the app
+                    return
+            time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+        self.log.close()
+
+
+def prepare_data(workers: int, spread_shifts: int) -> dict:
+    """Empty the bench database's people and shifts; make approved workers with tokens and shifts."""
+    import binascii
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from workers.models import Shift, User, Worker, WorkerLanguage
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE workers_user, workers_shift, outbox_outboxevent RESTART IDENTITY CASCADE")
+    start = timezone.now().replace(microsecond=0) + dt.timedelta(hours=6)
+    users = User.objects.bulk_create([User(username=f"bench-c{i}", role="worker", password="!")
+                                      for i in range(workers)])
+    people = Worker.objects.bulk_create([Worker(user=u, full_name=f"Bench {u.pk}", country="PT", timezone="UTC",
+                                                status="approved") for u in users])
+    WorkerLanguage.objects.bulk_create([WorkerLanguage(worker=w, language="en") for w in people])
+    tokens = Token.objects.bulk_create([Token(key=binascii.hexlify(os.urandom(20)).decode(), user=u) for u in users])
+
+    def shifts(n: int, capacity: int) -> list[int]:
+        made = Shift.objects.bulk_create([
+            Shift(starts_at=start + dt.timedelta(hours=3 * i), ends_at=start + dt.timedelta(hours=3 * i + 2),
+                  capacity=capacity, language="en") for i in range(n)])
+        return [s.pk for s in made]
+
+    return {
+        "tokens": [t.key for t in tokens],
+        "spread": shifts(spread_shifts, 1000),
+        "hot": shifts(1, 8)[0],
+        "race": shifts(1, 10)[0],
+    }
+
+
+# --- A minimal keep-alive HTTP/1.1 client --------------------------------------------------------
+
+
+class Connection:
+    def __init__(self, port: int, token: str) -> None:
+        self.port, self.token = port, token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Token {self.token}\r\n"
+                   "Content-Length: 0\r\nAccept: application/json\r\n\r\n")
+        self.writer.write(request.encode())
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        chunked = False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value.strip())
+            elif name.lower() == "transfer-encoding" and "chunked" in value.lower():
+                chunked = True
+        if chunked:
+            while True:
+                size = int((await self.reader.readline()).strip(), 16)
+                await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        elif length:
+            await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def claim_release_loop(port: int, token: str, pick_shift, deadline: float, latencies: list[float],
+                             statuses: dict[int, int]) -> None:
+    connection = Connection(port, token)
+    try:
+        while time.monotonic() < deadline:
+            shift_id = pick_shift()
+            for action in ("claim", "release"):
+                began = time.perf_counter()
+                status = await connection.post(f"/api/v1/shifts/{shift_id}/{action}/")
+                latencies.append(time.perf_counter() - began)
+                statuses[status] = statuses.get(status, 0) + 1
+                if action == "claim" and status != 201:
+                    break
+    finally:
+        connection.close()
+
+
+async def run_phase(port: int, tokens: list[str], pick_shift, duration: float, monitor=None) -> dict:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.monotonic() + duration
+    began = time.monotonic()
+    tasks = [claim_release_loop(port, token, pick_shift, deadline, latencies, statuses) for token in tokens]
+    if monitor is not None:
+        tasks.append(monitor(deadline))
+    await asyncio.gather(*tasks)
+    elapsed = time.monotonic() - began
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else float("nan")
+
+    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50": pct(0.50), "p95": pct(0.95),
+            "p99": pct(0.99), "mean": statistics.fmean(ordered) * 1000 if ordered else float("nan"),
+            "statuses": dict(sorted(statuses.items()))}
+
+
+def race_monitor(database_url: str, shift_id: int, capacity: int, samples: list[int]):
+    import psycopg
+
+    async def monitor(deadline: float) -> None:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                row = await (await conn.execute(
+                    "SELECT s.seats_taken, (SELECT count(*) FROM workers_shiftclaim c WHERE c.shift_id = s.id "
+                    "AND c.status = 'active') FROM workers_shift s WHERE s.id = %s", [shift_id])).fetchone()
+                samples.append(max(row[0] - capacity, row[1] - capacity, 0))
+                await asyncio.sleep(0.02)
+
+    return monitor
+
+
+def final_mismatch(database_url: str, shift_id: int) -> tuple[int, int, int]:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        seats, capacity = conn.execute("SELECT seats_taken, capacity FROM workers_shift WHERE id = %s",
+                                       [shift_id]).fetchone()
+        active = conn.execute("SELECT count(*) FROM workers_shiftclaim WHERE shift_id = %s AND status = 'active'",
+                              [shift_id]).fetchone()[0]
+    return seats, active, capacity
+
+
+def line(name: str, result: dict, clients: int, target: bool) -> str:
+    text = (f"{name:<7} {clients:>3} clients  {result['rps']:7.0f} req/s  p50 {result['p50']:6.1f} ms  "
+            f"p95 {result['p95']:6.1f} ms  p99 {result['p99']:6.1f} ms  answers {result['statuses']}")
+    if target:
+        ok = result["rps"] >= TARGETS["rps"] and result["p95"] < TARGETS["p95_ms"]
+        text += (f"   target ≥ {TARGETS['rps']} req/s, p95 < {TARGETS['p95_ms']} ms: "
+                 f"{'met' if ok else 'NOT met'}")
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--race-clients", type=int, default=64)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--spread-shifts", type=int, default=200)
+    args = parser.parse_args()
+
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shiftline")
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    database_url = bench_database_url(base)
+    ensure_database(database_url)
+    env = server_env(database_url, redis_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+                                           "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT")})
+    os.environ["DATABASE_POOL"] = "false"
+    data = prepare_data(max(args.clients, args.race_clients), args.spread_shifts)
+    server = Server(env, args.workers)
+    try:
+        tokens = data["tokens"]
+        print(f"bench/claims.py: uvicorn --workers {args.workers} on PostgreSQL, {args.duration:.0f} s per phase",
+              flush=True)
+        spread = asyncio.run(run_phase(server.port, tokens[:args.clients],
+                                       lambda: random.choice(data["spread"]), args.duration))
+        print(line("spread", spread, args.clients, True), flush=True)
+        hot = asyncio.run(run_phase(server.port, tokens[:args.clients], lambda: data["hot"], args.duration))
+        print(line("hot", hot, args.clients, True), flush=True)
+        samples: list[int] = []
+        race = asyncio.run(run_phase(server.port, tokens[:args.race_clients], lambda: data["race"], args.duration,
+                                     monitor=race_monitor(database_url, data["race"], 10, samples)))
+        print(line("race", race, args.race_clients, False), flush=True)
+        seats, active, capacity = final_mismatch(database_url, data["race"])
+        overbookings = sum(1 for s in samples if s > 0) + (seats > capacity) + (active != seats)
+        print(f"race    overbookings {overbookings} ({len(samples)} samples of seats_taken and active claims, "
+              f"end: {seats} seats taken, {active} active claims, capacity {capacity})   "
+              f"target {TARGETS['overbookings']}: {'met' if overbookings == 0 else 'NOT met'}", flush=True)
+        errors = sum(n for result in (spread, hot, race) for code, n in result["statuses"].items() if code >= 500)
+        return 1 if overbookings or errors else 0
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
