@@ -239,14 +239,14 @@ async def recv(ws, timeout: float = 10) -> dict:
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
-async def recv_type(ws, kind: str, timeout: float = 10) -> dict:
-    """The next event of `kind`, skipping typing and queue positions (anything else is a failure)."""
+async def recv_type(ws, kind: str, timeout: float = 10, skip: tuple[str, ...] = ()) -> dict:
+    """The next event of `kind`, skipping typing, queue positions and `skip` (anything else fails)."""
     deadline = time.monotonic() + timeout
     while True:
         event = await recv(ws, max(deadline - time.monotonic(), 0.01))
         if event["type"] == kind:
             return event
-        assert event["type"] in ("typing", "queue.position"), f"wanted {kind}, got {event}"
+        assert event["type"] in ("typing", "queue.position", *skip), f"wanted {kind}, got {event}"
 
 
 async def frames(ws, within: float = 0.5, ignore: tuple[str, ...] = ("queue.position", "typing")) -> list[dict]:
