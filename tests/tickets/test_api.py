@@ -332,3 +332,62 @@ def test_transfer_to_an_unavailable_worker_is_a_conflict(open_ticket, on_shift, 
     bad = client_for(worker.user).post(f"/api/v1/tickets/{held['id']}/transfer/",
                                        {"to_worker": 999999, "reason": "x"}, format="json")
     assert bad.status_code == 400
+
+
+def test_a_previously_assigned_worker_can_read_but_not_write(open_ticket, on_shift, client_for, ops_client):
+    first = on_shift()
+    ticket = open_ticket()
+    second = on_shift()
+    ops_client.post(f"/api/v1/tickets/{ticket['id']}/transfer/", {"to_worker": second.pk, "reason": "Shift change"},
+                    format="json")
+    former = client_for(first.user)
+
+    assert former.get(f"/api/v1/tickets/{ticket['id']}/").status_code == 200
+    assert former.get(f"/api/v1/tickets/{ticket['id']}/messages/").json()["count"] == 1
+    response = former.post(f"/api/v1/tickets/{ticket['id']}/messages/", {"body": "hi", "client_id": "x"},
+                           format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_assigned"
+    assert Ticket.objects.get(pk=ticket["id"]).last_seq == 1
+    assert former.post(f"/api/v1/tickets/{ticket['id']}/resolve/", {"resolution": "x"},
+                       format="json").json()["code"] == "not_assigned"
+
+
+def test_customer_cannot_write_to_a_resolved_ticket_but_a_retry_gets_its_ack(
+        open_ticket, on_shift, client_for, customer_client):
+    worker = on_shift()
+    ticket = open_ticket()
+    customer = customer_client(ticket["token"])
+    sent = customer.post(f"/api/v1/tickets/{ticket['id']}/messages/", {"body": "one", "client_id": "k1"},
+                         format="json").json()
+    client_for(worker.user).post(f"/api/v1/tickets/{ticket['id']}/resolve/", {"resolution": "Done"}, format="json")
+
+    late = customer.post(f"/api/v1/tickets/{ticket['id']}/messages/", {"body": "two", "client_id": "k2"},
+                         format="json")
+    retry = customer.post(f"/api/v1/tickets/{ticket['id']}/messages/", {"body": "one", "client_id": "k1"},
+                          format="json")
+
+    assert late.status_code == 409
+    assert late.json()["code"] == "ticket_closed"
+    assert (retry.status_code, retry.json()) == (200, sent)
+    assert Ticket.objects.get(pk=ticket["id"]).last_seq == 2
+
+
+def test_finance_sees_no_tickets_and_staff_cannot_rate(ticket_factory, finance_client, ops_client):
+    ticket = ticket_factory()
+
+    assert finance_client.get("/api/v1/tickets/").json()["count"] == 0
+    assert finance_client.get(f"/api/v1/tickets/{ticket.id}/").status_code == 404
+    response = ops_client.post(f"/api/v1/tickets/{ticket.id}/rating/", {"score": 5}, format="json")
+    assert response.status_code == 403
+    assert Ticket.objects.get(pk=ticket.id).rating is None
+
+
+def test_list_endpoints_do_not_grow_queries_with_rows(ticket_factory, ops_client, django_assert_max_num_queries):
+    for _ in range(15):
+        ticket_factory()
+
+    with django_assert_max_num_queries(6):
+        response = ops_client.get("/api/v1/tickets/")
+
+    assert response.json()["count"] == 15

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 
 import httpx
 import pytest
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from tests.factories.tickets import TicketFactory, on_shift_worker
@@ -269,3 +271,50 @@ def test_waiting_customer_sees_queue_position_then_assignment_and_resolution(asg
                 assert (await recv_type(customer, "message"))["body"] == "Hello Bo"
 
     asyncio.run(scenario())
+
+
+def test_http_messages_reach_the_sockets_and_a_lost_console_hands_its_tickets_over(asgi_server_factory,
+                                                                                    settings):
+    from tickets import tasks
+
+    server = asgi_server_factory(**NO_LIMITS)
+    first, second = on_shift_worker(connected=False), on_shift_worker(connected=False)
+    first_url, second_url = agent_uri(server, first), agent_uri(server, second)
+
+    async def scenario():
+        async with connect(second_url) as late_agent:
+            await late_agent.close()  # only to create its presence; it comes back below
+        async with connect(first_url) as agent:
+            ticket = await asyncio.to_thread(open_ticket, server)
+            assert (await recv_type(agent, "ticket.assigned"))["ticket"]["id"] == ticket["id"]
+            posted = await asyncio.to_thread(
+                httpx.post, f"{server.url}/api/v1/tickets/{ticket['id']}/messages/",
+                json={"body": "via HTTP", "client_id": "h1"}, headers={"X-Ticket-Token": ticket["token"]})
+            assert posted.status_code == 201
+            live = await recv_type(agent, "message")
+            assert (live["seq"], live["body"], live["client_id"]) == (2, "via HTTP", "h1")
+        return ticket
+
+    ticket = asyncio.run(scenario())
+    settings.SHIFTLINE = {**settings.SHIFTLINE, "PRESENCE_GRACE": dt.timedelta(0)}
+
+    def expire_in_thread() -> int:
+        try:
+            return tasks.presence_expire()
+        finally:
+            connection.close()
+
+    async def handover():
+        async with connect(second_url) as agent:
+            await silent(agent, 0.3)
+            moved = await asyncio.to_thread(expire_in_thread)
+            assigned = await recv_type(agent, "ticket.assigned")
+            return moved, assigned
+
+    moved, assigned = asyncio.run(handover())
+    assert moved == 1
+    assert (assigned["ticket"]["id"], assigned["ticket"]["assigned_worker"]) == (ticket["id"], second.pk)
+    held = Ticket.objects.get(pk=ticket["id"])
+    assert (held.previous_worker_id, held.queue_priority) == (first.pk, -1)
+    if hasattr(connection, "close_pool"):
+        connection.close_pool()  # the thread's pooled connection would outlive the test database
