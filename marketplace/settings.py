@@ -342,6 +342,7 @@ from celery.schedules import crontab as _crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE.update({
     "payouts-settle": {"task": "payouts.settle_earnings", "schedule": PAYOUTS["SETTLE_EVERY"]},
+    "payouts-consume-resolved": {"task": "payouts.consume_resolved", "schedule": timedelta(seconds=10)},
     "payouts-retry-stuck": {"task": "payouts.retry_stuck_payouts", "schedule": PAYOUTS["RETRY_STUCK_EVERY"]},
     "payouts-weekly-run": {
         "task": "payouts.scheduled_run",

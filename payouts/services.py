@@ -410,6 +410,94 @@ def earning_post_case_pay(*, ticket_id: int, worker_id: int, resolution_n: int, 
         return earning
 
 
+RESOLVED_CONSUMER = "payouts.services.earning_on_ticket_resolved"
+
+
+def earnings_post_resolved_batch(*, limit: int = 500) -> int:
+    """Consume up to `limit` undelivered `ticket.resolved` outbox events in one transaction:
+    the set-based twin of `earning_on_ticket_resolved` for bursts (one task per 500 cases, not
+    one per case). Safe beside the per-event relay and beside itself: events are taken with
+    `SKIP LOCKED` and claimed by inserting their `ConsumedEvent` rows (`ON CONFLICT DO NOTHING`),
+    so each event is handled by exactly one consumer. Returns how many events it took."""
+    from marketplace.outbox.models import OutboxEvent
+
+    if connection.vendor != "postgresql":
+        from marketplace.outbox.services import outbox_deliver
+
+        ids = list(OutboxEvent.objects.filter(topic="ticket.resolved", delivered_at__isnull=True)
+                   .order_by("created_at").values_list("pk", flat=True)[:limit])
+        for event_id in ids:
+            outbox_deliver(event_id=event_id)
+        return len(ids)
+
+    with transaction.atomic():
+        events = list(OutboxEvent.objects.select_for_update(skip_locked=True)
+                      .filter(topic="ticket.resolved", delivered_at__isnull=True)
+                      .order_by("created_at").values_list("pk", "payload")[:limit])
+        if not events:
+            return 0
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO outbox_consumedevent (event_id, consumer, consumed_at) "
+                "SELECT unnest(%s::uuid[]), %s, now() ON CONFLICT DO NOTHING RETURNING event_id",
+                [[pk for pk, _ in events], RESOLVED_CONSUMER])
+            claimed = {row[0] for row in cursor.fetchall()}
+        payloads = [payload for pk, payload in events if pk in claimed]
+        cards = list(RateCard.objects.order_by("created_at", "version"))
+        if not cards:
+            cards = [rate_card_current()]
+        tickets = [int(p["ticket_id"]) for p in payloads]
+        done = set(Earning.objects.filter(kind=EarningKind.CASE_PAY, ticket_id__in=tickets)
+                   .values_list("ticket_id", "resolution_n"))
+        new_earnings: list[Earning] = []
+        for payload in payloads:
+            key = (int(payload["ticket_id"]), int(payload.get("resolution_n") or 1))
+            if key in done:
+                continue
+            done.add(key)
+            resolved_at = _when(payload.get("resolved_at"))
+            card = next((c for c in reversed(cards) if c.created_at <= resolved_at), cards[0])
+            multiplier = _multiplier(payload)
+            amount = case_pay_amount(card.base_per_case, multiplier)
+            if amount <= 0:
+                continue
+            new_earnings.append(Earning(
+                worker_id=int(payload["worker_id"]), ticket_id=key[0], kind=EarningKind.CASE_PAY, amount=amount,
+                currency=card.currency, rate_card=card, multiplier=multiplier, resolution_n=key[1],
+                claim_id=payload.get("claim_id"), earned_at=resolved_at,
+                available_at=resolved_at + timedelta(hours=card.hold_hours)))
+        Earning.objects.bulk_create(new_earnings, batch_size=1000)
+        postings: list[Posting] = []
+        for currency in {e.currency for e in new_earnings}:
+            group = [e for e in new_earnings if e.currency == currency]
+            accounts = ledger_accounts_ensure(worker_ids={e.worker_id for e in group}, currency=currency)
+            expense = platform_account(AccountKind.CASE_EXPENSE, currency)
+            postings += [
+                Posting(key=f"case-pay:{e.ticket_id}:{e.resolution_n}", kind=JournalKind.CASE_PAY, currency=currency,
+                        lines=[(accounts[(AccountKind.WORKER_PENDING, e.worker_id)], e.amount), (expense, -e.amount)],
+                        memo=f"Case pay, ticket {e.ticket_id}", refs={"earning": e.pk}, worker_id=e.worker_id,
+                        ticket_id=e.ticket_id)
+                for e in group
+            ]
+        ledger_post_many(postings)
+        handlers = getattr(settings, "OUTBOX_HANDLERS", {}).get("ticket.resolved", [])
+        if list(handlers) == [RESOLVED_CONSUMER]:
+            OutboxEvent.objects.filter(pk__in=claimed).update(delivered_at=timezone.now())
+        return len(events)
+
+
+def earnings_post_resolved_backlog(*, batch: int = 500, max_seconds: float = 50) -> int:
+    """Drain the backlog of `ticket.resolved` events in batches (the beat task)."""
+    deadline = time.monotonic() + max_seconds
+    total = 0
+    while time.monotonic() < deadline:
+        taken = earnings_post_resolved_batch(limit=batch)
+        total += taken
+        if taken < batch:
+            break
+    return total
+
+
 def earning_post_csat_bonus(*, ticket_id: int, resolution_n: int) -> Earning | None:
     """Earn the CSAT bonus of a 5-star rating, with the case pay's rate card and hold.
 

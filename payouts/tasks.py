@@ -34,3 +34,10 @@ def settle_earnings_task() -> int:
 @shared_task(name="payouts.retry_stuck_payouts", acks_late=True)
 def retry_stuck_payouts_task() -> int:
     return services.payouts_retry_stuck()
+
+
+@shared_task(name="payouts.consume_resolved", acks_late=True)
+def consume_resolved_task() -> int:
+    """Every few seconds: post the case pay of resolved tickets in batches of 500 (the per-event
+    outbox relay does the same one by one; whichever comes first consumes an event)."""
+    return services.earnings_post_resolved_backlog()

@@ -195,3 +195,52 @@ def test_settle_twice_at_once_settles_each_earning_once():
     for worker in workers:
         assert selectors.balance_for_worker(worker)["available"] == 40 * 500
     assert services.ledger_verify().ok
+
+
+def test_batch_consumer_posts_each_resolved_event_once_beside_the_relay(db):
+    workers = [WorkerFactory() for _ in range(3)]
+    tickets = [ResolvedTicketFactory(assigned_worker=workers[i % 3]) for i in range(9)]
+    events = [record_resolved(t, multiplier="1.25") for t in tickets]  # relays never ran (no commit)
+    outbox_deliver(event_id=events[0].pk)  # the per-event relay got to one of them first
+
+    taken = services.earnings_post_resolved_batch(limit=5)
+    taken += services.earnings_post_resolved_batch(limit=5)
+    for event in events:
+        outbox_deliver(event_id=event.pk)
+
+    assert taken == 8
+    assert Earning.objects.count() == 9
+    assert set(Earning.objects.values_list("amount", flat=True)) == {625}
+    assert OutboxEvent.objects.filter(delivered_at__isnull=True).count() == 0
+    assert sum(selectors.balance_for_worker(w)["pending"] for w in workers) == 9 * 625
+    assert services.ledger_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batch_consumers_at_once_post_each_case_once():
+    worker = WorkerFactory()
+    for _ in range(60):  # rows only: their relays were lost (a crash between commit and dispatch)
+        ticket = ResolvedTicketFactory(assigned_worker=worker)
+        OutboxEvent.objects.create(topic="ticket.resolved", payload={
+            "ticket_id": ticket.pk, "worker_id": worker.pk, "claim_id": None, "rate_multiplier": "1.00",
+            "resolution_n": 1, "resolved_at": timezone.now().isoformat()})
+    taken: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def consume():
+        try:
+            barrier.wait()
+            taken.append(services.earnings_post_resolved_backlog(batch=7))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=consume) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(taken) == 60
+    assert Earning.objects.count() == 60
+    assert selectors.balance_for_worker(worker)["pending"] == 60 * 500
+    assert services.ledger_verify().ok
