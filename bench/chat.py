@@ -219,8 +219,7 @@ class Stats:
     delivered_at: list = field(default_factory=list)
     acked: dict = field(default_factory=dict)          # client_id -> t
 
-    def on_frame(self, conv: int, side: str, raw: str) -> None:
-        event = json.loads(raw)
+    def on_frame(self, conv: int, side: str, event: dict) -> None:
         if event.get("type") == "error":
             self.errors += 1
             return
@@ -297,13 +296,13 @@ class Load:
     async def read(self, i: int, side: str, ws) -> None:
         try:
             async for raw in ws:
+                event = json.loads(raw)
                 if side == "worker" and self.mode == "shiftline":
-                    event = json.loads(raw)
                     ticket = event.get("ticket")
                     conv = self.ticket_conv.get(ticket, i) if isinstance(ticket, int) else i
-                    self.stats.on_frame(conv, side, raw)
+                    self.stats.on_frame(conv, side, event)
                 else:
-                    self.stats.on_frame(i, side, raw)
+                    self.stats.on_frame(i, side, event)
         except Exception:
             pass
 
@@ -391,8 +390,15 @@ async def run_phase(mode: str, rows: list[dict], servers: list[Server], args) ->
     load = Load(mode, rows, servers)
     open_s = await load.open_all()
     await load.steady(args.rate, args.duration)
-    await asyncio.sleep(args.drain)
     stats = load.stats
+    # Late is not lost: wait until everything arrived, or nothing more arrives for `drain` seconds.
+    seen, quiet_since, give_up = -1, time.perf_counter(), time.perf_counter() + 60
+    while len(stats.latencies) < len(stats.sent) and time.perf_counter() < give_up:
+        if len(stats.latencies) != seen:
+            seen, quiet_since = len(stats.latencies), time.perf_counter()
+        elif time.perf_counter() - quiet_since > args.drain:
+            break
+        await asyncio.sleep(0.1)
     result = {
         "open_s": open_s, "sent": len(stats.sent), "delivered": len(stats.latencies),
         "rate": len(stats.latencies) / args.duration, "p50": pct(stats.latencies, 50), "p95": pct(stats.latencies, 95),
