@@ -167,7 +167,7 @@ class TicketListCreateView(WidgetCorsMixin, APIView):
                 language=ticket.language, topic=ticket.topic_id),
         }, status=status.HTTP_201_CREATED)
 
-    @extend_schema(parameters=[TicketListQuery], responses=TicketOutput)
+    @extend_schema(operation_id="tickets_list", parameters=[TicketListQuery], responses=TicketOutput)
     def get(self, request):
         query = parse_query(TicketListQuery, request)
         tickets = selectors.tickets_visible_to(request.user).order_by("-created_at", "-id")
