@@ -118,7 +118,7 @@ class Server:
         self.log = open(ROOT / "var" / f"bench-server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *args, "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-access-log", "--lifespan", "off", "--log-level", "warning", "--ws-max-queue", "256"],
+             "--no-access-log", "--lifespan", "off", "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
