@@ -2,21 +2,31 @@
 
 The shift board listens on one group: seat counts and multipliers are the same for everyone who
 may see a shift, and a board only renders updates for the shifts it already shows.
+
+Broadcasts leave the request path: after commit a service only queues the shift's id; one
+broadcaster thread per process wakes, waits a few milliseconds to gather a burst, re-reads those
+shifts' committed state and sends one event per shift. So a board always receives the latest state
+(never an older one overtaking a newer), a hot shift costs a handful of events per second however
+many claims it takes, and a slow or missing Redis never slows a claim. The layer is at-most-once;
+boards re-read the API when they reconnect.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import time
 from decimal import Decimal
 from typing import TypedDict
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 
 logger = logging.getLogger(__name__)
 
 SHIFT_BOARD_GROUP = "shifts.board"
+COALESCE_SECONDS = 0.05
 
 
 class ShiftUpdated(TypedDict):
@@ -37,21 +47,68 @@ def shift_updated(*, shift_id: int, capacity: int, seats_taken: int, rate_multip
         "capacity": capacity,
         "seats_taken": seats_taken,
         "seats_left": max(capacity - seats_taken, 0),
-        "rate_multiplier": str(rate_multiplier),
+        "rate_multiplier": f"{Decimal(rate_multiplier):.2f}",
         "status": status,
     }
 
 
-def _send(payload: ShiftUpdated) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(SHIFT_BOARD_GROUP, {"type": "board.event", "payload": payload})
-    except Exception:  # the layer is at-most-once; the board re-reads the API on reconnect
-        logger.warning("shift board broadcast failed", exc_info=True)
+class _Broadcaster:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: set[int] = set()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, shift_id: int) -> None:
+        with self._lock:
+            self._pending.add(shift_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="shift-board-broadcaster", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _take(self) -> list[int]:
+        with self._lock:
+            ids = sorted(self._pending)
+            self._pending.clear()
+            self._wake.clear()
+        return ids
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            time.sleep(COALESCE_SECONDS)
+            ids = self._take()
+            if not ids:
+                continue
+            try:
+                payloads = self._read(ids)
+                layer = get_channel_layer()
+                for payload in payloads:
+                    loop.run_until_complete(
+                        layer.group_send(SHIFT_BOARD_GROUP, {"type": "board.event", "payload": payload}))
+            except Exception:  # at-most-once: a lost update is corrected by the next one or a reload
+                logger.warning("shift board broadcast failed", exc_info=True)
+
+    @staticmethod
+    def _read(ids: list[int]) -> list[ShiftUpdated]:
+        from workers.models import Shift
+
+        close_old_connections()
+        try:
+            rows = Shift.objects.filter(pk__in=ids).values_list(
+                "pk", "capacity", "seats_taken", "rate_multiplier", "status")
+            return [shift_updated(shift_id=pk, capacity=capacity, seats_taken=seats, rate_multiplier=rate,
+                                  status=status) for pk, capacity, seats, rate, status in rows]
+        finally:
+            connection.close()
 
 
-def broadcast_shift_on_commit(payload: ShiftUpdated) -> None:
-    """Send the shift's new seat count once the current transaction commits (nothing on rollback)."""
-    transaction.on_commit(lambda: _send(payload))
+_broadcaster = _Broadcaster()
+
+
+def broadcast_shift_on_commit(shift_id: int) -> None:
+    """Announce the shift's new state to every board once the current transaction commits."""
+    transaction.on_commit(lambda: _broadcaster.submit(shift_id))

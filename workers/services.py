@@ -26,7 +26,7 @@ from rest_framework.authtoken.models import Token
 from marketplace.outbox.services import outbox_record
 from workers import errors
 from workers.errors import BadCredentials, InvalidInput
-from workers.events import broadcast_shift_on_commit, shift_updated
+from workers.events import broadcast_shift_on_commit
 from workers.models import (
     AssessmentAttempt,
     AssessmentQuestion,
@@ -360,10 +360,7 @@ def _shift_fields_check(*, starts_at: dt.datetime, ends_at: dt.datetime, capacit
 
 
 def _shift_payload(shift: Shift) -> None:
-    broadcast_shift_on_commit(shift_updated(
-        shift_id=shift.pk, capacity=shift.capacity, seats_taken=shift.seats_taken,
-        rate_multiplier=shift.rate_multiplier, status=shift.status,
-    ))
+    broadcast_shift_on_commit(shift.pk)
 
 
 @transaction.atomic
@@ -578,11 +575,9 @@ def shift_claim(*, worker_id: int, shift_id: int) -> ShiftClaim:
     claim = _seat_take(shift=shift, worker_id=worker_id, now=now)
     if claim is None:
         raise errors.ShiftFull()
-    seats_taken, capacity, rate_multiplier = claim.shift_seats_taken, claim.shift_capacity, claim.rate_multiplier
-    shift.seats_taken, shift.rate_multiplier = seats_taken, rate_multiplier
+    shift.seats_taken, shift.rate_multiplier = claim.shift_seats_taken, claim.rate_multiplier
     claim.shift = shift
-    broadcast_shift_on_commit(shift_updated(shift_id=shift.pk, capacity=capacity, seats_taken=seats_taken,
-                                            rate_multiplier=rate_multiplier, status=shift.status))
+    broadcast_shift_on_commit(shift.pk)
     return claim
 
 
