@@ -330,8 +330,10 @@ PAYOUTS = {
     "RUN_SCHEDULE": os.environ.get("PAYOUT_RUN_SCHEDULE", "0 6 mon"),
     "SETTLE_EVERY": timedelta(hours=1),
     "RETRY_STUCK_EVERY": timedelta(minutes=5),
-    # Transfers sent at once within a run (threads); 1 sends inline.
-    "SEND_CONCURRENCY": int(os.environ.get("PAYOUT_SEND_CONCURRENCY", "4")),
+    # Transfer requests in flight at once within a run (threads doing HTTP only); 1 sends inline.
+    "SEND_CONCURRENCY": int(os.environ.get("PAYOUT_SEND_CONCURRENCY", "8")),
+    # Payouts marked in_transit, sent and recorded together (two commits per chunk).
+    "SEND_CHUNK": int(os.environ.get("PAYOUT_SEND_CHUNK", "50")),
     # Retries of a transfer within a run on timeouts/5xx/429, with exponential backoff.
     "MAX_ATTEMPTS_PER_RUN": int(os.environ.get("PAYOUT_MAX_ATTEMPTS", "8")),
     "BACKOFF_BASE": float(os.environ.get("PAYOUT_BACKOFF_BASE", "0.2")),

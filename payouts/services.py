@@ -735,86 +735,187 @@ def _payouts_create_chunk(*, run: PayoutRun, currency: str, minimum: int, worker
         return len(payouts)
 
 
+@dataclass
+class _Send:
+    """One transfer to request: a snapshot of the payout taken when it was marked in_transit."""
+
+    payout_id: int
+    worker_id: int
+    run_id: int
+    amount: int
+    currency: str
+    destination: str
+    idempotency_key: str
+    transfer_group: str
+    transfer_id: str = ""
+    error: stripe.StripeError | None = None
+
+
 def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
-    """Send the transfers of these payouts, retrying each with backoff; in parallel threads when
-    `PAYOUTS["SEND_CONCURRENCY"]` > 1 (each thread has its own database connection)."""
-    concurrency = int(_payouts_setting("SEND_CONCURRENCY", 4))
+    """Send the transfers of these payouts, `PAYOUTS["SEND_CHUNK"]` at a time.
+
+    For each chunk: one transaction marks the open payouts in_transit (attempts + 1); the
+    requests go out from `SEND_CONCURRENCY` threads (HTTP only, no database); one transaction
+    records the answers (paid, failed, or still in transit). Timeouts, 5xx and 429 are retried
+    with exponential backoff and jitter, always with the payout's own idempotency key; after
+    `MAX_ATTEMPTS_PER_RUN` a payout stays in_transit for the retry sweep. Safe to run twice at
+    once or after a crash: a payout that another sender already settled is skipped, and a
+    repeated request is replayed by Stripe, never executed twice.
+    """
+    chunk = int(_payouts_setting("SEND_CHUNK", 50))
     outcomes: dict[str, int] = defaultdict(int)
-    if concurrency <= 1 or len(payout_ids) <= 1 or connection.in_atomic_block:
-        for pk in payout_ids:
-            outcomes[payout_send_with_retries(payout_id=pk)] += 1
-        return dict(outcomes)
-
-    stripes = [payout_ids[i::concurrency] for i in range(concurrency)]
-
-    def work(ids: list[int]) -> list[str]:
-        try:
-            return [payout_send_with_retries(payout_id=pk) for pk in ids]
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="payout-send") as pool:
-        for results in pool.map(work, stripes):
-            for result in results:
-                outcomes[result] += 1
+    for start in range(0, len(payout_ids), chunk):
+        for outcome, count in _payouts_send_chunk(payout_ids[start:start + chunk]).items():
+            outcomes[outcome] += count
     return dict(outcomes)
 
 
-def payout_send_with_retries(*, payout_id: int, max_attempts: int | None = None) -> str:
-    """Send one payout's transfer; on timeouts/5xx/429 retry with exponential backoff and jitter
-    (same idempotency key). After `max_attempts` it stays in_transit for the retry sweep."""
-    max_attempts = max_attempts or int(_payouts_setting("MAX_ATTEMPTS_PER_RUN", 8))
+def _payouts_send_chunk(payout_ids: list[int]) -> dict[str, int]:
+    max_attempts = int(_payouts_setting("MAX_ATTEMPTS_PER_RUN", 8))
     base = float(_payouts_setting("BACKOFF_BASE", 0.2))
     cap = float(_payouts_setting("BACKOFF_CAP", 5))
-    result = "retry"
+    outcomes: dict[str, int] = defaultdict(int)
+    remaining = list(payout_ids)
     for attempt in range(max_attempts):
-        result = payout_send(payout_id=payout_id)
-        if result != "retry":
-            return result
+        sends = _payouts_mark_in_transit(remaining)
+        if not sends:
+            break
+        _transfers_request(sends)
+        results = _payouts_record_answers(sends)
+        remaining = []
+        for send, outcome in results:
+            if outcome == "retry":
+                remaining.append(send.payout_id)
+            else:
+                outcomes[outcome] += 1
+        if not remaining:
+            break
         if attempt + 1 < max_attempts:
             time.sleep(min(cap, base * (2 ** attempt)) * (0.5 + random.random() / 2))  # noqa: S311
-    Payout.objects.filter(pk=payout_id, status__in=OPEN_PAYOUT_STATUSES).update(
-        next_attempt_at=timezone.now() + timedelta(minutes=2))
-    return result
+    if remaining:
+        Payout.objects.filter(pk__in=remaining, status__in=OPEN_PAYOUT_STATUSES).update(
+            next_attempt_at=timezone.now() + timedelta(minutes=2))
+        outcomes["retry"] += len(remaining)
+    return dict(outcomes)
+
+
+def _payouts_mark_in_transit(payout_ids: list[int]) -> list[_Send]:
+    """Lock the still-open payouts (pk order), mark them in_transit and count the attempt."""
+    if not payout_ids:
+        return []
+    with transaction.atomic():
+        payouts = list(Payout.objects.select_for_update(of=("self",)).select_related("run")
+                       .filter(pk__in=payout_ids, status__in=OPEN_PAYOUT_STATUSES).order_by("pk"))
+        now = timezone.now()
+        for payout in payouts:
+            payout.status, payout.attempts, payout.last_attempt_at = PayoutStatus.IN_TRANSIT, payout.attempts + 1, now
+        Payout.objects.bulk_update(payouts, ["status", "attempts", "last_attempt_at"])
+    return [_Send(payout_id=p.pk, worker_id=p.worker_id, run_id=p.run_id, amount=p.amount, currency=p.currency,
+                  destination=p.destination, idempotency_key=p.idempotency_key,
+                  transfer_group=p.run.transfer_group) for p in payouts]
+
+
+def _transfer_request(send: _Send) -> _Send:
+    try:
+        transfer = stripe_gateway.transfer_create(
+            amount=send.amount, currency=send.currency, destination=send.destination,
+            transfer_group=send.transfer_group, idempotency_key=send.idempotency_key,
+            metadata={"payout_id": str(send.payout_id), "run_id": str(send.run_id),
+                      "worker_id": str(send.worker_id)},
+            description=f"Shiftline payout {send.payout_id}",
+        )
+        send.transfer_id, send.error = transfer.id, None
+    except stripe.StripeError as exc:
+        send.transfer_id, send.error = "", exc
+    return send
+
+
+def _transfers_request(sends: list[_Send]) -> None:
+    """Request the transfers, from threads that do HTTP only (no database connections)."""
+    concurrency = max(1, int(_payouts_setting("SEND_CONCURRENCY", 4)))
+    if concurrency == 1 or len(sends) == 1:
+        for send in sends:
+            _transfer_request(send)
+        return
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(sends)), thread_name_prefix="payout-send") as pool:
+        list(pool.map(_transfer_request, sends))
+
+
+def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
+    """Record a chunk's answers in one transaction: accepted → paid (in_transit → paid posting),
+    refused for good → failed (money back to available), otherwise still in transit."""
+    results: list[tuple[_Send, str]] = []
+    accepted = [s for s in sends if s.transfer_id]
+    refused, transient = [], []
+    for send in sends:
+        if send.error is None:
+            continue
+        outcome = stripe_gateway.classify(send.error)
+        if outcome == stripe_gateway.Outcome.PERMANENT:
+            refused.append(send)
+        else:
+            transient.append((send, outcome))
+    with transaction.atomic():
+        if accepted:
+            _payouts_mark_paid_many(accepted)
+            results += [(s, "paid") for s in accepted]
+        for send in refused:
+            exc = send.error
+            code = str(getattr(exc, "code", None) or f"http_{exc.http_status or 'none'}")
+            payout_mark_failed(payout_id=send.payout_id, code=code, message=str(exc.user_message or exc))
+            results.append((send, "failed"))
+        for send, outcome in transient:
+            exc = send.error
+            code = str(getattr(exc, "code", None) or f"http_{exc.http_status or 'none'}")
+            Payout.objects.filter(pk=send.payout_id, status=PayoutStatus.IN_TRANSIT).update(
+                failure_code=f"{outcome.value}:{code}"[:64], failure_message=str(exc)[:2000])
+            if outcome == stripe_gateway.Outcome.STUCK:
+                logger.error("payout %s stuck: %s", send.payout_id, exc)
+                results.append((send, "stuck"))
+            else:
+                results.append((send, "retry"))
+    return results
+
+
+def _payouts_mark_paid_many(sends: list[_Send]) -> None:
+    """`payout_mark_paid` for many payouts in the caller's transaction (same locks, same keys)."""
+    transfer_of = {s.payout_id: s.transfer_id for s in sends}
+    payouts = list(Payout.objects.select_for_update().filter(pk__in=transfer_of).order_by("pk"))
+    to_pay = [p for p in payouts if p.status in OPEN_PAYOUT_STATUSES]
+    for p in payouts:
+        if p.status == PayoutStatus.FAILED:
+            logger.error("transfer %s exists for failed payout %s", transfer_of[p.pk], p.pk)
+    if not to_pay:
+        return
+    postings: list[Posting] = []
+    for currency in {p.currency for p in to_pay}:
+        group = [p for p in to_pay if p.currency == currency]
+        accounts = ledger_accounts_ensure(worker_ids={p.worker_id for p in group}, currency=currency)
+        postings += [
+            Posting(key=f"payout-paid:{p.pk}", kind=JournalKind.PAYOUT_PAID, currency=currency,
+                    lines=[(accounts[(AccountKind.WORKER_IN_TRANSIT, p.worker_id)], -p.amount),
+                           (accounts[(AccountKind.WORKER_PAID, p.worker_id)], p.amount)],
+                    memo=f"Transfer {transfer_of[p.pk]}", worker_id=p.worker_id, payout_id=p.pk,
+                    refs={"transfer": transfer_of[p.pk]})
+            for p in group
+        ]
+    ledger_post_many(postings)
+    now = timezone.now()
+    for p in to_pay:
+        p.status, p.stripe_transfer_id, p.paid_at = PayoutStatus.PAID, transfer_of[p.pk], now
+        p.failure_code, p.failure_message, p.next_attempt_at = "", "", None
+    Payout.objects.bulk_update(to_pay, ["status", "stripe_transfer_id", "paid_at", "failure_code",
+                                        "failure_message", "next_attempt_at"])
+    Earning.objects.filter(payout_id__in=[p.pk for p in to_pay], status=EarningStatus.IN_PAYOUT).update(
+        status=EarningStatus.PAID)
+    PayoutEvent.objects.bulk_create([PayoutEvent(payout=p, kind="paid", data={"transfer": p.stripe_transfer_id,
+                                                                              "source": "api"}) for p in to_pay])
 
 
 def payout_send(*, payout_id: int) -> str:
-    """One attempt at a payout's transfer. Marks it in_transit (committed) before the request.
-
-    Returns "paid", "failed" (Stripe refused for good: money back to available), "retry"
-    (timeout, 5xx, 429: try again with the same key), "stuck" (an idempotency mismatch: needs a
-    person) or "done" (nothing to do: already settled)."""
-    with transaction.atomic():
-        payout = (Payout.objects.select_for_update(of=("self",)).select_related("run")
-                  .filter(pk=payout_id, status__in=OPEN_PAYOUT_STATUSES).first())
-        if payout is None:
-            return "done"
-        payout.status = PayoutStatus.IN_TRANSIT
-        payout.attempts += 1
-        payout.last_attempt_at = timezone.now()
-        payout.save(update_fields=["status", "attempts", "last_attempt_at"])
-    try:
-        transfer = stripe_gateway.transfer_create(
-            amount=payout.amount, currency=payout.currency, destination=payout.destination,
-            transfer_group=payout.run.transfer_group, idempotency_key=payout.idempotency_key,
-            metadata={"payout_id": str(payout.pk), "run_id": str(payout.run_id),
-                      "worker_id": str(payout.worker_id)},
-            description=f"Shiftline payout {payout.pk}",
-        )
-    except stripe.StripeError as exc:
-        outcome = stripe_gateway.classify(exc)
-        code = getattr(exc, "code", None) or f"http_{exc.http_status or 'none'}"
-        if outcome == stripe_gateway.Outcome.PERMANENT:
-            payout_mark_failed(payout_id=payout.pk, code=str(code), message=str(exc.user_message or exc))
-            return "failed"
-        Payout.objects.filter(pk=payout.pk, status=PayoutStatus.IN_TRANSIT).update(
-            failure_code=f"{outcome.value}:{code}"[:64], failure_message=str(exc)[:2000])
-        if outcome == stripe_gateway.Outcome.STUCK:
-            logger.error("payout %s stuck: %s", payout.pk, exc)
-            return "stuck"
-        return "retry"
-    payout_mark_paid(payout_id=payout.pk, transfer_id=transfer.id, source="api")
-    return "paid"
+    """Send one payout's transfer now (with retries); returns paid / failed / retry / stuck / done."""
+    outcomes = payouts_send(payout_ids=[payout_id])
+    return next(iter(outcomes), "done")
 
 
 def payout_mark_paid(*, payout_id: int, transfer_id: str, source: str) -> Payout:

@@ -22,7 +22,8 @@ Control endpoints for tests (not Stripe's), under `/_sandbox/`:
   limit, 429 `rate_limit` beyond it.
 - `POST /_sandbox/events {type, object}` sends an arbitrary event; `{resend: "evt_…"}` delivers a
   past event again (a duplicate); `sync: true` delivers before answering.
-- `POST /_sandbox/accounts/<id>/status {status: ready|restricted|pending}`.
+- `POST /_sandbox/accounts/<id>/status {status: ready|restricted|pending}`;
+  `POST /_sandbox/accounts/bulk {count}` makes many onboarded accounts (load tests).
 - `GET /_sandbox/transfers?transfer_group=&destination=` (all, with `count`), `GET /_sandbox/stats`,
   `POST /_sandbox/webhook {url}`, `POST /_sandbox/reset`, `GET /_sandbox/health`.
 """
@@ -714,6 +715,17 @@ class Handler(BaseHTTPRequestHandler):
                     event = state.record_event(data["type"], obj)
                 delivered = state.deliver(event, sync=sync)
                 return self._send(200, {"event": event, "webhook_status": delivered})
+            if parts == ["accounts", "bulk"] and method == "POST":
+                # Many onboarded accounts at once, for load tests (no events are sent).
+                ids = []
+                for _ in range(min(int(data.get("count") or 1), 100_000)):
+                    account = api.account_create({"country": "PT", "metadata": data.get("metadata") or {}}, {})
+                    if data.get("status", "ready") == "ready":
+                        account.update(details_submitted=True, charges_enabled=True, payouts_enabled=True)
+                        account["capabilities"] = {"transfers": "active"}
+                        account["requirements"].update(currently_due=[])
+                    ids.append(account["id"])
+                return self._send(200, {"ids": ids})
             if len(parts) == 3 and parts[0] == "accounts" and parts[2] == "status" and method == "POST":
                 account, delivered = api.account_set_status(parts[1], data.get("status", ""),
                                                             sync=data.get("sync", True))
