@@ -7,20 +7,22 @@ rows as the database cursor yields them, so memory stays flat whatever the size.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import stripe
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
+from django.urls import reverse
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api import DateRangeQuery, parse_query
-from marketplace.errors import DomainError, NotFound
-from payouts import reports
+from marketplace.errors import Conflict, DomainError, NotFound
+from payouts import report_tasks, reports
 
 # A year of inclusive days, leap years included; anything longer is refused.
 MAX_RANGE_DAYS = 366
@@ -222,5 +224,66 @@ class AnnualEarningsView(APIView):
         return Response({"year": query["year"], "results": list(reports.annual_earnings_rows(year=query["year"]))})
 
 
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+class ExportRequest(ReportRangeQuery):
+    kind = serializers.ChoiceField(choices=list(report_tasks.EXPORT_KINDS))
+    format = serializers.ChoiceField(choices=["csv"], required=False, default="csv")
+
+
+def _export_body(request, export_id: str, state: dict) -> dict:
+    done = state.get("status") == "done"
+    return {
+        "id": export_id, "kind": state["kind"], "from": state["from"], "to": state["to"],
+        "status": state["status"], "progress": state.get("progress", 0), "rows_done": state.get("rows_done", 0),
+        "rows_total": state.get("rows_total"), "error": state.get("error", ""),
+        "status_url": request.build_absolute_uri(reverse("report-export", args=[export_id])),
+        "download_url": request.build_absolute_uri(reverse("report-export-download", args=[export_id]))
+        if done else None,
+    }
+
+
+class ExportListView(APIView):
+    """Start a large CSV export as a Celery task → 202 with its status URL; poll it for progress."""
+
+    permission_classes = [IsFinance]
+
+    def post(self, request):
+        serializer = ExportRequest(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        query = serializer.validated_data
+        export_id = uuid.uuid4().hex
+        state = report_tasks.export_state_set(
+            export_id, kind=query["kind"], status="queued", progress=0, rows_done=0,
+            **{"from": query["from"].isoformat(), "to": query["to"].isoformat()}, owner=request.user.pk,
+        )
+        report_tasks.export_csv.delay(export_id)
+        state = report_tasks.export_state(export_id) or state
+        return Response(_export_body(request, export_id, state), status=202)
+
+
+def _own_export(request, export_id: str) -> dict:
+    state = report_tasks.export_state(export_id)
+    if state is None or state.get("owner") != request.user.pk:
+        raise NotFound("No such export (exports are kept for a day).")
+    return state
+
+
+class ExportView(APIView):
+    permission_classes = [IsFinance]
+
+    def get(self, request, export_id: str):
+        return Response(_export_body(request, export_id, _own_export(request, export_id)))
+
+
+class ExportDownloadView(APIView):
+    permission_classes = [IsFinance]
+
+    def get(self, request, export_id: str):
+        state = _own_export(request, export_id)
+        if state["status"] != "done":
+            raise Conflict("The export is not ready yet.", code="export_not_ready")
+        path = report_tasks.export_dir() / f"{export_id}.csv"
+        if not path.exists():
+            raise NotFound("The export file is gone; start it again.")
+        name = f"shiftline-{state['kind']}-{state['from'].replace('-', '')}-{state['to'].replace('-', '')}.csv"
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=name,  # noqa: SIM115 - closed by Django
+                            content_type="text/csv; charset=utf-8")

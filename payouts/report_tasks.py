@@ -32,3 +32,63 @@ def reconcile_daily() -> dict:
     if not result["ok"]:
         logger.warning("Reconciliation found %s mismatches: %s", len(result["mismatches"]), result["mismatch_counts"])
     return {"ok": result["ok"], "mismatches": len(result["mismatches"])}
+
+
+# --- Large CSV exports: written by a worker, with progress, downloaded when done ------------------
+
+EXPORT_KINDS = ("earnings",)
+EXPORT_TTL = 24 * 3600  # seconds an export's state (and link) is kept
+
+
+def export_dir():
+    from django.conf import settings
+
+    path = settings.VAR_DIR / "report-exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def export_state(export_id: str) -> dict | None:
+    from django.core.cache import cache
+
+    return cache.get(f"reports:export:{export_id}")
+
+
+def export_state_set(export_id: str, **changes) -> dict:
+    from django.core.cache import cache
+
+    state = {**(export_state(export_id) or {}), **changes}
+    cache.set(f"reports:export:{export_id}", state, timeout=EXPORT_TTL)
+    return state
+
+
+@shared_task(name="reports.export_csv", acks_late=True)
+def export_csv(export_id: str) -> None:
+    """Write the export's CSV to a file, recording progress every few thousand rows.
+
+    Safe to run twice: a finished export returns at once; a rerun rewrites the file from scratch
+    (to a temporary name, renamed when complete, so a download never sees half a file).
+    """
+    state = export_state(export_id)
+    if state is None or state.get("status") == "done":
+        return
+    day_from, day_to = dt.date.fromisoformat(state["from"]), dt.date.fromisoformat(state["to"])
+    total = reports.earnings_export_count(day_from=day_from, day_to=day_to)
+    export_state_set(export_id, status="running", rows_total=total, rows_done=0, progress=0)
+    target = export_dir() / f"{export_id}.csv"
+    partial = target.with_suffix(".partial")
+    try:
+        rows_done = 0
+        with open(partial, "w", encoding="utf-8", newline="") as out:
+            for chunk in reports.earnings_csv(day_from=day_from, day_to=day_to):
+                out.write(chunk)
+                rows_done += chunk.count("\n")
+                if rows_done % 10_000 < chunk.count("\n"):
+                    export_state_set(export_id, rows_done=max(rows_done - 1, 0),
+                                     progress=min(99, int(100 * rows_done / max(total, 1))))
+        partial.replace(target)
+    except Exception as exc:
+        export_state_set(export_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        partial.unlink(missing_ok=True)
+        raise
+    export_state_set(export_id, status="done", rows_done=total, progress=100)

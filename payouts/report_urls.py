@@ -12,6 +12,10 @@ api_urlpatterns: list = [
          name="report-worker-statement"),
     path("reports/earnings/", report_api.EarningsExportView.as_view(), name="report-earnings"),
     path("reports/annual-earnings/", report_api.AnnualEarningsView.as_view(), name="report-annual-earnings"),
+    path("reports/exports/", report_api.ExportListView.as_view(), name="report-exports"),
+    path("reports/exports/<str:export_id>/", report_api.ExportView.as_view(), name="report-export"),
+    path("reports/exports/<str:export_id>/download/", report_api.ExportDownloadView.as_view(),
+         name="report-export-download"),
     path("reports/reconciliation/", report_api.ReconciliationView.as_view(), name="report-reconciliation"),
 ]
 urlpatterns: list = [

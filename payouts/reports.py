@@ -323,18 +323,41 @@ def iso_utc(value: dt.datetime | None) -> str:
 PAYOUT_MONEY_FIELDS = ["gross", "bonuses", "voided", "paid", "reversed", "outstanding"]
 
 
-def _sum_subquery(queryset: models.QuerySet, field: str = "amount") -> Coalesce:
-    """A correlated `SUM(field)` over `queryset` (already filtered on `OuterRef`), 0 when empty."""
-    total = queryset.order_by().values("worker_id").annotate(_total=Sum(field)).values("_total")
-    return Coalesce(models.Subquery(total, output_field=models.BigIntegerField()), 0)
+PAYOUT_ROW_FIELDS = [
+    "worker", "worker_name", "currency", "cases_resolved", "gross", "bonuses", "voided", "paid", "reversed",
+    "outstanding", "payouts_count", "stripe_account_id", "country",
+]
 
 
-def _count_subquery(queryset: models.QuerySet) -> Coalesce:
-    count = queryset.order_by().values("worker_id").annotate(_n=Count("id")).values("_n")
-    return Coalesce(models.Subquery(count, output_field=models.BigIntegerField()), 0)
+def _earning_figures() -> dict[str, Any]:
+    return {
+        "cases_resolved": Count("id", filter=Q(kind=EarningKind.CASE_PAY) & ~Q(status=EarningStatus.VOIDED)),
+        "gross": _sum("amount"),
+        "bonuses": _sum("amount", kind=EarningKind.CSAT_BONUS),
+        "voided": _sum("amount", status=EarningStatus.VOIDED),
+        "outstanding": _sum(
+            "amount", status__in=[EarningStatus.PENDING, EarningStatus.AVAILABLE, EarningStatus.IN_PAYOUT]
+        ),
+    }
 
 
-def payout_report_rows(*, day_from: dt.date, day_to: dt.date, currency: str | None = None) -> models.QuerySet:
+def _payout_figures(start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    paid_in_range = Q(status=PayoutStatus.PAID, paid_at__gte=start, paid_at__lt=end)
+    return {
+        "paid": _sum("amount", status=PayoutStatus.PAID, paid_at__gte=start, paid_at__lt=end),
+        "payouts_count": Count("id", filter=paid_in_range),
+        "reversed": _sum("reversed_amount", reversed_at__gte=start, reversed_at__lt=end),
+    }
+
+
+def _payouts_in_range(currency: str, start: dt.datetime, end: dt.datetime) -> models.QuerySet:
+    return Payout.objects.filter(currency=currency).filter(
+        Q(status=PayoutStatus.PAID, paid_at__gte=start, paid_at__lt=end)
+        | Q(reversed_at__gte=start, reversed_at__lt=end)
+    )
+
+
+def payout_report_rows(*, day_from: dt.date, day_to: dt.date, currency: str | None = None) -> list[dict]:
     """One row per worker with earnings or payouts dated in the range, ordered by worker id.
 
     - `cases_resolved`: case-pay earnings earned in the range and not voided;
@@ -345,57 +368,37 @@ def payout_report_rows(*, day_from: dt.date, day_to: dt.date, currency: str | No
     - `reversed`: amounts reversed at Stripe in the range.
 
     So `gross = voided + outstanding + (earned in the range and paid since)`; `paid` counts money
-    sent in the range, whichever days it was earned on. A values() queryset: `.iterator()` streams.
+    sent in the range, whichever days it was earned on.
+
+    Three aggregate queries (earnings grouped by worker over the `earned_at` index, payouts grouped
+    by worker, the workers' names), merged per worker: the result has one entry per worker, so its
+    size does not grow with the number of earnings.
     """
     from workers.models import Worker
 
     currency = currency or report_currency()
     start, end = utc_day_bounds(day_from, day_to)
-    earnings = Earning.objects.filter(
-        worker_id=models.OuterRef("pk"), currency=currency, earned_at__gte=start, earned_at__lt=end
+    earned = _grouped(
+        Earning.objects.filter(currency=currency, earned_at__gte=start, earned_at__lt=end), F("worker_id"),
+        **_earning_figures(),
     )
-    paid = Payout.objects.filter(
-        worker_id=models.OuterRef("pk"), currency=currency, status=PayoutStatus.PAID,
-        paid_at__gte=start, paid_at__lt=end,
-    )
-    reversed_ = Payout.objects.filter(
-        worker_id=models.OuterRef("pk"), currency=currency, reversed_at__gte=start, reversed_at__lt=end
-    )
-    active_workers = Q(
-        pk__in=Earning.objects.filter(currency=currency, earned_at__gte=start, earned_at__lt=end).values("worker_id")
-    ) | Q(
-        pk__in=Payout.objects.filter(currency=currency, status=PayoutStatus.PAID, paid_at__gte=start, paid_at__lt=end)
-        .values("worker_id")
-    ) | Q(
-        pk__in=Payout.objects.filter(currency=currency, reversed_at__gte=start, reversed_at__lt=end).values("worker_id")
-    )
-    return (
-        Worker.objects.filter(active_workers)
-        .annotate(
-            worker=F("pk"),
-            worker_name=F("full_name"),
-            currency=models.Value(currency, output_field=models.CharField()),
-            cases_resolved=_count_subquery(
-                earnings.filter(kind=EarningKind.CASE_PAY).exclude(status=EarningStatus.VOIDED)
-            ),
-            gross=_sum_subquery(earnings),
-            bonuses=_sum_subquery(earnings.filter(kind=EarningKind.CSAT_BONUS)),
-            voided=_sum_subquery(earnings.filter(status=EarningStatus.VOIDED)),
-            paid=_sum_subquery(paid),
-            reversed=_sum_subquery(reversed_, "reversed_amount"),
-            outstanding=_sum_subquery(
-                earnings.filter(
-                    status__in=[EarningStatus.PENDING, EarningStatus.AVAILABLE, EarningStatus.IN_PAYOUT]
-                )
-            ),
-            payouts_count=_count_subquery(paid),
-        )
-        .order_by("pk")
-        .values(
-            "worker", "worker_name", "currency", "cases_resolved", "gross", "bonuses", "voided", "paid",
-            "reversed", "outstanding", "payouts_count", "stripe_account_id", "country",
-        )
-    )
+    paid = _grouped(_payouts_in_range(currency, start, end), F("worker_id"), **_payout_figures(start, end))
+    workers = {
+        w["user_id"]: w for w in Worker.objects.filter(pk__in=set(earned) | set(paid))
+        .values("user_id", "full_name", "stripe_account_id", "country")
+    }
+    zero_earned = dict.fromkeys(_earning_figures(), 0)
+    zero_paid = dict.fromkeys(_payout_figures(start, end), 0)
+    rows = []
+    for worker_id in sorted(workers):
+        worker = workers[worker_id]
+        figures = {**zero_earned, **earned.get(worker_id, {}), **zero_paid, **paid.get(worker_id, {})}
+        rows.append({
+            "worker": worker_id, "worker_name": worker["full_name"], "currency": currency,
+            **{name: figures[name] for name in PAYOUT_ROW_FIELDS[3:11]},
+            "stripe_account_id": worker["stripe_account_id"], "country": worker["country"],
+        })
+    return rows
 
 
 def payout_report_totals(*, day_from: dt.date, day_to: dt.date, currency: str | None = None) -> dict:
@@ -403,39 +406,17 @@ def payout_report_totals(*, day_from: dt.date, day_to: dt.date, currency: str | 
     currency = currency or report_currency()
     start, end = utc_day_bounds(day_from, day_to)
     earned = Earning.objects.filter(currency=currency, earned_at__gte=start, earned_at__lt=end).aggregate(
-        cases_resolved=Count("id", filter=Q(kind=EarningKind.CASE_PAY) & ~Q(status=EarningStatus.VOIDED)),
-        gross=_sum("amount"),
-        bonuses=_sum("amount", kind=EarningKind.CSAT_BONUS),
-        voided=_sum("amount", status=EarningStatus.VOIDED),
-        outstanding=_sum(
-            "amount", status__in=[EarningStatus.PENDING, EarningStatus.AVAILABLE, EarningStatus.IN_PAYOUT]
-        ),
-        workers_earning=Count("worker_id", distinct=True),
+        **_earning_figures()
     )
-    payouts = Payout.objects.filter(currency=currency).aggregate(
-        paid=_sum("amount", status=PayoutStatus.PAID, paid_at__gte=start, paid_at__lt=end),
-        payouts_count=Count("id", filter=Q(status=PayoutStatus.PAID, paid_at__gte=start, paid_at__lt=end)),
-        reversed=_sum("reversed_amount", reversed_at__gte=start, reversed_at__lt=end),
-    )
-    return {
-        "currency": currency,
-        "cases_resolved": earned["cases_resolved"],
-        "gross": earned["gross"],
-        "bonuses": earned["bonuses"],
-        "voided": earned["voided"],
-        "paid": payouts["paid"],
-        "reversed": payouts["reversed"],
-        "outstanding": earned["outstanding"],
-        "payouts_count": payouts["payouts_count"],
-    }
+    payouts = _payouts_in_range(currency, start, end).aggregate(**_payout_figures(start, end))
+    return {"currency": currency, **{name: {**earned, **payouts}[name] for name in PAYOUT_ROW_FIELDS[3:11]}}
 
 
 def payout_report(*, day_from: dt.date, day_to: dt.date, currency: str | None = None) -> dict:
     """`{"from", "to", "currency", "results": [row per worker], "totals": {...}}`."""
     currency = currency or report_currency()
-    rows = payout_report_rows(day_from=day_from, day_to=day_to, currency=currency)
+    results = payout_report_rows(day_from=day_from, day_to=day_to, currency=currency)
     totals = payout_report_totals(day_from=day_from, day_to=day_to, currency=currency)
-    results = list(rows)
     totals["workers"] = len(results)
     return {
         "from": day_from.isoformat(),
@@ -485,7 +466,7 @@ def payout_report_csv(*, day_from: dt.date, day_to: dt.date, currency: str | Non
     """The payout report's rows as CSV, streamed from a server-side cursor."""
     start, end = utc_day_bounds(day_from, day_to)
     period = [iso_utc(start), iso_utc(end)]
-    rows = payout_report_rows(day_from=day_from, day_to=day_to, currency=currency).iterator(chunk_size=2000)
+    rows = payout_report_rows(day_from=day_from, day_to=day_to, currency=currency)
     return csv_lines(
         PAYOUT_CSV_COLUMNS,
         (
@@ -865,44 +846,55 @@ ANNUAL_CSV_COLUMNS = [
 ]
 
 
-def annual_earnings_rows(*, year: int) -> models.QuerySet:
-    """Per worker and currency: payouts paid and reversed in `year`, with per-quarter DAC7 figures.
+def annual_earnings_rows(*, year: int, currency: str | None = None) -> list[dict]:
+    """Per worker paid in `year` (in one currency): payouts paid and reversed, per-quarter DAC7 figures.
 
-    `activities` per quarter are the worker's resolved cases (case-pay earnings not voided) earned
-    in that quarter; `consideration` is what was paid out in that quarter.
+    Two aggregate queries grouped by worker (the year's payouts with a conditional sum per
+    quarter; the year's case pay with a conditional count per quarter) plus the workers' details,
+    merged per worker. `activities` per quarter are resolved cases (case-pay earnings not voided)
+    earned in that quarter; `consideration` is what was paid out in that quarter.
     """
     from workers.models import Worker
 
+    currency = currency or report_currency()
     start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
     end = dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
     quarters = [(dt.datetime(year, 3 * q - 2, 1, tzinfo=dt.UTC),
                  dt.datetime(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1, tzinfo=dt.UTC)) for q in range(1, 5)]
-    currencies = (
-        Payout.objects.filter(status=PayoutStatus.PAID, paid_at__gte=start, paid_at__lt=end)
-        .values("worker_id", "currency").distinct()
+    paid = Payout.objects.filter(currency=currency, status=PayoutStatus.PAID).filter(
+        Q(paid_at__gte=start, paid_at__lt=end) | Q(reversed_at__gte=start, reversed_at__lt=end)
     )
-    paid = Payout.objects.filter(worker_id=models.OuterRef("worker_id"), currency=models.OuterRef("currency"),
-                                 status=PayoutStatus.PAID)
-    cases = Earning.objects.filter(worker_id=models.OuterRef("worker_id"), currency=models.OuterRef("currency"),
-                                   kind=EarningKind.CASE_PAY).exclude(status=EarningStatus.VOIDED)
-    worker = Worker.objects.filter(pk=models.OuterRef("worker_id"))
-    annotations: dict[str, Any] = {
-        "worker_name": models.Subquery(worker.values("full_name")[:1]),
-        "email": models.Subquery(worker.values("user__email")[:1]),
-        "country": models.Subquery(worker.values("country")[:1]),
-        "stripe_account_id": models.Subquery(worker.values("stripe_account_id")[:1]),
-        "gross_paid": _sum_subquery(paid.filter(paid_at__gte=start, paid_at__lt=end)),
-        "reversed": _sum_subquery(paid.filter(reversed_at__gte=start, reversed_at__lt=end), "reversed_amount"),
-        "payouts_count": _count_subquery(paid.filter(paid_at__gte=start, paid_at__lt=end)),
-    }
-    for q, (q_start, q_end) in enumerate(quarters, start=1):
-        annotations[f"q{q}_paid"] = _sum_subquery(paid.filter(paid_at__gte=q_start, paid_at__lt=q_end))
-        annotations[f"q{q}_activities"] = _count_subquery(cases.filter(earned_at__gte=q_start, earned_at__lt=q_end))
-    return currencies.annotate(**annotations).order_by("worker_id", "currency")
+    payouts = _grouped(
+        paid, F("worker_id"),
+        gross_paid=_sum("amount", paid_at__gte=start, paid_at__lt=end),
+        reversed=_sum("reversed_amount", reversed_at__gte=start, reversed_at__lt=end),
+        payouts_count=Count("id", filter=Q(paid_at__gte=start, paid_at__lt=end)),
+        **{f"q{q}_paid": _sum("amount", paid_at__gte=q_start, paid_at__lt=q_end)
+           for q, (q_start, q_end) in enumerate(quarters, start=1)},
+    )
+    cases = Earning.objects.filter(
+        currency=currency, kind=EarningKind.CASE_PAY, earned_at__gte=start, earned_at__lt=end,
+        worker_id__in=list(payouts),
+    ).exclude(status=EarningStatus.VOIDED)
+    activities = _grouped(
+        cases, F("worker_id"),
+        **{f"q{q}_activities": Count("id", filter=Q(earned_at__gte=q_start, earned_at__lt=q_end))
+           for q, (q_start, q_end) in enumerate(quarters, start=1)},
+    )
+    workers = Worker.objects.filter(pk__in=list(payouts)).order_by("pk").values(
+        "user_id", "full_name", "user__email", "country", "stripe_account_id"
+    )
+    zero_activities = {f"q{q}_activities": 0 for q in range(1, 5)}
+    return [
+        {"worker_id": w["user_id"], "worker_name": w["full_name"], "email": w["user__email"],
+         "country": w["country"], "stripe_account_id": w["stripe_account_id"], "currency": currency,
+         **payouts[w["user_id"]], **zero_activities, **activities.get(w["user_id"], {})}
+        for w in workers
+    ]
 
 
 def annual_earnings_csv(*, year: int) -> Iterator[str]:
-    rows = annual_earnings_rows(year=year).iterator(chunk_size=2000)
+    rows = annual_earnings_rows(year=year)
 
     def line(row: dict) -> list:
         currency = row["currency"]

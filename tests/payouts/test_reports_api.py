@@ -251,3 +251,29 @@ def test_annual_earnings_export_for_tax_reporting(finance_client, report_data):
     assert finance_client.get("/api/v1/reports/annual-earnings/", {"year": "twenty"}).json()["fields"] == {
         "year": ["A valid integer is required."]
     }
+
+
+def test_large_export_runs_as_a_task_with_progress_and_a_download_link(finance_client, finance_user, client_for,
+                                                                       report_data, settings, tmp_path):
+    from tests.factories.workers import StaffFactory
+
+    settings.VAR_DIR = tmp_path
+    streamed = b"".join(finance_client.get("/api/v1/reports/earnings/", NOVEMBER).streaming_content).decode()
+
+    response = finance_client.post("/api/v1/reports/exports/", {"kind": "earnings", **NOVEMBER}, format="json")
+
+    assert response.status_code == 202
+    body = response.json()
+    # Celery runs eagerly in the tests: the task has finished by the time the 202 is sent.
+    assert (body["status"], body["progress"], body["rows_done"], body["rows_total"]) == ("done", 100, 7, 7)
+    status = finance_client.get(body["status_url"])
+    assert status.json()["download_url"] == body["download_url"]
+    download = finance_client.get(body["download_url"])
+    assert download.status_code == 200
+    assert download["Content-Disposition"] == 'attachment; filename="shiftline-earnings-20261101-20261130.csv"'
+    assert b"".join(download.streaming_content).decode() == streamed
+    # Someone else's export is not theirs to see.
+    other = client_for(StaffFactory(role="finance"))
+    assert other.get(body["status_url"]).status_code == 404
+    bad = finance_client.post("/api/v1/reports/exports/", {"kind": "everything", **NOVEMBER}, format="json")
+    assert (bad.status_code, list(bad.json()["fields"])) == (400, ["kind"])
