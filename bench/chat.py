@@ -113,12 +113,16 @@ def server_env(database_url: str, redis_url: str) -> dict[str, str]:
 
 
 class Server:
+    ws_impl = "auto"
+    deflate = "false"
+
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.port = free_port()
         self.log = open(ROOT / "var" / f"bench-server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *args, "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-access-log", "--lifespan", "off", "--log-level", "warning"],
+             "--no-access-log", "--lifespan", "off", "--log-level", "warning", "--ws", self.ws_impl,
+             "--ws-per-message-deflate", self.deflate],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -470,8 +474,12 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=0, help="also measure memory of N idle sockets")
     parser.add_argument("--reconnect", action="store_true", help="also drop every socket at once and resume")
     parser.add_argument("--skip-relay", action="store_true")
+    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn websocket implementation")
+    parser.add_argument("--deflate", action="store_true", help="permessage-deflate on (uvicorn's default)")
     args = parser.parse_args()
     args.workers = args.workers or args.conversations
+    Server.ws_impl = args.ws
+    Server.deflate = "true" if args.deflate else "false"
 
     try:
         import uvloop
