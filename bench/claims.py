@@ -10,6 +10,8 @@ approved workers with API tokens and shifts, then runs three phases with keep-al
 clients (a minimal asyncio client, so the load generator takes as little of the 2 cores as
 possible):
 
+0. read: C clients reading `GET /api/v1/workers/me/`, the ceiling of a plain DRF endpoint on this
+   machine at that moment (other load on the machine moves every figure);
 1. spread: C clients, each looping claim → release on shifts spread over many shifts;
 2. hot: C clients looping claim → release on one shift with fewer seats than clients (409
    `shift_full` answers are normal answers here);
@@ -153,10 +155,10 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str) -> int:
+    async def post(self, path: str, method: str = "POST") -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Token {self.token}\r\n"
+        request = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Token {self.token}\r\n"
                    "Content-Length: 0\r\nAccept: application/json\r\n\r\n")
         self.writer.write(request.encode())
         await self.writer.drain()
@@ -205,12 +207,27 @@ async def claim_release_loop(port: int, token: str, pick_shift, deadline: float,
         connection.close()
 
 
-async def run_phase(port: int, tokens: list[str], pick_shift, duration: float, monitor=None) -> dict:
+async def read_loop(port: int, token: str, pick_shift, deadline: float, latencies: list[float],
+                    statuses: dict[int, int]) -> None:
+    """The baseline: a plain authenticated DRF read (`GET /api/v1/workers/me/`)."""
+    connection = Connection(port, token)
+    try:
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            status = await connection.post("/api/v1/workers/me/", method="GET")
+            latencies.append(time.perf_counter() - began)
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        connection.close()
+
+
+async def run_phase(port: int, tokens: list[str], pick_shift, duration: float, monitor=None,
+                    loop=claim_release_loop) -> dict:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     deadline = time.monotonic() + duration
     began = time.monotonic()
-    tasks = [claim_release_loop(port, token, pick_shift, deadline, latencies, statuses) for token in tokens]
+    tasks = [loop(port, token, pick_shift, deadline, latencies, statuses) for token in tokens]
     if monitor is not None:
         tasks.append(monitor(deadline))
     await asyncio.gather(*tasks)
@@ -283,7 +300,12 @@ def main() -> int:
     server = Server(env, args.workers)
     try:
         tokens = data["tokens"]
+        # Warm up every worker process (URL conf, first connections) before anything is timed.
+        asyncio.run(run_phase(server.port, tokens[:args.clients], lambda: random.choice(data["spread"]), 2.0))
         print(f"bench/claims.py: uvicorn --workers {args.workers} on PostgreSQL, {args.duration:.0f} s per phase",
+              flush=True)
+        baseline = asyncio.run(run_phase(server.port, tokens[:args.clients], None, args.duration, loop=read_loop))
+        print(line("read", baseline, args.clients, False) + "   (baseline: GET /workers/me/, the stack's ceiling now)",
               flush=True)
         spread = asyncio.run(run_phase(server.port, tokens[:args.clients],
                                        lambda: random.choice(data["spread"]), args.duration))
