@@ -588,7 +588,7 @@ def _seat_freed(*, shift: Shift, exclude_worker_id: int | None, now: dt.datetime
     transaction, so it can never be handed to two people; otherwise it goes back on the board.
     """
     promoted = None
-    if shift.status == ShiftStatus.PUBLISHED and shift.ends_at > now:
+    if shift.status == ShiftStatus.PUBLISHED and shift.ends_at > now and getattr(shift, "has_waiting", True):
         promoted = _waitlist_promote(shift=shift, exclude_worker_id=exclude_worker_id, now=now)
     if promoted is None:
         Shift.objects.filter(pk=shift.pk).update(seats_taken=F("seats_taken") - 1)
@@ -633,26 +633,43 @@ def _active_claim_locked(*, worker_id: int, shift_id: int) -> ShiftClaim:
     return claim
 
 
+def _lock_shift(shift_id: int) -> Shift | None:
+    """Lock the shift row; `has_waiting` tells whether anyone is on its waitlist (same query)."""
+    return (Shift.objects.select_for_update(of=("self",))
+            .annotate(has_waiting=Exists(ShiftWaitlistEntry.objects.filter(
+                shift_id=OuterRef("pk"), status=WaitlistStatus.WAITING)))
+            .filter(pk=shift_id).first())
+
+
+_RELEASE_SQL = """
+UPDATE workers_shiftclaim SET status = %(status)s, released_at = %(now)s
+WHERE shift_id = %(shift)s AND worker_id = %(worker)s AND status = 'active' AND checked_in_at IS NULL
+RETURNING *
+"""
+
+
 @transaction.atomic
 def shift_release(*, worker_id: int, shift_id: int) -> ShiftClaim:
     """Give up a seat. Within 2 hours of the start it is recorded as a late release.
 
-    Locks the shift row and then the claim; the freed seat goes to the waitlist in the same
-    transaction (see `_seat_freed`).
+    Locks the shift row, then ends the claim with one conditional UPDATE; the freed seat goes to
+    the waitlist in the same transaction (see `_seat_freed`).
     """
     now = timezone.now()
-    shift = Shift.objects.select_for_update().filter(pk=shift_id).first()
+    shift = _lock_shift(shift_id)
     if shift is None:
         raise errors.NotFound("No such shift.")
-    claim = _active_claim_locked(worker_id=worker_id, shift_id=shift_id)
-    if claim.checked_in_at is not None:
-        raise errors.StillCheckedIn()
     if shift.ends_at <= now:
+        _active_claim_locked(worker_id=worker_id, shift_id=shift_id)
         raise errors.ShiftEnded()
     late = now > shift.starts_at - _conf("RELEASE_CUTOFF")
-    claim.status = ClaimStatus.LATE_RELEASED if late else ClaimStatus.RELEASED
-    claim.released_at = now
-    claim.save(update_fields=["status", "released_at"])
+    status = ClaimStatus.LATE_RELEASED if late else ClaimStatus.RELEASED
+    released = list(ShiftClaim.objects.raw(_RELEASE_SQL, {"status": status, "now": now, "shift": shift_id,
+                                                          "worker": worker_id}))
+    if not released:
+        _active_claim_locked(worker_id=worker_id, shift_id=shift_id)  # 409 not_claimed when there is none
+        raise errors.StillCheckedIn()
+    claim = released[0]
     _seat_freed(shift=shift, exclude_worker_id=worker_id, now=now)
     if late:
         worker_reliability_refresh(worker_id=worker_id)
