@@ -131,3 +131,36 @@ def test_profile_and_assessment_pages(browser_for, worker_factory):
     assert "Reliability" in client.get("/profile/").content.decode()
     page = client.get("/apply/assessment/").content.decode()
     assert page.count('type="radio"') == 5 * 4
+
+
+def test_ops_shift_list_shows_seats_and_waitlist(browser_for, ops_user, shift_factory, claim_factory, worker_factory):
+    from workers.models import ShiftWaitlistEntry
+
+    shift = shift_factory(capacity=1)
+    claim_factory(shift=shift)
+    ShiftWaitlistEntry.objects.create(shift=shift, worker=worker_factory())
+
+    page = browser_for(ops_user).get("/ops/shifts/").content.decode()
+
+    assert f'<tr data-shift-id="{shift.pk}">' in page
+    assert "1 / 1" in page
+
+
+def test_board_offers_waitlist_on_full_shift_and_check_in_in_window(browser_for, worker, shift_factory,
+                                                                    claim_factory, in_hours):
+    full = shift_factory(capacity=1)
+    claim_factory(shift=full)
+    soon = shift_factory(starts_at=timezone.now() + dt.timedelta(minutes=10), ends_at=in_hours(2))
+    claim_factory(shift=soon, worker=worker)
+    client = browser_for(worker.user)
+
+    board = client.get("/shifts/").content.decode()
+    assert f'action="/shifts/{full.pk}/waitlist/"' in board
+    assert f'action="/shifts/{soon.pk}/release/"' in board
+    mine = client.get("/my-shifts/").content.decode()
+    assert f'action="/shifts/{soon.pk}/check-in/"' in mine
+
+    client.post(f"/shifts/{soon.pk}/check-in/", {"next": "/my-shifts/"})
+    mine = client.get("/my-shifts/").content.decode()
+    assert f'action="/shifts/{soon.pk}/check-out/"' in mine
+    assert "Checked in" in mine
