@@ -26,7 +26,7 @@ from uuid import uuid4
 import stripe
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import CharField, Count, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import CharField, Count, Q, Sum, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -467,18 +467,25 @@ def earnings_post_resolved_batch(*, limit: int = 500) -> int:
                 claim_id=payload.get("claim_id"), earned_at=resolved_at,
                 available_at=resolved_at + timedelta(hours=card.hold_hours)))
         Earning.objects.bulk_create(new_earnings, batch_size=1000)
+        # One journal transaction per batch and currency: a pending line per worker and one
+        # expense line. Each case is still earned once: its Earning row is unique per
+        # (ticket, kind, resolution) and its event is claimed once; the earnings name the batch.
         postings: list[Posting] = []
         for currency in {e.currency for e in new_earnings}:
             group = [e for e in new_earnings if e.currency == currency]
             accounts = ledger_accounts_ensure(worker_ids={e.worker_id for e in group}, currency=currency)
             expense = platform_account(AccountKind.CASE_EXPENSE, currency)
-            postings += [
-                Posting(key=f"case-pay:{e.ticket_id}:{e.resolution_n}", kind=JournalKind.CASE_PAY, currency=currency,
-                        lines=[(accounts[(AccountKind.WORKER_PENDING, e.worker_id)], e.amount), (expense, -e.amount)],
-                        memo=f"Case pay, ticket {e.ticket_id}", refs={"earning": e.pk}, worker_id=e.worker_id,
-                        ticket_id=e.ticket_id)
-                for e in group
-            ]
+            per_worker: dict[int, int] = defaultdict(int)
+            for e in group:
+                per_worker[e.worker_id] += e.amount
+            first, last = min(e.pk for e in group), max(e.pk for e in group)
+            postings.append(Posting(
+                key=f"case-pay-batch:{currency}:{first}-{last}:{len(group)}", kind=JournalKind.CASE_PAY,
+                currency=currency,
+                lines=[(accounts[(AccountKind.WORKER_PENDING, w)], total) for w, total in sorted(per_worker.items())]
+                + [(expense, -sum(per_worker.values()))],
+                memo=f"Case pay for {len(group)} resolved cases",
+                refs={"first_earning": first, "last_earning": last, "count": len(group)}))
         ledger_post_many(postings)
         handlers = getattr(settings, "OUTBOX_HANDLERS", {}).get("ticket.resolved", [])
         if list(handlers) == [RESOLVED_CONSUMER]:
@@ -725,11 +732,7 @@ def _payouts_create_chunk(*, run: PayoutRun, currency: str, minimum: int, worker
                     refs={"run": run.pk})
             for p in payouts
         ])
-        Earning.objects.filter(worker_id__in=[w for w, _ in chosen], status=EarningStatus.AVAILABLE).update(
-            status=EarningStatus.IN_PAYOUT,
-            payout_id=Subquery(Payout.objects.filter(run=run, worker_id=OuterRef("worker_id"),
-                                                     status=PayoutStatus.PENDING).values("pk")[:1]),
-        )
+        _earnings_attach_to_payouts(payouts)
         PayoutEvent.objects.bulk_create([PayoutEvent(payout=p, kind="created", data={"run": run.pk})
                                          for p in payouts])
         return len(payouts)
@@ -749,6 +752,20 @@ class _Send:
     transfer_group: str
     transfer_id: str = ""
     error: stripe.StripeError | None = None
+
+
+def _earnings_attach_to_payouts(payouts: list[Payout]) -> None:
+    """Available earnings of each payout's worker → in_payout, pointing at the payout."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE payouts_earning AS e SET status = 'in_payout', payout_id = p.id FROM payouts_payout AS p "
+                "WHERE p.id = ANY(%s) AND e.worker_id = p.worker_id AND e.currency = p.currency "
+                "AND e.status = 'available'", [[p.pk for p in payouts]])
+        return
+    for payout in payouts:
+        Earning.objects.filter(worker_id=payout.worker_id, currency=payout.currency,
+                               status=EarningStatus.AVAILABLE).update(status=EarningStatus.IN_PAYOUT, payout=payout)
 
 
 def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
