@@ -22,7 +22,7 @@ from tests.contract.helpers import (
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_healthz_schema_and_docs_are_public(stack):
+def test_healthz_schema_and_docs_are_public(stack, asgi_server_factory):
     health = httpx.get(f"{stack.url}/healthz", timeout=30)
     assert health.status_code == 200
     assert health.json() == {"status": "ok", "checks": {"database": "ok", "channel_layer": "ok", "broker": "ok"}}
@@ -37,6 +37,14 @@ def test_healthz_schema_and_docs_are_public(stack):
     assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
 
     error(httpx.get(f"{stack.url}/api/v1/no-such-endpoint/", timeout=30), 404)
+
+    # 503 with the failing checks named when a dependency is down (here Redis: layer and broker).
+    broken = asgi_server_factory(REDIS_URL="redis://127.0.0.1:1/0")
+    response = httpx.get(f"{broken.url}/healthz", timeout=30)
+    assert response.status_code == 503, response.text
+    body = response.json()
+    assert body["status"] != "ok" and body["checks"]["database"] == "ok", body
+    assert body["checks"]["channel_layer"] != "ok" and body["checks"]["broker"] != "ok", body
 
 
 def test_authentication_roles_and_error_shape(stack):
@@ -131,6 +139,8 @@ def test_bad_input_is_400_never_500(stack):
     invalid(ops.post("/api/v1/shifts/", {**shift_body(start_in_minutes=60), "starts_at": "tomorrow"}), "starts_at")
     invalid(ops.post("/api/v1/shifts/", {**shift_body(start_in_minutes=60), "capacity": "many"}), "capacity")
     ok(ops.post("/api/v1/shifts/", shift_body(start_in_minutes=-4)), 201)  # 4 minutes in the past is fine
+    ok(ops.post("/api/v1/shifts/", shift_body(start_in_minutes=60, hours=0.25, capacity=1)), 201)  # the bounds
+    ok(ops.post("/api/v1/shifts/", shift_body(start_in_minutes=60, hours=12, capacity=1000)), 201)
 
     # Tickets.
     invalid(httpx.post(f"{url}/api/v1/tickets/", json={}, timeout=30), "name", "email", "language", "topic",
@@ -201,10 +211,7 @@ def test_query_parameters_are_validated_like_bodies(stack):
         page(ok(api.get(path, params=params)))
     assert [w["id"] for w in page(ok(ops.get("/api/v1/workers/", params={"status": "approved"})))] == [worker.id]
 
-
-def test_lists_paginate_with_next(stack):
-    url = stack.url
-    ops = staff(url, "ops")
+    # Pages: `next` is a URL until the last page.
     for _ in range(3):
         create_shift(ops, start_in_minutes=120)
     first = ok(ops.get("/api/v1/shifts/", params={"page_size": 2}))

@@ -100,6 +100,9 @@ def test_routing_transfer_queue_and_visibility(stack):
     error(Api(url).get(f"/api/v1/tickets/{t1['id']}/"), 401)
     error(ops.get("/api/v1/tickets/999999999/"), 404)
     assert ok(ops.get(f"/api/v1/tickets/{t1['id']}/"))["assigned_worker"] == holder
+    # A worker's list holds the tickets assigned to them now or in the past.
+    other_id = carol.id if holder == alice.id else alice.id
+    assert t1["id"] in [t["id"] for t in page(ok(by_id[other_id].get("/api/v1/tickets/")))]
     assert ok(by_id[holder].get(f"/api/v1/tickets/{t1['id']}/"))["id"] == t1["id"]
 
     # Only the customer rates or reopens; only staff resolve or transfer.
@@ -143,6 +146,11 @@ def test_resolve_rate_reopen_and_the_reopen_window(stack):
             assert reopened["status"] in ("queued", "assigned") and reopened["resolved_at"] is None, reopened
             assigned = await recv_type(agent, "ticket.assigned", skip=("ticket.resolved",))
             assert assigned["ticket"]["id"] == ticket["id"] and assigned["ticket"]["assigned_worker"] == alice.id
+            # A second console of the same worker first gets a ticket.assigned for each ticket held.
+            async with connect(agent_uri(stack, alice)) as second_console:
+                first = await recv(second_console)
+                assert first["type"] == "ticket.assigned" and first["ticket"]["id"] == ticket["id"], first
+                assert first["ticket"]["status"] == "assigned" and first["ticket"]["assigned_worker"] == alice.id
             ok(await asyncio.to_thread(ops.post, f"{path}/resolve/", {"resolution": "Done by ops"}))
             return ticket
 

@@ -67,6 +67,8 @@ def test_claim_and_check_in_errors(stack):
     # Check-in: only the claimant, only from 15 minutes before the start.
     error(alice.post(f"/api/v1/shifts/{later['id']}/check-in/"), 409, "outside_window")
     error(bob.post(f"/api/v1/shifts/{later['id']}/check-in/"), 409, "not_claimed")
+    error(bob.post(f"/api/v1/shifts/{later['id']}/release/"), 409, "not_claimed")
+    error(bob.post(f"/api/v1/shifts/{later['id']}/check-out/"), 409, "not_claimed")
     soon = create_shift(ops, start_in_minutes=10, hours=1, capacity=2)
     ok(bob.post(f"/api/v1/shifts/{soon['id']}/claim/"), 201)
     assert iso(ok(bob.post(f"/api/v1/shifts/{soon['id']}/check-in/"))["checked_in_at"])
