@@ -308,11 +308,27 @@ def test_worker_customer_and_finance_end_to_end(stack):
     for reader in (ops, finance):
         operations = ok(reader.get("/api/v1/reports/operations/", params={"from": today, "to": today}))
         assert isinstance(operations, dict) and operations, operations
+    # Tickets created, resolved, abandoned; first response and resolution time (median, p90); CSAT
+    # average; cost per resolved case (this test's data only: the database is fresh).
+    totals = operations["totals"]
+    assert (totals["tickets_created"], totals["tickets_resolved"], totals["tickets_abandoned"]) == (1, 1, 0), totals
+    for name in ("first_response_median_seconds", "first_response_p90_seconds", "resolution_median_seconds",
+                 "resolution_p90_seconds"):
+        assert isinstance(totals[name], (int, float)) and totals[name] >= 0, (name, totals)
+    assert totals["resolution_median_seconds"] >= totals["first_response_median_seconds"], totals
+    assert totals["csat_average"] == 5
+    cost = totals["cost_per_resolved_case"]
+    if isinstance(cost, dict):
+        money(cost["amount"], cost["currency"])
+        cost = cost["amount"]
+    else:
+        money(cost, totals.get("currency") or operations.get("currency"))
+    assert cost == 850, totals
     operations_csv = ops.get("/api/v1/reports/operations/", params={"from": today, "to": today, "format": "csv"})
     assert operations_csv.status_code == 200 and operations_csv.headers["content-type"].startswith("text/csv")
 
     reconciliation = ok(finance.get("/api/v1/reports/reconciliation/", params={"from": today, "to": today}))
-    assert isinstance(reconciliation, dict) and reconciliation
+    assert reconciliation["mismatches"] == [] and reconciliation["payouts_checked"] == 1, reconciliation
 
     # The worker ends the shift.
     checked_out = ok(worker.post(f"/api/v1/shifts/{shift['id']}/check-out/"))
