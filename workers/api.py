@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
@@ -230,6 +231,7 @@ class NoticeOutput(serializers.Serializer):
     read_at = serializers.DateTimeField(allow_null=True)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class FlexibleTimeField(serializers.Field):
     """An ISO 8601 datetime, or a date (its start, UTC). `.is_date` tells which was given."""
 
@@ -427,10 +429,11 @@ class AssessmentView(APIView):
             "can_take": state["can_take"],
         }
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response(self._state(request))
 
-    @extend_schema(request=AssessmentInput)
+    @extend_schema(request=AssessmentInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         data = AssessmentInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -456,7 +459,7 @@ class ShiftListView(APIView):
         return [IsOps()] if self.request.method == "POST" else super().get_permissions()
 
     @extend_schema(
-        parameters=[ShiftListQuery, OpenApiParameter("from", str), OpenApiParameter("to", str)],
+        parameters=[ShiftListQuery],
         responses=ShiftOutput(many=True),
     )
     def get(self, request):
