@@ -25,6 +25,9 @@ from payouts import reports
 from payouts.report_api import ReportRangeQuery
 
 DEFAULT_RANGE_DAYS = 30
+# Up to this many earnings the line-item CSV streams straight away; above it the dashboard offers
+# a background export (Celery) with a progress bar and a download link.
+STREAM_EXPORT_MAX_ROWS = 50_000
 
 
 def _range(request) -> tuple[dt.date, dt.date, dict]:
@@ -111,6 +114,9 @@ def finance_dashboard(request):
         "reconciliation": reports.reconciliation_latest(),
         "csv_url": f"{reverse('report-payouts')}?{query}&format=csv",
         "earnings_csv_url": f"{reverse('report-earnings')}?{query}",
+        "earnings_count": (earnings_count := reports.earnings_export_count(day_from=day_from, day_to=day_to)),
+        "earnings_export_in_background": earnings_count > STREAM_EXPORT_MAX_ROWS,
+        "exports_url": reverse("report-exports"),
         "query": query,
         "chart_data": {
             "currency": payout["currency"],

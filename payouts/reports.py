@@ -58,6 +58,28 @@ class SecondsBetween(models.Func):
         )
 
 
+class IsoUtc(models.Func):
+    """A timestamp as ISO 8601 UTC text (`2026-11-25T09:30:00Z`) formatted by the database.
+
+    For big exports: formatting in SQL spares Python parsing and re-formatting every timestamp.
+    """
+
+    output_field = models.CharField()
+    arity = 1
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection,
+            template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # `%` doubled twice: once for this template, once for the driver's parameter style.
+        template = "strftime('%%%%Y-%%%%m-%%%%dT%%%%H:%%%%M:%%%%SZ', %(expressions)s)"
+        return super().as_sql(compiler, connection, template=template, **extra_context)
+
+
 class _SqlitePercentileCont:
     """PERCENTILE_CONT for SQLite (used by `make run`): the same linear interpolation."""
 
@@ -803,9 +825,10 @@ def earnings_export_rows(*, day_from: dt.date, day_to: dt.date) -> models.QueryS
         Earning.objects.filter(earned_at__gte=start, earned_at__lt=end)
         .order_by("earned_at", "id")
         .values_list(
-            "id", "earned_at", "worker_id", "worker__full_name", "worker__country", "ticket_id", "ticket__language",
-            "ticket__topic_id", "kind", "status", "amount", "currency", "multiplier", "available_at", "voided_at",
-            "payout_id", "payout__status", "payout__stripe_transfer_id", "payout__paid_at",
+            "id", IsoUtc("earned_at"), "worker_id", "worker__full_name", "worker__country", "ticket_id",
+            "ticket__language", "ticket__topic_id", "kind", "status", "amount", "currency", "multiplier",
+            IsoUtc("available_at"), IsoUtc("voided_at"), "payout_id", "payout__status", "payout__stripe_transfer_id",
+            IsoUtc("payout__paid_at"),
         )
     )
 
@@ -820,9 +843,9 @@ def earnings_csv(*, day_from: dt.date, day_to: dt.date) -> Iterator[str]:
     return csv_lines(
         EARNINGS_CSV_COLUMNS,
         (
-            [e_id, iso_utc(earned_at), worker, name, country, ticket, language, topic, kind, status, amount,
-             format_amount(amount, currency), currency, multiplier, iso_utc(available_at), iso_utc(voided_at),
-             payout or "", payout_status or "", transfer or "", iso_utc(paid_at)]
+            [e_id, earned_at, worker, name, country, ticket, language, topic, kind, status, amount,
+             format_amount(amount, currency), currency, multiplier, available_at, voided_at or "",
+             payout or "", payout_status or "", transfer or "", paid_at or ""]
             for (e_id, earned_at, worker, name, country, ticket, language, topic, kind, status, amount, currency,
                  multiplier, available_at, voided_at, payout, payout_status, transfer, paid_at) in rows
         ),

@@ -101,3 +101,61 @@
     });
   }
 })();
+
+// Large exports: start a background export, show its progress, then offer the download link.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function poll(statusUrl, bar, status, box) {
+    fetch(statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((response) => response.json())
+      .then((body) => {
+        bar.value = body.progress || 0;
+        if (body.status === "done") {
+          status.innerHTML = "";
+          const link = document.createElement("a");
+          link.href = body.download_url;
+          link.textContent = "Download the CSV (" + body.rows_total + " rows)";
+          link.id = "export-download";
+          status.appendChild(link);
+          box.querySelector("label").textContent = "Export ready";
+        } else if (body.status === "failed") {
+          status.textContent = "The export failed: " + (body.error || "unknown error");
+        } else {
+          status.textContent = (body.rows_done || 0) + " of " + (body.rows_total || "?") + " rows";
+          window.setTimeout(() => poll(statusUrl, bar, status, box), 1000);
+        }
+      })
+      .catch(() => window.setTimeout(() => poll(statusUrl, bar, status, box), 3000));
+  }
+
+  document.querySelectorAll("[data-export-url]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const box = document.getElementById("export-progress");
+      const bar = document.getElementById("export-bar");
+      const status = document.getElementById("export-status");
+      button.disabled = true;
+      box.hidden = false;
+      fetch(button.dataset.exportUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ kind: "earnings", from: button.dataset.exportFrom, to: button.dataset.exportTo }),
+      })
+        .then((response) => response.json().then((body) => ({ ok: response.ok, body })))
+        .then(({ ok, body }) => {
+          if (!ok) throw new Error(body.detail || "The export could not start.");
+          poll(body.status_url, bar, status, box);
+        })
+        .catch((error) => {
+          status.textContent = error.message;
+          button.disabled = false;
+        });
+    });
+  });
+})();
