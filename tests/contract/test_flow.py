@@ -157,6 +157,10 @@ def test_worker_customer_and_finance_end_to_end(stack):
                 typing = await recv_type(agent, "typing")
                 assert typing == {"type": "typing", "ticket": ticket["id"], "sender": "customer"}
 
+                await agent.send(json.dumps({"type": "typing", "ticket": ticket["id"]}))
+                typing = await recv_type(customer, "typing")
+                assert typing == {"type": "typing", "ticket": ticket["id"], "sender": "worker"}
+
                 # Worker → customer.
                 await agent.send(json.dumps({"type": "message", "ticket": ticket["id"], "body": "Checking now",
                                              "client_id": "w-1"}))

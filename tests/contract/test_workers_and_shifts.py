@@ -48,6 +48,8 @@ def test_claim_and_check_in_errors(stack):
     later = create_shift(ops, start_in_minutes=180, hours=2, capacity=1)
     assert ok(alice.post(f"/api/v1/shifts/{later['id']}/claim/"), 201)["shift"] == later["id"]
     error(bob.post(f"/api/v1/shifts/{later['id']}/claim/"), 409, "shift_full")
+    assert later["id"] not in [s["id"] for s in page(ok(bob.get("/api/v1/shifts/", params={"available": "true"})))]
+    assert later["id"] in [s["id"] for s in page(ok(bob.get("/api/v1/shifts/")))]
     error(alice.post(f"/api/v1/shifts/{later['id']}/claim/"), 409, "already_claimed")
     error(applicant.post(f"/api/v1/shifts/{later['id']}/claim/"), 403, "worker_not_approved")
     assert ok(ops.get(f"/api/v1/shifts/{later['id']}/"))["seats_taken"] == 1
