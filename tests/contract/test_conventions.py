@@ -158,7 +158,10 @@ def test_bad_input_is_400_never_500(stack):
     invalid(customer.post(messages, {"client_id": "c-none"}), "body")
     invalid(customer.post(f"/api/v1/tickets/{opened['id']}/rating/", {"score": 9}), "score")
 
-    # Rate card.
+    # Rate card: the currency is kept lowercase whatever the input's case.
+    card = ok(finance.put("/api/v1/payouts/rate-card/", {"currency": "EUR", "base_per_case": 500, "csat_bonus": 100,
+                                                         "hold_hours": 72, "minimum_payout": 2000}))
+    assert card["currency"] == "eur", card
     invalid(finance.put("/api/v1/payouts/rate-card/", {"currency": "euro", "base_per_case": -1, "csat_bonus": 0,
                                                        "hold_hours": 0, "minimum_payout": 100}),
             "currency", "base_per_case")
