@@ -269,7 +269,10 @@ class ShiftListQuery(serializers.Serializer):
         start, start_is_date = attrs.pop("from", (None, False))
         end, end_is_date = attrs.pop("to", (None, False))
         if end is not None and end_is_date:
-            end = end + dt.timedelta(days=1)  # a date `to` is inclusive
+            try:
+                end = end + dt.timedelta(days=1)  # a date `to` is inclusive
+            except OverflowError:  # 9999-12-31: no upper bound at all
+                end = None
         if start is not None and end is not None and end <= start:
             raise serializers.ValidationError({"to": ["Must be after `from`."]})
         attrs["starts_from"], attrs["starts_before"] = start, end

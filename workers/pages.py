@@ -170,7 +170,7 @@ def shift_board(request, worker):
     if board_filter.is_valid():
         day = board_filter.cleaned_data.get("day")
         language = board_filter.cleaned_data.get("language") or None
-        if day:
+        if day and day < dt.date.max:
             starts_from = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
             starts_before = starts_from + dt.timedelta(days=1)
     shifts = list(selectors.shift_list(user=request.user, starts_from=starts_from, starts_before=starts_before,

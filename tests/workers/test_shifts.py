@@ -188,6 +188,13 @@ def test_list_refuses_malformed_query(ops_client, worker_client, query, field):
         assert list(response.json()["fields"]) == [field]
 
 
+def test_list_accepts_extreme_dates(ops_client):
+    response = ops_client.get("/api/v1/shifts/?from=0001-01-01&to=9999-12-31")
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+
+
 def test_priority_access_hides_new_shifts_from_unreliable_workers(client_for, worker_factory, shift_factory,
                                                                    in_hours):
     reliable = worker_factory()
