@@ -2,7 +2,7 @@
 
 Builds a year of activity in a database of its own (`BENCH_DATABASE_NAME`, default
 `shiftline_bench_reports`, on the server of `DATABASE_URL`): 2,000 workers, 200,000 tickets,
-~200,000 earnings, ~85,000 payouts in weekly runs and the double-entry ledger behind them
+~220,000 earnings, ~85,000 payouts in weekly runs and the double-entry ledger behind them
 (over 1,000,000 journal lines), with `INSERT ... SELECT generate_series` (one statement per
 table, triggers off for the load: the rows are balanced by construction). Then times each
 report for one month and for one year, printing the targets beside the figures.
@@ -110,7 +110,9 @@ def build() -> dict[str, int]:
             "first_response_at": "CASE WHEN g % 20 <> 0 THEN t + (5 + (g * 37) % 600) * interval '1 second' END",
             "resolved_at": "CASE WHEN g % 20 > 1 THEN t + (60 + (g * 131) % 7200) * interval '1 second' END",
             "abandoned_at": "CASE WHEN g % 20 = 0 THEN t + interval '2 minutes' END",
-            "rating": "CASE WHEN g % 20 > 1 AND g % 5 < 3 THEN 1 + (g / 7) % 5 END",
+            # 60 % of resolved tickets rated; 5 stars for a third of those and on a spread otherwise.
+            "rating": "CASE WHEN g % 20 > 1 AND g % 5 < 3 THEN "
+                      "CASE WHEN (g / 7) % 3 = 0 THEN 5 ELSE 1 + (g / 7) % 5 END END",
             "rated_at": "CASE WHEN g % 20 > 1 AND g % 5 < 3 "
                         "THEN t + (660 + (g * 131) % 7200) * interval '1 second' END",
         }, f"FROM (SELECT g, '{year_start}'::timestamptz + (g - 1) * (interval '365 days' / {TICKETS}) "
