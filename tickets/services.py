@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg
 from django.utils import timezone
 
@@ -176,70 +176,84 @@ def message_post(
             raise InvalidInput("Customers cannot write internal notes.", fields={"internal": ["Not allowed."]})
     else:
         sender = MessageSender.WORKER
-    try:
-        return _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
-                              internal=internal)
-    except _DuplicateClientId:
-        return Message.objects.get(ticket_id=ticket_id, client_id=client_id), False
+    stored = _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
+                            internal=internal)
+    if stored is not None:
+        return stored, True
+    # Nothing stored: a repeated client_id, or a refusal. Find out which (rare, so not in the hot path).
+    if client_id:
+        existing = Message.objects.filter(ticket_id=ticket_id, client_id=client_id).first()
+        if existing is not None:
+            return existing, False
+    ticket = Ticket.objects.filter(pk=ticket_id).only("status", "assigned_worker_id").first()
+    if ticket is None:
+        raise TicketNotFound()
+    if user is None:
+        raise TicketClosed()
+    raise NotAssigned()
 
 
-class _DuplicateClientId(Exception):
-    """Rolls the transaction back (returning the seq) when the client_id is already stored."""
-
-
-_NEXT_SEQ_SQL = f"""
+# One statement, so one round trip and its own transaction (autocommit): the UPDATE takes the
+# ticket's row lock and the next seq only when the caller may write and the client_id is new; the
+# INSERT stores the message with it. A unique violation (the same client_id racing) fails the whole
+# statement, increment included, so seq stays gapless and strictly increasing.
+_MESSAGE_STORE_SQL = f"""
+WITH t AS (
     UPDATE {Ticket._meta.db_table}
        SET last_seq = last_seq + 1,
-           customer_last_seen_at = CASE WHEN %(customer)s THEN %(now)s ELSE customer_last_seen_at END
+           customer_last_seen_at = CASE WHEN %(customer)s THEN %(now)s ELSE customer_last_seen_at END,
+           first_response_at = CASE WHEN %(first_response)s AND first_response_at IS NULL THEN %(now)s
+                                    ELSE first_response_at END
      WHERE id = %(ticket)s
- RETURNING last_seq, status, assigned_worker_id, first_response_at
-"""
-_INSERT_SQL = f"""
+       AND (%(any_status)s OR status NOT IN ('resolved', 'abandoned'))
+       AND (%(any_holder)s OR (status = 'assigned' AND assigned_worker_id = %(author)s))
+       AND NOT EXISTS (SELECT 1 FROM {Message._meta.db_table}
+                        WHERE ticket_id = %(ticket)s AND client_id = %(client_id)s AND client_id <> '')
+ RETURNING last_seq, status, assigned_worker_id
+), m AS (
     INSERT INTO {Message._meta.db_table} (ticket_id, seq, sender, author_id, body, client_id, internal, sent_at)
-    VALUES (%(ticket)s, %(seq)s, %(sender)s, %(author)s, %(body)s, %(client_id)s, %(internal)s, %(now)s)
-    ON CONFLICT (ticket_id, client_id) WHERE client_id <> '' DO NOTHING
-    RETURNING id
+    SELECT %(ticket)s, t.last_seq, %(sender)s, %(author)s, %(body)s, %(client_id)s, %(internal)s, %(now)s FROM t
+    RETURNING id, seq
+)
+SELECT m.id, m.seq, t.status, t.assigned_worker_id FROM m, t
 """
 
 
-def _message_store(
-    *, ticket_id: int, body: str, client_id: str, user, sender: str, internal: bool
-) -> tuple[Message, bool]:
-    """Two statements on the hot path: `UPDATE ... last_seq + 1 RETURNING` takes the ticket's row
-    lock and the number (gapless: a rollback gives it back); the INSERT stores the message unless
-    its client_id is already there, in which case everything rolls back."""
+def _message_store(*, ticket_id: int, body: str, client_id: str, user, sender: str, internal: bool) -> Message | None:
+    """Store the message and broadcast it; None when nothing was stored (see message_post)."""
     now = timezone.now()
-    params = {"ticket": ticket_id, "customer": sender == MessageSender.CUSTOMER, "now": now}
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_NEXT_SEQ_SQL, params)
-        row = cursor.fetchone()
-        if row is None:
-            raise TicketNotFound()
-        seq, status, assigned_worker_id, first_response_at = row
-        refusal = None
-        if user is None and status in (TicketStatus.RESOLVED, TicketStatus.ABANDONED):
-            refusal = TicketClosed()
-        elif user is not None and not user.is_ops and (
-                status != TicketStatus.ASSIGNED or assigned_worker_id != user.pk):
-            refusal = NotAssigned()
-        if refusal is not None:
-            # A retry of a message stored before the ticket closed still gets its acknowledgement.
-            if client_id and Message.objects.filter(ticket_id=ticket_id, client_id=client_id).exists():
-                raise _DuplicateClientId()
-            raise refusal
-        cursor.execute(_INSERT_SQL, {**params, "seq": seq, "sender": sender, "author": user.pk if user else None,
-                                     "body": body, "client_id": client_id, "internal": internal})
-        inserted = cursor.fetchone()
-        if inserted is None:
-            raise _DuplicateClientId()
-        message = Message(id=inserted[0], ticket_id=ticket_id, seq=seq, sender=sender, author=user, body=body,
-                          client_id=client_id, internal=internal, sent_at=now)
-        if sender == MessageSender.WORKER and not internal and first_response_at is None:
-            Ticket.objects.filter(pk=ticket_id, first_response_at__isnull=True).update(first_response_at=now)
-        ticket = Ticket(id=ticket_id, status=status, assigned_worker_id=assigned_worker_id)
-        _broadcast_ticket(ticket, events.message_event(message), customer=not internal,
-                          worker_ids=[assigned_worker_id] if status == TicketStatus.ASSIGNED else [])
-    return message, True
+    is_ops = user is not None and user.is_ops
+    params = {
+        "ticket": ticket_id, "now": now, "customer": sender == MessageSender.CUSTOMER,
+        "first_response": sender == MessageSender.WORKER and not internal,
+        "any_status": user is not None, "any_holder": user is None or is_ops,
+        "author": user.pk if user is not None else None, "sender": sender, "body": body, "client_id": client_id,
+        "internal": internal,
+    }
+
+    def run() -> tuple | None:
+        with connection.cursor() as cursor:
+            cursor.execute(_MESSAGE_STORE_SQL, params)
+            return cursor.fetchone()
+
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint, so a unique violation leaves the caller's transaction usable
+                row = run()
+        else:
+            row = run()  # autocommit: the statement is its own transaction, one round trip
+    except IntegrityError:
+        return None
+    if row is None:
+        return None
+    message_id, seq, status, assigned_worker_id = row
+    message = Message(id=message_id, ticket_id=ticket_id, seq=seq, sender=sender, author=user, body=body,
+                      client_id=client_id, internal=internal, sent_at=now)
+    pairs = [] if internal else [(events.ticket_group(ticket_id), events.message_event(message))]
+    if status == TicketStatus.ASSIGNED and assigned_worker_id:
+        pairs.append((events.agent_group(assigned_worker_id), events.message_event(message)))
+    transaction.on_commit(lambda: _publish(pairs))
+    return message
 
 
 def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "") -> Ticket:

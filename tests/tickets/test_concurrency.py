@@ -68,3 +68,28 @@ def test_more_tickets_than_capacity_fill_every_seat_and_queue_the_rest(transacti
     assert loads == {w.pk: 2 for w in workers}
     assert Ticket.objects.filter(status="queued").count() == 6
     assert TicketEvent.objects.filter(kind="assigned").count() == 6
+
+
+def test_concurrent_messages_get_gapless_seqs_and_repeated_client_ids_are_stored_once(transactional_db):
+    from tests.factories.tickets import TicketFactory
+    from tickets.models import Message
+    from tickets.services import message_post
+
+    ticket = TicketFactory()
+    results: list = []
+    # 24 posts, each client_id sent twice at the same moment: 12 messages must be stored.
+    jobs = [lambda i=i: results.append(message_post(ticket_id=ticket.pk, body=f"m{i // 2}",
+                                                    client_id=f"c{i // 2}")) for i in range(24)]
+
+    assert run_at_once(jobs) == []
+
+    seqs = list(Message.objects.filter(ticket=ticket).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, 14))
+    assert Message.objects.filter(ticket=ticket).values("client_id").distinct().count() == 13
+    assert sorted(created for _, created in results) == [False] * 12 + [True] * 12
+    by_client = {}
+    for message, _ in results:
+        by_client.setdefault(message.client_id, set()).add(message.seq)
+    assert all(len(seq_set) == 1 for seq_set in by_client.values())
+    ticket.refresh_from_db()
+    assert ticket.last_seq == 13
