@@ -171,3 +171,28 @@ def worker_statement(request, worker_id: int):
     return render(request, "reports/worker_statement.html", {
         "worker": worker, "day_from": day_from, "day_to": day_to, "errors": errors, **statement,
     })
+
+
+@login_required
+def earning_ticket(request, ticket_id: int):
+    """Drill-down from an earning to its ticket: what finance needs to judge the case pay (no chat)."""
+    from payouts.models import Earning
+    from tickets.models import Ticket
+
+    _require(request, lambda user: user.is_finance)
+    ticket = (
+        Ticket.objects.filter(pk=ticket_id)
+        .values("id", "status", "language", "topic_id", "created_at", "first_response_at", "resolved_at",
+                "abandoned_at", "rating", "rated_at", "resolution_count", "resolved_by_id",
+                "resolved_by__full_name")
+        .first()
+    )
+    if ticket is None:
+        raise Http404
+    earnings = [
+        _formatted(row, row["currency"]) for row in Earning.objects.filter(ticket_id=ticket_id)
+        .order_by("earned_at", "id")
+        .values("id", "worker_id", "worker__full_name", "kind", "status", "amount", "currency", "multiplier",
+                "resolution_n", "earned_at", "voided_at", "payout_id")
+    ]
+    return render(request, "reports/ticket.html", {"ticket": ticket, "earnings": earnings})

@@ -22,6 +22,7 @@ urlpatterns: list = [
     path("finance/dashboard/", report_pages.finance_dashboard, name="finance-dashboard"),
     path("finance/dashboard/workers/<int:worker_id>/", report_pages.worker_statement,
          name="finance-worker-statement"),
+    path("finance/dashboard/tickets/<int:ticket_id>/", report_pages.earning_ticket, name="finance-ticket"),
     path("ops/dashboard/", report_pages.ops_dashboard, name="ops-dashboard"),
     path("reports/vendor/plotly-<str:version>.min.js", report_pages.plotly_js, name="reports-plotly-js"),
 ]

@@ -281,15 +281,17 @@ def operations_report(*, day_from: dt.date, day_to: dt.date) -> dict:
     distribution = rated.order_by().aggregate(**{str(n): Count("id", filter=Q(rating=n)) for n in range(1, 6)})
     totals["csat_distribution"] = distribution
 
+    # One CASE per row picks the bucket (the duration is computed until a bucket matches), then GROUP BY.
+    bucket = models.Case(
+        *[models.When(_frt__lt=high, then=models.Value(i)) for i, (_, _, high) in enumerate(FIRST_RESPONSE_BUCKETS)
+          if high is not None],
+        default=models.Value(len(FIRST_RESPONSE_BUCKETS) - 1),
+        output_field=models.IntegerField(),
+    )
     frt = created.filter(first_response_at__isnull=False).annotate(
         _frt=SecondsBetween("first_response_at", "created_at")
     )
-    bucket_counts = frt.order_by().aggregate(
-        **{
-            f"b{i}": Count("id", filter=Q(_frt__gte=low) & (Q(_frt__lt=high) if high is not None else Q()))
-            for i, (_, low, high) in enumerate(FIRST_RESPONSE_BUCKETS)
-        }
-    )
+    bucket_counts = {f"b{k}": row["n"] for k, row in _grouped(frt, bucket, n=Count("id")).items()}
     hours = _grouped(created, ExtractHour("created_at", tzinfo=dt.UTC), tickets_created=Count("id"))
     return {
         "from": day_from.isoformat(),
@@ -304,7 +306,7 @@ def operations_report(*, day_from: dt.date, day_to: dt.date) -> dict:
             {"hour": hour, "tickets_created": (hours.get(hour) or {}).get("tickets_created", 0)} for hour in range(24)
         ],
         "first_response_distribution": [
-            {"bucket": label, "lower_seconds": low, "upper_seconds": high, "count": bucket_counts[f"b{i}"]}
+            {"bucket": label, "lower_seconds": low, "upper_seconds": high, "count": bucket_counts.get(f"b{i}", 0)}
             for i, (label, low, high) in enumerate(FIRST_RESPONSE_BUCKETS)
         ],
     }

@@ -74,8 +74,22 @@ def test_worker_statement_page_lists_earnings_with_ticket_links(finance_user, re
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert f'href="/api/v1/tickets/{d.tickets["t9"].pk}/"' in html
+    assert f'href="/finance/dashboard/tickets/{d.tickets["t9"].pk}/"' in html
     assert "tr_ana_1" in html
+
+
+def test_earning_drills_down_to_its_ticket(finance_user, ops_user, report_data):
+    t1 = report_data.tickets["t1"]
+
+    response = signed_in(finance_user).get(f"/finance/dashboard/tickets/{t1.pk}/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "5★" in html
+    assert "csat_bonus" in html and "case_pay" in html
+    assert "Ana Silva" in html
+    assert signed_in(ops_user).get(f"/finance/dashboard/tickets/{t1.pk}/").status_code == 403
+    assert signed_in(finance_user).get("/finance/dashboard/tickets/999999/").status_code == 404
 
 
 @pytest.mark.django_db
