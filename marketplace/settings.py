@@ -201,6 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     "workers-complete-ended-claims": {"task": "workers.complete_ended_claims", "schedule": timedelta(seconds=60)},
     "workers-surge": {"task": "workers.surge_rates", "schedule": timedelta(minutes=5)},
     "workers-reliability-refresh": {"task": "workers.refresh_reliability", "schedule": timedelta(hours=1)},
+    "workers-template-shifts": {"task": "workers.generate_template_shifts", "schedule": timedelta(hours=1)},
     "tickets-presence-expire": {"task": "tickets.presence_expire", "schedule": timedelta(seconds=15)},
     "tickets-first-response-timeout": {"task": "tickets.first_response_timeout", "schedule": timedelta(seconds=15)},
     "tickets-abandon-stale": {"task": "tickets.abandon_stale", "schedule": timedelta(minutes=5)},

@@ -7,6 +7,7 @@ from workers.models import (
     Shift,
     ShiftClaim,
     ShiftEvent,
+    ShiftTemplate,
     Skill,
     User,
     Worker,
@@ -83,3 +84,8 @@ class ShiftEventAdmin(ReadOnlyAdmin):
 class ShiftClaimAdmin(ReadOnlyAdmin):
     list_display = ("id", "shift", "worker", "status", "rate_multiplier", "checked_in_at", "checked_out_at")
     list_filter = ("status",)
+
+
+@admin.register(ShiftTemplate)
+class ShiftTemplateAdmin(admin.ModelAdmin):
+    list_display = ("id", "weekday", "start_time", "timezone", "duration", "capacity", "language", "active")

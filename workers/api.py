@@ -545,3 +545,75 @@ class MyClaimsView(APIView):
         statuses = [query["status"]] if query.get("status") else None
         claims = selectors.claims_of(worker_id=request.user.pk, statuses=statuses, current=query.get("current", False))
         return paginated(request, self, claims, ClaimOutput)
+
+
+# --- Weekly shift templates ------------------------------------------------------------------
+
+
+class ShiftTemplateInput(serializers.Serializer):
+    weekday = serializers.IntegerField(help_text="0 = Monday … 6 = Sunday")
+    start_time = serializers.TimeField()
+    timezone = serializers.CharField(max_length=64, default="UTC")
+    duration_minutes = serializers.IntegerField()
+    capacity = serializers.IntegerField()
+    language = serializers.CharField(max_length=8)
+    skills = serializers.ListField(child=serializers.CharField(max_length=40), max_length=50, required=False,
+                                   default=list)
+    rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, default="1.00")
+    max_rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False)
+    weeks_ahead = serializers.IntegerField(required=False, default=2)
+
+
+class ShiftTemplateOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    weekday = serializers.IntegerField()
+    start_time = serializers.TimeField()
+    timezone = serializers.CharField()
+    duration_minutes = serializers.SerializerMethodField()
+    capacity = serializers.IntegerField()
+    language = serializers.CharField()
+    skills = serializers.SerializerMethodField()
+    rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2)
+    max_rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2)
+    weeks_ahead = serializers.IntegerField()
+    active = serializers.BooleanField()
+    shifts = serializers.SerializerMethodField()
+
+    def get_duration_minutes(self, template) -> int:
+        return int(template.duration.total_seconds() // 60)
+
+    def get_skills(self, template) -> list[str]:
+        return sorted(skill.code for skill in template.skills.all())
+
+    def get_shifts(self, template) -> list[int]:
+        return sorted(shift.pk for shift in template.shifts.all())
+
+
+class ShiftTemplateListView(APIView):
+    """Weekly recurring shifts (ops): GET the templates, POST one → 201 (its shifts are published)."""
+
+    permission_classes = [IsOps]
+
+    @extend_schema(responses=ShiftTemplateOutput(many=True))
+    def get(self, request):
+        return paginated(request, self, selectors.shift_templates(), ShiftTemplateOutput)
+
+    @extend_schema(request=ShiftTemplateInput, responses={201: ShiftTemplateOutput})
+    def post(self, request):
+        data = ShiftTemplateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        minutes = values.pop("duration_minutes")
+        template = services.shift_template_create(
+            actor=request.user, timezone_name=values.pop("timezone"), duration=dt.timedelta(minutes=minutes),
+            **values)
+        return Response(ShiftTemplateOutput(selectors.shift_templates().get(pk=template.pk)).data, status=201)
+
+
+class ShiftTemplateDeactivateView(APIView):
+    permission_classes = [IsOps]
+
+    @extend_schema(request=None, responses=ShiftTemplateOutput)
+    def post(self, request, template_id: int):
+        services.shift_template_deactivate(template_id=template_id, actor=request.user)
+        return Response(ShiftTemplateOutput(selectors.shift_templates().get(pk=template_id)).data)

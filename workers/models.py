@@ -145,6 +145,40 @@ class WorkerEvent(models.Model):
         return f"{self.kind} worker {self.worker_id}"
 
 
+class ShiftTemplate(models.Model):
+    """A weekly recurring shift: every `weekday` at `start_time` (in `timezone`) for `duration`.
+
+    A beat task publishes its shifts `weeks_ahead` weeks in advance (one per week, never twice).
+    """
+
+    weekday = models.PositiveSmallIntegerField(help_text="0 = Monday … 6 = Sunday")
+    start_time = models.TimeField()
+    timezone = models.CharField(max_length=64, default="UTC")
+    duration = models.DurationField()
+    capacity = models.PositiveIntegerField()
+    language = models.CharField(max_length=2)
+    skills = models.ManyToManyField(Skill, related_name="shift_templates", blank=True)
+    rate_multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
+    max_rate_multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
+    weeks_ahead = models.PositiveSmallIntegerField(default=2)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["weekday", "start_time", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="shift_template_weekday"),
+            models.CheckConstraint(condition=Q(weeks_ahead__gte=1) & Q(weeks_ahead__lte=8),
+                                   name="shift_template_weeks_ahead"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Weekly shift template {self.pk} (day {self.weekday} {self.start_time} {self.timezone})"
+
+
 class ShiftStatus(models.TextChoices):
     PUBLISHED = "published", "Published"
     CANCELLED = "cancelled", "Cancelled"
@@ -164,6 +198,9 @@ class Shift(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Set when a weekly template published this shift; (template, starts_at) is unique.
+    template = models.ForeignKey(ShiftTemplate, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="shifts")
 
     class Meta:
         ordering = ["starts_at", "id"]
@@ -176,6 +213,8 @@ class Shift(models.Model):
             ),
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="shift_ends_after_start"),
             models.CheckConstraint(condition=Q(rate_multiplier__gt=0), name="shift_multiplier_positive"),
+            models.UniqueConstraint(fields=["template", "starts_at"], condition=Q(template__isnull=False),
+                                    name="shift_once_per_template_slot"),
         ]
 
     def __str__(self) -> str:

@@ -20,6 +20,7 @@ from workers.models import (
     ShiftClaim,
     ShiftEvent,
     ShiftStatus,
+    ShiftTemplate,
     ShiftWaitlistEntry,
     User,
     WaitlistStatus,
@@ -171,3 +172,7 @@ def ops_shift_board(*, include_past: bool = False) -> QuerySet[Shift]:
     if not include_past:
         qs = qs.filter(ends_at__gt=timezone.now())
     return qs.order_by("starts_at", "pk")
+
+
+def shift_templates() -> QuerySet[ShiftTemplate]:
+    return ShiftTemplate.objects.prefetch_related("skills", "shifts").order_by("weekday", "start_time", "pk")

@@ -36,6 +36,7 @@ from workers.models import (
     ShiftClaim,
     ShiftEvent,
     ShiftStatus,
+    ShiftTemplate,
     ShiftWaitlistEntry,
     Skill,
     User,
@@ -825,3 +826,86 @@ def shift_surge(*, shift_id: int) -> Decimal | None:
         "seats_left": shift.capacity - shift.seats_taken})
     _shift_payload(shift)
     return shift.rate_multiplier
+
+
+# --- Weekly shift templates ------------------------------------------------------------------
+
+
+@transaction.atomic
+def shift_template_create(*, actor: User, weekday: int, start_time: dt.time, timezone_name: str,
+                          duration: dt.timedelta, capacity: int, language: str, skills: list[str],
+                          rate_multiplier: Decimal = Decimal("1.00"), max_rate_multiplier: Decimal | None = None,
+                          weeks_ahead: int = 2) -> ShiftTemplate:
+    """A weekly recurring shift; its shifts for the next `weeks_ahead` weeks are published at once
+    (and then by the hourly beat task)."""
+    language = language.strip().lower()
+    skills = _unique_codes(skills, lower=True)
+    if max_rate_multiplier is None:
+        max_rate_multiplier = rate_multiplier
+    probe = timezone.now() + dt.timedelta(days=1)
+    fields = _shift_fields_check(starts_at=probe, ends_at=probe + duration, capacity=capacity, language=language,
+                                 skills=skills, rate_multiplier=rate_multiplier,
+                                 max_rate_multiplier=max_rate_multiplier, now=timezone.now())
+    if "ends_at" in fields:
+        fields["duration"] = fields.pop("ends_at")
+    if not 0 <= weekday <= 6:
+        fields["weekday"] = ["0 (Monday) to 6 (Sunday)."]
+    if (error := timezone_error(timezone_name)) is not None:
+        fields["timezone"] = [error]
+    if not 1 <= weeks_ahead <= 8:
+        fields["weeks_ahead"] = ["From 1 to 8 weeks."]
+    if fields:
+        raise InvalidInput("Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields=fields)
+    template = ShiftTemplate.objects.create(
+        weekday=weekday, start_time=start_time, timezone=timezone_name, duration=duration, capacity=capacity,
+        language=language, rate_multiplier=rate_multiplier, max_rate_multiplier=max_rate_multiplier,
+        weeks_ahead=weeks_ahead, created_by=actor)
+    template.skills.set(skills)
+    shift_template_generate(template_id=template.pk)
+    return template
+
+
+@transaction.atomic
+def shift_template_deactivate(*, template_id: int, actor: User) -> ShiftTemplate:
+    """Stop publishing new shifts from the template; shifts already published stay."""
+    template = ShiftTemplate.objects.select_for_update().filter(pk=template_id).first()
+    if template is None:
+        raise errors.NotFound("No such template.")
+    if not template.active:
+        raise errors.InvalidTransition("This template is already inactive.")
+    template.active = False
+    template.save(update_fields=["active"])
+    return template
+
+
+@transaction.atomic
+def shift_template_generate(*, template_id: int) -> list[Shift]:
+    """Publish the template's shifts that start within its horizon and do not exist yet.
+
+    Locks the template row; a slot is also unique in the database (`shift_once_per_template_slot`),
+    so running it twice, even at once, publishes each shift once.
+    """
+    template = ShiftTemplate.objects.select_for_update().filter(pk=template_id, active=True).first()
+    if template is None:
+        return []
+    tz = zoneinfo.ZoneInfo(template.timezone)
+    now = timezone.now()
+    today = now.astimezone(tz).date()
+    skills = list(template.skills.values_list("code", flat=True))
+    existing = set(Shift.objects.filter(template=template, starts_at__gte=now).values_list("starts_at", flat=True))
+    made = []
+    for offset in range(template.weeks_ahead * 7 + 1):
+        day = today + dt.timedelta(days=offset)
+        if day.weekday() != template.weekday:
+            continue
+        starts_at = dt.datetime.combine(day, template.start_time, tzinfo=tz).astimezone(dt.UTC)
+        if starts_at <= now or starts_at in existing:
+            continue
+        shift = Shift.objects.create(
+            starts_at=starts_at, ends_at=starts_at + template.duration, capacity=template.capacity,
+            language=template.language, rate_multiplier=template.rate_multiplier,
+            max_rate_multiplier=template.max_rate_multiplier, created_by=template.created_by, template=template)
+        shift.skills.set(skills)
+        ShiftEvent.objects.create(shift=shift, kind="created", data={"template": template.pk})
+        made.append(shift)
+    return made

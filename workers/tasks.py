@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from workers import services
-from workers.models import ClaimStatus, Shift, ShiftClaim, ShiftStatus, Worker, WorkerStatus
+from workers.models import ClaimStatus, Shift, ShiftClaim, ShiftStatus, ShiftTemplate, Worker, WorkerStatus
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -52,3 +52,10 @@ def refresh_reliability() -> int:
     for worker_id in ids.iterator():
         services.worker_reliability_refresh(worker_id=worker_id)
     return ids.count()
+
+
+@shared_task(name="workers.generate_template_shifts", acks_late=True)
+def generate_template_shifts() -> int:
+    """Publish the coming weeks' shifts of every active weekly template (each slot once)."""
+    ids = ShiftTemplate.objects.filter(active=True).values_list("pk", flat=True)
+    return sum(len(services.shift_template_generate(template_id=template_id)) for template_id in ids)

@@ -18,6 +18,9 @@ api_urlpatterns: list = [
              name=f"worker-{action}")
         for action in ("approve", "reject", "suspend")
     ],
+    path("shift-templates/", api.ShiftTemplateListView.as_view(), name="shift-template-list"),
+    path("shift-templates/<int:template_id>/deactivate/", api.ShiftTemplateDeactivateView.as_view(),
+         name="shift-template-deactivate"),
     path("shifts/", api.ShiftListView.as_view(), name="shift-list"),
     path("shifts/mine/", api.MyClaimsView.as_view(), name="shift-mine"),
     path("shifts/<int:shift_id>/", api.ShiftDetailView.as_view(), name="shift-detail"),
