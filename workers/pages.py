@@ -270,6 +270,8 @@ class ShiftForm(forms.Form):
     skills = forms.MultipleChoiceField(choices=[], required=False, widget=forms.CheckboxSelectMultiple)
     rate_multiplier = forms.DecimalField(max_digits=4, decimal_places=2, initial="1.00")
     max_rate_multiplier = forms.DecimalField(label="Surge cap", max_digits=4, decimal_places=2, required=False)
+    repeat_weekly = forms.BooleanField(label="Repeat every week", required=False)
+    weeks_ahead = forms.IntegerField(label="Publish weeks ahead", min_value=1, max_value=8, initial=2, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -287,12 +289,24 @@ class ShiftForm(forms.Form):
 def ops_shifts(request):
     form = ShiftForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        repeat, weeks_ahead = data.pop("repeat_weekly"), data.pop("weeks_ahead") or 2
         try:
-            shift = services.shift_create(actor=request.user, **form.cleaned_data)
+            if repeat:
+                starts_at = data.pop("starts_at")
+                template = services.shift_template_create(
+                    actor=request.user, weekday=starts_at.weekday(), start_time=starts_at.time(),
+                    timezone_name="UTC", duration=data.pop("ends_at") - starts_at, weeks_ahead=weeks_ahead, **data)
+                done = f"Weekly shift published {template.shifts.count()} shifts for the next {weeks_ahead} weeks."
+            else:
+                shift = services.shift_create(actor=request.user, **data)
+                done = f"Shift {shift.pk} published."
         except DomainError as error:
+            if error.fields and "duration" in error.fields:
+                error.fields["ends_at"] = error.fields.pop("duration")
             _show_domain_error(request, form, error)
         else:
-            messages.success(request, f"Shift {shift.pk} published.")
+            messages.success(request, done)
             return redirect("ops-shifts-page")
     return render(request, "workers/ops_shifts.html", {
         "form": form, "shifts": list(selectors.ops_shift_board()[:300]),

@@ -164,3 +164,21 @@ def test_board_offers_waitlist_on_full_shift_and_check_in_in_window(browser_for,
     mine = client.get("/my-shifts/").content.decode()
     assert f'action="/shifts/{soon.pk}/check-out/"' in mine
     assert "Checked in" in mine
+
+
+def test_ops_shift_page_publishes_a_weekly_shift(browser_for, ops_user):
+    from workers.models import ShiftTemplate
+
+    start = (timezone.now() + dt.timedelta(days=1)).replace(second=0, microsecond=0)
+
+    response = browser_for(ops_user).post("/ops/shifts/", {
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"), "ends_at": (start + dt.timedelta(hours=3)).strftime(
+            "%Y-%m-%dT%H:%M"), "capacity": 2, "language": "en", "rate_multiplier": "1.00",
+        "repeat_weekly": "on", "weeks_ahead": 3,
+    })
+
+    assert response.status_code == 302
+    template = ShiftTemplate.objects.get()
+    assert (template.weekday, template.start_time, template.weeks_ahead) == (start.weekday(), start.time(), 3)
+    assert sorted(Shift.objects.values_list("starts_at", flat=True))[0] == start
+    assert Shift.objects.count() in (3, 4)
