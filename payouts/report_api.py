@@ -15,6 +15,8 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -24,6 +26,7 @@ from marketplace.api import DateRangeQuery, parse_query
 from marketplace.errors import Conflict, DomainError, NotFound
 from payouts import report_tasks, reports
 
+JSON_OR_CSV = {200: OpenApiResponse(OpenApiTypes.OBJECT, description="JSON; with `format=csv`, text/csv")}
 # A year of inclusive days, leap years included; anything longer is refused.
 MAX_RANGE_DAYS = 366
 
@@ -106,6 +109,7 @@ class OperationsReportView(APIView):
 
     permission_classes = [IsOpsOrFinance]
 
+    @extend_schema(parameters=[ReportRangeQuery], responses=JSON_OR_CSV)
     def get(self, request):
         query = parse_query(ReportRangeQuery, request)
         report = reports.operations_report(day_from=query["from"], day_to=query["to"])
@@ -121,6 +125,7 @@ class PayoutReportView(APIView):
 
     permission_classes = [IsFinance]
 
+    @extend_schema(parameters=[MoneyRangeQuery], responses=JSON_OR_CSV)
     def get(self, request):
         query = parse_query(MoneyRangeQuery, request)
         args = {"day_from": query["from"], "day_to": query["to"], "currency": query.get("currency")}
@@ -145,6 +150,7 @@ class ReconciliationView(APIView):
 
     permission_classes = [IsFinance]
 
+    @extend_schema(parameters=[ReconciliationQuery], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         query = parse_query(ReconciliationQuery, request)
         try:
@@ -164,6 +170,7 @@ class PayoutBreakdownView(APIView):
 
     permission_classes = [IsFinance]
 
+    @extend_schema(parameters=[BreakdownQuery], responses=JSON_OR_CSV)
     def get(self, request):
         query = parse_query(BreakdownQuery, request)
         rows = reports.payout_breakdown(
@@ -181,6 +188,7 @@ class WorkerStatementView(APIView):
 
     permission_classes = [IsFinance]
 
+    @extend_schema(parameters=[ReconciliationQuery], responses={200: OpenApiTypes.OBJECT})
     def get(self, request, worker_id: int):
         from workers.models import Worker
 
@@ -198,6 +206,7 @@ class EarningsExportView(APIView):
 
     permission_classes = [IsFinance]
 
+    @extend_schema(parameters=[ReportRangeQuery], responses={200: OpenApiResponse(description="text/csv")})
     def get(self, request):
         query = parse_query(ReportRangeQuery, request)
         return csv_response(
@@ -216,6 +225,7 @@ class AnnualEarningsView(APIView):
 
     permission_classes = [IsFinance]
 
+    @extend_schema(parameters=[YearQuery], responses=JSON_OR_CSV)
     def get(self, request):
         query = parse_query(YearQuery, request)
         if query["format"] == "csv":
@@ -246,6 +256,7 @@ class ExportListView(APIView):
 
     permission_classes = [IsFinance]
 
+    @extend_schema(request=ExportRequest, responses={202: OpenApiTypes.OBJECT})
     def post(self, request):
         serializer = ExportRequest(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -270,6 +281,7 @@ def _own_export(request, export_id: str) -> dict:
 class ExportView(APIView):
     permission_classes = [IsFinance]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, export_id: str):
         return Response(_export_body(request, export_id, _own_export(request, export_id)))
 
@@ -277,6 +289,7 @@ class ExportView(APIView):
 class ExportDownloadView(APIView):
     permission_classes = [IsFinance]
 
+    @extend_schema(responses={200: OpenApiResponse(description="text/csv")})
     def get(self, request, export_id: str):
         state = _own_export(request, export_id)
         if state["status"] != "done":
