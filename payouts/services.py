@@ -442,43 +442,63 @@ def earnings_post_resolved_batch(*, limit: int = 500) -> int:
                 "SELECT unnest(%s::uuid[]), %s, now() ON CONFLICT DO NOTHING RETURNING event_id",
                 [[pk for pk, _ in events], RESOLVED_CONSUMER])
             claimed = {row[0] for row in cursor.fetchall()}
-        payloads = [payload for pk, payload in events if pk in claimed]
-        cards = list(RateCard.objects.order_by("created_at", "version"))
-        if not cards:
-            cards = [rate_card_current()]
-        tickets = [int(p["ticket_id"]) for p in payloads]
-        done = set(Earning.objects.filter(kind=EarningKind.CASE_PAY, ticket_id__in=tickets)
-                   .values_list("ticket_id", "resolution_n"))
-        new_earnings: list[Earning] = []
-        for payload in payloads:
-            key = (int(payload["ticket_id"]), int(payload.get("resolution_n") or 1))
-            if key in done:
-                continue
-            done.add(key)
-            resolved_at = _when(payload.get("resolved_at"))
-            card = next((c for c in reversed(cards) if c.created_at <= resolved_at), cards[0])
-            multiplier = _multiplier(payload)
-            amount = case_pay_amount(card.base_per_case, multiplier)
-            if amount <= 0:
-                continue
-            new_earnings.append(Earning(
-                worker_id=int(payload["worker_id"]), ticket_id=key[0], kind=EarningKind.CASE_PAY, amount=amount,
-                currency=card.currency, rate_card=card, multiplier=multiplier, resolution_n=key[1],
-                claim_id=payload.get("claim_id"), earned_at=resolved_at,
-                available_at=resolved_at + timedelta(hours=card.hold_hours)))
-        Earning.objects.bulk_create(new_earnings, batch_size=1000)
+        if not claimed:
+            return len(events)
+        rate_card_current()  # there is always a card
+        # Price and insert the earnings in SQL, straight from the event payloads: the rate card
+        # in force at `resolved_at` (else the oldest), the claim's multiplier, round half-up
+        # (PostgreSQL rounds numeric halves away from zero). A (ticket, resolution) already paid
+        # is skipped by the unique constraint.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                WITH ev AS (
+                    SELECT (e.payload->>'ticket_id')::bigint AS ticket_id,
+                           (e.payload->>'worker_id')::bigint AS worker_id,
+                           COALESCE(NULLIF(e.payload->>'resolution_n', '')::int, 1) AS n,
+                           NULLIF(e.payload->>'claim_id', '')::bigint AS claim_id,
+                           COALESCE(NULLIF(e.payload->>'resolved_at', '')::timestamptz, now()) AS resolved_at,
+                           NULLIF(e.payload->>'rate_multiplier', '')::numeric AS multiplier
+                      FROM outbox_outboxevent e WHERE e.id = ANY(%s::uuid[])
+                ), oldest AS (
+                    SELECT id, currency, base_per_case, hold_hours FROM payouts_ratecard ORDER BY version LIMIT 1
+                ), priced AS (
+                    SELECT ev.ticket_id, ev.worker_id, ev.n, ev.claim_id, ev.resolved_at,
+                           COALESCE(rc.id, o.id) AS rate_card_id, COALESCE(rc.currency, o.currency) AS currency,
+                           COALESCE(rc.base_per_case, o.base_per_case) AS base,
+                           COALESCE(rc.hold_hours, o.hold_hours) AS hold_hours,
+                           CASE WHEN COALESCE(ev.multiplier, c.rate_multiplier, 1) > 0
+                                THEN COALESCE(ev.multiplier, c.rate_multiplier, 1) ELSE 1 END AS multiplier
+                      FROM ev
+                      CROSS JOIN oldest o
+                      LEFT JOIN workers_shiftclaim c ON c.id = ev.claim_id
+                      LEFT JOIN LATERAL (
+                          SELECT id, currency, base_per_case, hold_hours FROM payouts_ratecard
+                           WHERE created_at <= ev.resolved_at ORDER BY version DESC LIMIT 1) rc ON true
+                )
+                INSERT INTO payouts_earning (worker_id, ticket_id, kind, amount, currency, status, rate_card_id,
+                                             multiplier, resolution_n, claim_id, earned_at, available_at, created_at)
+                SELECT worker_id, ticket_id, 'case_pay', round(base * multiplier)::int, currency, 'pending',
+                       rate_card_id, multiplier, n, claim_id, resolved_at,
+                       resolved_at + make_interval(hours => hold_hours), now()
+                  FROM priced WHERE round(base * multiplier) > 0
+                ON CONFLICT (ticket_id, kind, resolution_n) DO NOTHING
+                RETURNING id, worker_id, amount, currency
+                """,
+                [list(claimed)])
+            rows = cursor.fetchall()
         # One journal transaction per batch and currency: a pending line per worker and one
         # expense line. Each case is still earned once: its Earning row is unique per
         # (ticket, kind, resolution) and its event is claimed once; the earnings name the batch.
         postings: list[Posting] = []
-        for currency in {e.currency for e in new_earnings}:
-            group = [e for e in new_earnings if e.currency == currency]
-            accounts = ledger_accounts_ensure(worker_ids={e.worker_id for e in group}, currency=currency)
-            expense = platform_account(AccountKind.CASE_EXPENSE, currency)
+        for currency in {row[3] for row in rows}:
+            group = [row for row in rows if row[3] == currency]
             per_worker: dict[int, int] = defaultdict(int)
-            for e in group:
-                per_worker[e.worker_id] += e.amount
-            first, last = min(e.pk for e in group), max(e.pk for e in group)
+            for _pk, worker_id, amount, _currency in group:
+                per_worker[worker_id] += amount
+            accounts = ledger_accounts_ensure(worker_ids=per_worker.keys(), currency=currency)
+            expense = platform_account(AccountKind.CASE_EXPENSE, currency)
+            first, last = min(row[0] for row in group), max(row[0] for row in group)
             postings.append(Posting(
                 key=f"case-pay-batch:{currency}:{first}-{last}:{len(group)}", kind=JournalKind.CASE_PAY,
                 currency=currency,
@@ -569,6 +589,23 @@ def earnings_void_for_reopen(*, ticket_id: int, resolution_n: int, reopened_at: 
         return to_void
 
 
+def _earnings_take_due(*, now: datetime, batch_size: int) -> list[tuple[int, int, int, str]]:
+    """Lock up to `batch_size` due pending earnings (skipping rows another settler holds), flip
+    them to available and return (id, worker, amount, currency), ordered by id."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE payouts_earning SET status = 'available', settled_at = %s WHERE id IN ("
+                " SELECT id FROM payouts_earning WHERE status = 'pending' AND available_at <= %s"
+                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "RETURNING id, worker_id, amount, currency", [now, now, batch_size])
+            return sorted(cursor.fetchall())
+    rows = list(Earning.objects.filter(status=EarningStatus.PENDING, available_at__lte=now)
+                .order_by("pk").values_list("pk", "worker_id", "amount", "currency")[:batch_size])
+    Earning.objects.filter(pk__in=[row[0] for row in rows]).update(status=EarningStatus.AVAILABLE, settled_at=now)
+    return rows
+
+
 def earnings_settle(*, now: datetime | None = None, batch_size: int = 2000) -> int:
     """Move every pending earning whose hold has passed to available. Set-based: each batch is
     one transaction that locks its earnings (`SKIP LOCKED`, so concurrent settlers split the work),
@@ -578,9 +615,7 @@ def earnings_settle(*, now: datetime | None = None, batch_size: int = 2000) -> i
     settled = 0
     while True:
         with transaction.atomic():
-            rows = list(Earning.objects.select_for_update(skip_locked=True)
-                        .filter(status=EarningStatus.PENDING, available_at__lte=now)
-                        .order_by("pk").values_list("pk", "worker_id", "amount", "currency")[:batch_size])
+            rows = _earnings_take_due(now=now, batch_size=batch_size)
             if not rows:
                 break
             by_currency: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -598,8 +633,6 @@ def earnings_settle(*, now: datetime | None = None, batch_size: int = 2000) -> i
                     currency=currency, lines=lines, memo=f"Hold passed for {len(rows)} earnings",
                     refs={"first_earning": rows[0][0], "last_earning": rows[-1][0], "count": len(rows)}))
             ledger_post_many(postings)
-            Earning.objects.filter(pk__in=[row[0] for row in rows]).update(
-                status=EarningStatus.AVAILABLE, settled_at=now)
         settled += len(rows)
         if len(rows) < batch_size:
             break
@@ -769,50 +802,63 @@ def _earnings_attach_to_payouts(payouts: list[Payout]) -> None:
 
 
 def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
-    """Send the transfers of these payouts, `PAYOUTS["SEND_CHUNK"]` at a time.
+    """Send the transfers of these payouts, pipelined in chunks of `PAYOUTS["SEND_CHUNK"]`.
 
-    For each chunk: one transaction marks the open payouts in_transit (attempts + 1); the
-    requests go out from `SEND_CONCURRENCY` threads (HTTP only, no database); one transaction
-    records the answers (paid, failed, or still in transit). Timeouts, 5xx and 429 are retried
-    with exponential backoff and jitter, always with the payout's own idempotency key; after
+    For each chunk: one transaction marks its open payouts in_transit (attempts + 1); the
+    requests go out from `SEND_CONCURRENCY` threads (HTTP only, no database) while the main
+    thread records the previous chunk's answers in one transaction: accepted → paid, refused for
+    good → failed (money back to available). Timeouts, 5xx and 429 go back in the queue with
+    exponential backoff and jitter, always with the payout's own idempotency key; after
     `MAX_ATTEMPTS_PER_RUN` a payout stays in_transit for the retry sweep. Safe to run twice at
-    once or after a crash: a payout that another sender already settled is skipped, and a
-    repeated request is replayed by Stripe, never executed twice.
+    once or after a crash: a payout another sender settled is skipped, and a repeated request is
+    replayed by Stripe, never executed twice.
     """
     chunk = int(_payouts_setting("SEND_CHUNK", 50))
-    outcomes: dict[str, int] = defaultdict(int)
-    for start in range(0, len(payout_ids), chunk):
-        for outcome, count in _payouts_send_chunk(payout_ids[start:start + chunk]).items():
-            outcomes[outcome] += count
-    return dict(outcomes)
-
-
-def _payouts_send_chunk(payout_ids: list[int]) -> dict[str, int]:
     max_attempts = int(_payouts_setting("MAX_ATTEMPTS_PER_RUN", 8))
     base = float(_payouts_setting("BACKOFF_BASE", 0.2))
     cap = float(_payouts_setting("BACKOFF_CAP", 5))
+    concurrency = max(1, int(_payouts_setting("SEND_CONCURRENCY", 8)))
     outcomes: dict[str, int] = defaultdict(int)
-    remaining = list(payout_ids)
-    for attempt in range(max_attempts):
-        sends = _payouts_mark_in_transit(remaining)
-        if not sends:
-            break
-        _transfers_request(sends)
-        results = _payouts_record_answers(sends)
-        remaining = []
-        for send, outcome in results:
-            if outcome == "retry":
-                remaining.append(send.payout_id)
-            else:
+    queue: list[tuple[float, int, int]] = [(0.0, 0, pk) for pk in payout_ids]  # (not before, tries, id)
+    in_flight: tuple[list[_Send], list] | None = None
+    tries: dict[int, int] = {}
+
+    def record(batch: tuple[list[_Send], list]) -> None:
+        sends, futures = batch
+        for future in futures:
+            future.result()
+        for send, outcome in _payouts_record_answers(sends):
+            if outcome != "retry":
                 outcomes[outcome] += 1
-        if not remaining:
-            break
-        if attempt + 1 < max_attempts:
-            time.sleep(min(cap, base * (2 ** attempt)) * (0.5 + random.random() / 2))  # noqa: S311
-    if remaining:
-        Payout.objects.filter(pk__in=remaining, status__in=OPEN_PAYOUT_STATUSES).update(
-            next_attempt_at=timezone.now() + timedelta(minutes=2))
-        outcomes["retry"] += len(remaining)
+                continue
+            n = tries[send.payout_id]
+            if n >= max_attempts:
+                Payout.objects.filter(pk=send.payout_id, status__in=OPEN_PAYOUT_STATUSES).update(
+                    next_attempt_at=timezone.now() + timedelta(minutes=2))
+                outcomes["retry"] += 1
+            else:
+                delay = min(cap, base * (2 ** (n - 1))) * (0.5 + random.random() / 2)  # noqa: S311
+                queue.append((time.monotonic() + delay, n, send.payout_id))
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="payout-send") as pool:
+        while queue or in_flight:
+            now = time.monotonic()
+            queue.sort()
+            ready = [item for item in queue if item[0] <= now][:chunk]
+            if not ready and in_flight is None:
+                time.sleep(max(0.0, min(item[0] for item in queue) - now))
+                continue
+            batch = None
+            if ready:
+                taken = {pk for _, _, pk in ready}
+                queue[:] = [item for item in queue if item[2] not in taken]
+                for _, n, pk in ready:
+                    tries[pk] = n + 1
+                sends = _payouts_mark_in_transit([pk for _, _, pk in ready])
+                batch = (sends, [pool.submit(_transfer_request, send) for send in sends])
+            if in_flight is not None:
+                record(in_flight)
+            in_flight = batch
     return dict(outcomes)
 
 
@@ -845,17 +891,6 @@ def _transfer_request(send: _Send) -> _Send:
     except stripe.StripeError as exc:
         send.transfer_id, send.error = "", exc
     return send
-
-
-def _transfers_request(sends: list[_Send]) -> None:
-    """Request the transfers, from threads that do HTTP only (no database connections)."""
-    concurrency = max(1, int(_payouts_setting("SEND_CONCURRENCY", 4)))
-    if concurrency == 1 or len(sends) == 1:
-        for send in sends:
-            _transfer_request(send)
-        return
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(sends)), thread_name_prefix="payout-send") as pool:
-        list(pool.map(_transfer_request, sends))
 
 
 def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
@@ -994,7 +1029,20 @@ def payouts_retry_stuck(*, idle_for: timedelta = timedelta(minutes=2)) -> int:
                        | Q(next_attempt_at__isnull=True, last_attempt_at__lte=now - idle_for)
                        | Q(next_attempt_at__isnull=True, last_attempt_at__isnull=True, created_at__lte=now - idle_for))
                .order_by("pk").values_list("pk", flat=True)[:1000])
-    payouts_send(payout_ids=ids)
+    # Stripe keeps idempotency keys for 24 hours: before resending an old payout, look for a
+    # transfer that already exists for it (by its run's transfer group and our metadata).
+    old = list(Payout.objects.filter(pk__in=ids, created_at__lte=now - timedelta(hours=12))
+               .select_related("run").order_by("pk"))
+    found: set[int] = set()
+    for group in {p.run.transfer_group for p in old}:
+        wanted = {str(p.pk): p for p in old if p.run.transfer_group == group}
+        for transfer in stripe_gateway.transfers_list(transfer_group=group):
+            metadata = transfer.metadata.to_dict() if transfer.metadata else {}
+            payout = wanted.get(str(metadata.get("payout_id") or ""))
+            if payout is not None:
+                payout_mark_paid(payout_id=payout.pk, transfer_id=transfer.id, source="reconciled")
+                found.add(payout.pk)
+    payouts_send(payout_ids=[pk for pk in ids if pk not in found])
     for run_id in PayoutRun.objects.filter(status=PayoutRunStatus.RUNNING).values_list("pk", flat=True):
         payout_run_finalize(run_id=run_id)
     return len(ids)

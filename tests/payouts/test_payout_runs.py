@@ -188,3 +188,26 @@ def test_run_payouts_in_two_processes_at_once_pays_every_worker_once(stripe_sand
     assert len(stripe_sandbox.transfers()) == 10
     assert Payout.objects.filter(status="paid").count() == 10
     assert services.ledger_verify().ok
+
+
+def test_sweep_finds_a_day_old_transfer_instead_of_resending(db, payouts_inline, stripe_sandbox,
+                                                             ready_worker_factory, earn):
+    """Stripe forgets idempotency keys after 24 h: an old open payout is looked up, not resent."""
+    worker = ready_worker_factory()
+    earn(worker, cases=5)
+    run = services.payout_run_create()
+    services.payouts_create_for_run(run=run)
+    payout = Payout.objects.get(worker=worker)
+    from payouts import stripe_gateway
+
+    transfer = stripe_gateway.transfer_create(  # sent yesterday; the answer was lost
+        amount=payout.amount, currency="eur", destination=payout.destination, transfer_group=run.transfer_group,
+        idempotency_key="a-key-stripe-no-longer-remembers", metadata={"payout_id": str(payout.pk)})
+    Payout.objects.filter(pk=payout.pk).update(status="in_transit", attempts=1,
+                                               created_at="2000-01-01T00:00Z", last_attempt_at="2000-01-01T00:00Z")
+
+    services.payouts_retry_stuck()
+
+    payout.refresh_from_db()
+    assert (payout.status, payout.stripe_transfer_id) == ("paid", transfer.id)
+    assert len(stripe_sandbox.transfers()) == 1
