@@ -99,4 +99,28 @@ def stack(contract_stack, transactional_db):
                        ("disputes", "Disputes and chargebacks")]:
         Skill.objects.get_or_create(code=code, defaults={"name": name})
     contract_stack.sandbox.reset()
-    return contract_stack
+    yield contract_stack
+    _wait_until_quiet()
+
+
+def _wait_until_quiet(timeout: float = 8) -> None:
+    """Let the servers finish what the test set off (socket disconnects, Celery tasks) before the
+    flush: its TRUNCATE would otherwise deadlock with their row locks."""
+    from django.db import connection
+
+    time.sleep(0.3)
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')")
+            busy = cursor.fetchone()[0]
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 0.2:
+            return
+        time.sleep(0.1)

@@ -174,7 +174,7 @@ def test_check_out_and_suspension_requeue_open_tickets(stack):
     url = stack.url
     ops = staff(url, "ops")
     alice, alice_shift = on_shift_worker(url, ops)
-    bob, _ = on_shift_worker(url, ops)
+    bob, bob_shift = on_shift_worker(url, ops)
 
     async def scenario():
         async with connect(agent_uri(stack, alice)) as a_ws:
@@ -197,6 +197,8 @@ def test_check_out_and_suspension_requeue_open_tickets(stack):
     detail = wait_for(lambda: (lambda t: t if t["status"] == "queued" else None)(ticket_status(stack, ticket)),
                       what="the suspended worker's ticket back in the queue")
     assert detail["assigned_worker"] is None
+    # Suspension ended the open claim: the seat is free again.
+    assert ok(ops.get(f"/api/v1/shifts/{bob_shift['id']}/"))["seats_taken"] == 0
 
 
 def test_websocket_handshake_refusals_and_frame_errors(stack):
