@@ -85,6 +85,18 @@ def _formatted(row: dict, currency: str) -> dict:
     return {**row, **{f"{k}_formatted": reports.format_amount(row[k], currency) for k in money if k in row}}
 
 
+def _duration(seconds: float | None) -> str:
+    """`304.0` → `"5 min 4 s"`, `6543` → `"1 h 49 min"`: for the headline figures."""
+    if seconds is None:
+        return "–"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
 def _chart_context(day_from: dt.date, day_to: dt.date) -> dict:
     return {
         "day_from": day_from,
@@ -137,6 +149,8 @@ def ops_dashboard(request):
     operations = reports.operations_report(day_from=day_from, day_to=day_to)
     currency = operations["totals"]["currency"]
     operations["totals"] = _formatted(operations["totals"], currency)
+    for name in ("first_response_median", "first_response_p90", "resolution_median", "resolution_p90"):
+        operations["totals"][f"{name}_human"] = _duration(operations["totals"][f"{name}_seconds"])
     for breakdown in ("by_language", "by_topic"):
         operations[breakdown] = [_formatted(row, currency) for row in operations[breakdown]]
     query = f"from={day_from.isoformat()}&to={day_to.isoformat()}"

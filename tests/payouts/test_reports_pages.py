@@ -48,6 +48,8 @@ def test_ops_dashboard_for_ops_and_refused_to_workers(ops_user, worker, report_d
     html = response.content.decode()
     assert 'data-figure="created">8<' in html
     assert 'data-figure="resolved">5<' in html
+    # First response median 60 s, p90 1,720 s (see test_reports_api).
+    assert '>1 min 0 s<span class="muted"> / 28 min 40 s</span>' in html
     assert signed_in(ops_user).get("/finance/dashboard/", NOVEMBER).status_code == 403
     assert signed_in(worker.user).get("/ops/dashboard/", NOVEMBER).status_code == 403
     assert signed_in(worker.user).get("/finance/dashboard/", NOVEMBER).status_code == 403
