@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import DatabaseSyncToAsync
@@ -32,10 +33,18 @@ from workers.presence import HEARTBEAT, presence_connect, presence_disconnect, p
 logger = logging.getLogger(__name__)
 
 
+# As many threads as the process may hold database connections: a message spends most of its time
+# waiting on PostgreSQL, and sockets should not queue behind one another for a thread.
+_DB_EXECUTOR = ThreadPoolExecutor(
+    max_workers=int(settings.DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 10)),
+    thread_name_prefix="chat-db",
+)
+
+
 def database_sync_to_async(func):
-    """Run ORM work in the executor's thread pool, not the one thread-sensitive thread: each call is
-    its own transaction, so sockets need not queue behind one another (measured in bench/chat.py)."""
-    return DatabaseSyncToAsync(func, thread_sensitive=False)
+    """Run ORM work in a thread pool of its own rather than Channels' one database thread: each call
+    is its own transaction (measured in bench/chat.py)."""
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_DB_EXECUTOR)
 
 CLIENT_TYPES = ("message", "typing")
 
