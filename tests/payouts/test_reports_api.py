@@ -277,3 +277,23 @@ def test_large_export_runs_as_a_task_with_progress_and_a_download_link(finance_c
     assert other.get(body["status_url"]).status_code == 404
     bad = finance_client.post("/api/v1/reports/exports/", {"kind": "everything", **NOVEMBER}, format="json")
     assert (bad.status_code, list(bad.json()["fields"])) == (400, ["kind"])
+
+
+def test_report_query_counts_do_not_grow_with_the_data(report_data, django_assert_num_queries):
+    import datetime as dt
+
+    from payouts import reports
+    from tests.payouts.test_reports_data import make_earning
+
+    nov = {"day_from": dt.date(2026, 11, 1), "day_to": dt.date(2026, 11, 30)}
+    # Rate card currency, earnings grouped by worker, payouts grouped by worker, the workers, and
+    # the two totals aggregates.
+    with django_assert_num_queries(6):
+        reports.payout_report(**nov)
+    for ticket in ("t3", "t9"):
+        make_earning(worker=report_data.cleo, ticket=report_data.tickets[ticket], amount=100, kind="csat_bonus",
+                     earned=dt.datetime(2026, 11, 20, tzinfo=dt.UTC), status="pending")
+    with django_assert_num_queries(6):
+        assert len(reports.payout_report(**nov)["results"]) == 3
+    with django_assert_num_queries(27):
+        reports.operations_report(**nov)
