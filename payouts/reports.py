@@ -716,17 +716,42 @@ def reconciliation_report(*, day_from: dt.date, day_to: dt.date, page_size: int 
     }
 
 
+def _reconciliation_file():
+    from django.conf import settings
+
+    return settings.VAR_DIR / "reports" / "reconciliation-latest.json"
+
+
 def reconciliation_store(result: dict) -> None:
-    """Keep the latest reconciliation for the finance dashboard's flag."""
+    """Keep the latest reconciliation for the finance dashboard's flag.
+
+    In the cache (shared by every process when it is Redis) and in a JSON file under `VAR_DIR`
+    (shared by the processes of one host: `make run` has a per-process memory cache).
+    """
+    import json
+
     from django.core.cache import cache
 
     cache.set(RECONCILIATION_CACHE_KEY, result, timeout=None)
+    path = _reconciliation_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(result), encoding="utf-8")
+    partial.replace(path)
 
 
 def reconciliation_latest() -> dict | None:
+    import json
+
     from django.core.cache import cache
 
-    return cache.get(RECONCILIATION_CACHE_KEY)
+    result = cache.get(RECONCILIATION_CACHE_KEY)
+    if result is None:
+        try:
+            result = json.loads(_reconciliation_file().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    return result
 
 
 # --- Payout breakdowns and drill-downs --------------------------------------------------------

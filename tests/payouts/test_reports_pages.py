@@ -12,6 +12,12 @@ from tests.payouts.test_reports_data import ReportData, build_report_data
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
 
 
+
+@pytest.fixture(autouse=True)
+def _own_var_dir(settings, tmp_path):
+    """Files the reports keep (latest reconciliation, exports) go to this test's own directory."""
+    settings.VAR_DIR = tmp_path
+
 @pytest.fixture
 def report_data(db) -> ReportData:
     return build_report_data()

@@ -18,6 +18,12 @@ from payouts.models import AccountKind, JournalKind, Payout, PayoutRun
 pytestmark = pytest.mark.usefixtures("payouts_inline")
 
 
+
+@pytest.fixture(autouse=True)
+def _own_var_dir(settings, tmp_path):
+    """Files the reports keep (latest reconciliation, exports) go to this test's own directory."""
+    settings.VAR_DIR = tmp_path
+
 def today_range() -> dict:
     today = dt.datetime.now(dt.UTC).date()
     return {"from": (today - dt.timedelta(days=1)).isoformat(), "to": today.isoformat()}
