@@ -393,6 +393,7 @@ class Load:
 async def run_phase(mode: str, rows: list[dict], servers: list[Server], args) -> dict:
     load = Load(mode, rows, servers)
     open_s = await load.open_all()
+    stats_start = time.perf_counter()
     await load.steady(args.rate, args.duration)
     stats = load.stats
     # Late is not lost: wait until everything arrived, or nothing more arrives for `drain` seconds.
@@ -409,6 +410,10 @@ async def run_phase(mode: str, rows: list[dict], servers: list[Server], args) ->
         "p99": pct(stats.latencies, 99), "lost": stats.lost(), "dup": stats.duplicated, "ooo": stats.out_of_order,
         "errors": stats.errors,
     }
+    missing = [(cid, info[2], round(info[0] - stats_start, 2)) for cid, info in stats.sent.items()
+               if (cid, "worker" if info[2] == "customer" else "customer") not in stats.received]
+    if missing:
+        print(f"{mode}: {len(missing)} not delivered, e.g. {missing[:8]}", flush=True)
     result["saturation"] = await load.saturate(args.saturation)
     result["sat_p50"] = pct(load.stats.latencies, 50)
     result["sat_p99"] = pct(load.stats.latencies, 99)
@@ -469,7 +474,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200, help="messages per second in total (default 200)")
     parser.add_argument("--duration", type=float, default=30, help="seconds of steady load (default 30)")
     parser.add_argument("--saturation", type=float, default=8, help="seconds of closed-loop saturation (default 8)")
-    parser.add_argument("--drain", type=float, default=3, help="seconds to wait for late deliveries")
+    parser.add_argument("--drain", type=float, default=10,
+                        help="stop waiting for late deliveries after this many quiet seconds (default 10)")
     parser.add_argument("--servers", type=int, default=2, help="ASGI server processes (default 2)")
     parser.add_argument("--idle", type=int, default=0, help="also measure memory of N idle sockets")
     parser.add_argument("--reconnect", action="store_true", help="also drop every socket at once and resume")
