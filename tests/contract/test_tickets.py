@@ -251,11 +251,6 @@ def test_websocket_handshake_refusals_and_frame_errors(stack):
     asyncio.run(scenario())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Same-origin browser sockets are refused when the server runs on a non-default port: "
-    "marketplace/ws.py origin_allowed() compares the Origin's host:port with ALLOWED_HOSTS (hosts without "
-    "ports) through url_has_allowed_host_and_scheme, so Origin http://127.0.0.1:PORT is refused unless "
-    "CSRF_TRUSTED_ORIGINS lists it; API.md refuses only foreign origins"))
 def test_a_browser_on_our_own_origin_is_accepted(stack):
     url = stack.url
     ticket = open_ticket(url)
