@@ -10,6 +10,7 @@ from functools import wraps
 
 import pycountry
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -143,8 +144,6 @@ def profile(request, worker):
 
 
 def _priority_settings() -> dict:
-    from django.conf import settings
-
     conf = settings.SHIFTLINE
     return {"threshold": conf["PRIORITY_MIN_RELIABILITY"],
             "head_start_hours": int(conf["PRIORITY_HEAD_START"].total_seconds() // 3600)}
@@ -215,7 +214,7 @@ def shift_action(request, worker, shift_id: int, action: str):
 def my_shifts(request, worker):
     now = timezone.now()
     claims = list(selectors.claims_of(worker_id=worker.pk, statuses=[ClaimStatus.ACTIVE], current=True))
-    opens = services._conf("CHECK_IN_OPENS_BEFORE")
+    opens = settings.SHIFTLINE["CHECK_IN_OPENS_BEFORE"]
     for claim in claims:
         claim.can_check_in = claim.checked_in_at is None and claim.starts_at - opens <= now < claim.ends_at
         claim.can_check_out = claim.checked_in_at is not None
