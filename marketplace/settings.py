@@ -217,7 +217,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "marketplace.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "marketplace.drf.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "marketplace.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -227,7 +227,7 @@ REST_FRAMEWORK = {
     # `?format=csv` on reports is ours, not DRF's content negotiation.
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_CLASSES": (
-        ["marketplace.api.AnonBurstThrottle", "marketplace.api.UserBurstThrottle"]
+        ["marketplace.drf.AnonBurstThrottle", "marketplace.drf.UserBurstThrottle"]
         if RATELIMIT_ENABLE
         else []
     ),
@@ -334,7 +334,7 @@ PAYOUTS = {
     # Transfer requests in flight at once within a run (threads doing HTTP only); 1 sends inline.
     "SEND_CONCURRENCY": int(os.environ.get("PAYOUT_SEND_CONCURRENCY", "8")),
     # Payouts marked in_transit, sent and recorded together (two commits per chunk).
-    "SEND_CHUNK": int(os.environ.get("PAYOUT_SEND_CHUNK", "50")),
+    "SEND_CHUNK": int(os.environ.get("PAYOUT_SEND_CHUNK", "100")),
     # Retries of a transfer within a run on timeouts/5xx/429, with exponential backoff.
     "MAX_ATTEMPTS_PER_RUN": int(os.environ.get("PAYOUT_MAX_ATTEMPTS", "8")),
     "BACKOFF_BASE": float(os.environ.get("PAYOUT_BACKOFF_BASE", "0.2")),

@@ -813,7 +813,7 @@ def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
     once or after a crash: a payout another sender settled is skipped, and a repeated request is
     replayed by Stripe, never executed twice.
     """
-    chunk = int(_payouts_setting("SEND_CHUNK", 50))
+    chunk = int(_payouts_setting("SEND_CHUNK", 100))
     max_attempts = int(_payouts_setting("MAX_ATTEMPTS_PER_RUN", 8))
     base = float(_payouts_setting("BACKOFF_BASE", 0.2))
     cap = float(_payouts_setting("BACKOFF_CAP", 5))
