@@ -6,18 +6,18 @@ import datetime as dt
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from marketplace.drf import AnonBurstThrottle, Pagination, ScopedThrottle, UserBurstThrottle
 from marketplace.errors import DomainError
+
+__all__ = ["AnonBurstThrottle", "Pagination", "ScopedThrottle", "UserBurstThrottle", "exception_handler"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,60 +126,6 @@ def json_permission_denied(request, exception=None):
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)
-
-
-class Pagination(PageNumberPagination):
-    """`{"results": [...], "next": url|null, "previous": url|null, "count": N}`."""
-
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-    def get_paginated_response(self, data):
-        return Response(
-            {
-                "results": data,
-                "next": self.get_next_link(),
-                "previous": self.get_previous_link(),
-                "count": self.page.paginator.count,
-            }
-        )
-
-    def get_paginated_response_schema(self, schema):
-        return {
-            "type": "object",
-            "required": ["results", "next", "count"],
-            "properties": {
-                "results": schema,
-                "next": {"type": "string", "nullable": True, "format": "uri"},
-                "previous": {"type": "string", "nullable": True, "format": "uri"},
-                "count": {"type": "integer"},
-            },
-        }
-
-
-class _RateLimitSwitch:
-    """`RATELIMIT_ENABLE=false` lifts every limit (load tests, acceptance runs)."""
-
-    def allow_request(self, request, view):
-        if not settings.RATELIMIT_ENABLE:
-            return True
-        return super().allow_request(request, view)
-
-
-class AnonBurstThrottle(_RateLimitSwitch, AnonRateThrottle):
-    pass
-
-
-class UserBurstThrottle(_RateLimitSwitch, UserRateThrottle):
-    pass
-
-
-class ScopedThrottle(_RateLimitSwitch, ScopedRateThrottle):
-    """Per-endpoint limit: set `throttle_scope` on the view (rates in REST_FRAMEWORK settings)."""
-
-    def get_cache_key(self, request, view):
-        # Public endpoints are limited per client IP whoever is signed in.
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 # --- Query parameter validation -------------------------------------------------------------

@@ -217,7 +217,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "marketplace.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "marketplace.drf.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "marketplace.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -227,7 +227,7 @@ REST_FRAMEWORK = {
     # `?format=csv` on reports is ours, not DRF's content negotiation.
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_CLASSES": (
-        ["marketplace.api.AnonBurstThrottle", "marketplace.api.UserBurstThrottle"]
+        ["marketplace.drf.AnonBurstThrottle", "marketplace.drf.UserBurstThrottle"]
         if RATELIMIT_ENABLE
         else []
     ),

@@ -39,3 +39,6 @@ class ConsumedEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "consumer"], name="outbox_consumed_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} consumed {self.event_id}"

@@ -1,5 +1,4 @@
 import pytest
-from django.test import override_settings
 
 
 @pytest.mark.django_db

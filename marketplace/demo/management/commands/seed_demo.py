@@ -64,7 +64,8 @@ class Command(BaseCommand):
         now = timezone.now().replace(second=0, microsecond=0)
         if not Shift.objects.exists():
             ops = User.objects.get(username="ops")
-            running = Shift.objects.create(starts_at=now - dt.timedelta(minutes=30), ends_at=now + dt.timedelta(hours=6),
+            running = Shift.objects.create(starts_at=now - dt.timedelta(minutes=30),
+                                           ends_at=now + dt.timedelta(hours=6),
                                            capacity=5, language="en", created_by=ops)
             for day in (1, 2):
                 start = (now + dt.timedelta(days=day)).replace(hour=9, minute=0)
