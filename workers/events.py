@@ -58,6 +58,7 @@ class _Broadcaster:
         self._pending: set[int] = set()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.server_loop: asyncio.AbstractEventLoop | None = None
 
     def submit(self, shift_id: int) -> None:
         with self._lock:
@@ -87,8 +88,13 @@ class _Broadcaster:
                 payloads = self._read(ids)
                 layer = get_channel_layer()
                 for payload in payloads:
-                    loop.run_until_complete(
-                        layer.group_send(SHIFT_BOARD_GROUP, {"type": "board.event", "payload": payload}))
+                    message = layer.group_send(SHIFT_BOARD_GROUP, {"type": "board.event", "payload": payload})
+                    server_loop = self.server_loop
+                    if server_loop is not None and server_loop.is_running():
+                        # The server's own loop: the only one an in-memory layer can deliver on.
+                        asyncio.run_coroutine_threadsafe(message, server_loop).result(timeout=5)
+                    else:
+                        loop.run_until_complete(message)
             except Exception:  # at-most-once: a lost update is corrected by the next one or a reload
                 logger.warning("shift board broadcast failed", exc_info=True)
 
@@ -107,6 +113,11 @@ class _Broadcaster:
 
 
 _broadcaster = _Broadcaster()
+
+
+def board_loop_register(loop: asyncio.AbstractEventLoop) -> None:
+    """Called by the board consumer: broadcasts from this process go through the server's loop."""
+    _broadcaster.server_loop = loop
 
 
 def broadcast_shift_on_commit(shift_id: int) -> None:
