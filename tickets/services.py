@@ -153,6 +153,8 @@ def _body_errors(body) -> list[str]:
         return ["A message needs some text."]
     if len(body) > limit:
         return [f"At most {limit} characters."]
+    if "\x00" in body:
+        return ["Null characters are not allowed."]
     return []
 
 
@@ -167,9 +169,9 @@ def message_post(
     errors = _body_errors(body)
     if errors:
         raise InvalidInput(f"The message is not valid: {errors[0]}", fields={"body": errors})
-    if not isinstance(client_id, str) or len(client_id) > 100:
-        raise InvalidInput("client_id must be a string of at most 100 characters.",
-                           fields={"client_id": ["At most 100 characters."]})
+    if not isinstance(client_id, str) or len(client_id) > 100 or "\x00" in client_id:
+        raise InvalidInput("client_id must be a string of at most 100 characters, without null characters.",
+                           fields={"client_id": ["At most 100 characters, no null characters."]})
     if user is None:
         sender = MessageSender.CUSTOMER
         if internal:

@@ -116,12 +116,6 @@ def test_hostile_input_is_never_a_500(stack):
             error(response, response.status_code)
 
 
-
-@pytest.mark.xfail(strict=True, reason=(
-    "A websocket chat frame whose body or client_id contains a NUL character kills the socket instead of "
-    "answering an error event: tickets/consumers.py message_fields() does not refuse NUL and "
-    "tickets/services.py message_post() lets PostgreSQL raise DataError ('text fields cannot contain NUL') "
-    "inside the consumer (HTTP refuses it with 400 invalid)"))
 def test_a_nul_character_in_a_socket_frame_is_an_error_event(stack):
     ticket = open_ticket(stack.url)
 
