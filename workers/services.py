@@ -648,6 +648,20 @@ WHERE shift_id = %(shift)s AND worker_id = %(worker)s AND status = 'active' AND 
 RETURNING *
 """
 
+# The same, freeing the seat in the same statement (PostgreSQL; when nobody is on the waitlist).
+_RELEASE_AND_FREE_SQL = """
+WITH released AS (
+    UPDATE workers_shiftclaim SET status = %(status)s, released_at = %(now)s
+    WHERE shift_id = %(shift)s AND worker_id = %(worker)s AND status = 'active' AND checked_in_at IS NULL
+    RETURNING *
+), seat AS (
+    UPDATE workers_shift SET seats_taken = seats_taken - 1
+    WHERE id = %(shift)s AND EXISTS (SELECT 1 FROM released)
+    RETURNING seats_taken
+)
+SELECT released.*, (SELECT seats_taken FROM seat) AS shift_seats_taken FROM released
+"""
+
 
 @transaction.atomic
 def shift_release(*, worker_id: int, shift_id: int) -> ShiftClaim:
@@ -665,13 +679,18 @@ def shift_release(*, worker_id: int, shift_id: int) -> ShiftClaim:
         raise errors.ShiftEnded()
     late = now > shift.starts_at - _conf("RELEASE_CUTOFF")
     status = ClaimStatus.LATE_RELEASED if late else ClaimStatus.RELEASED
-    released = list(ShiftClaim.objects.raw(_RELEASE_SQL, {"status": status, "now": now, "shift": shift_id,
-                                                          "worker": worker_id}))
+    free_now = not shift.has_waiting and connection.vendor == "postgresql"
+    released = list(ShiftClaim.objects.raw(_RELEASE_AND_FREE_SQL if free_now else _RELEASE_SQL,
+                                           {"status": status, "now": now, "shift": shift_id, "worker": worker_id}))
     if not released:
         _active_claim_locked(worker_id=worker_id, shift_id=shift_id)  # 409 not_claimed when there is none
         raise errors.StillCheckedIn()
     claim = released[0]
-    _seat_freed(shift=shift, exclude_worker_id=worker_id, now=now)
+    if free_now:
+        shift.seats_taken = claim.shift_seats_taken
+        _shift_payload(shift)
+    else:
+        _seat_freed(shift=shift, exclude_worker_id=worker_id, now=now)
     if late:
         worker_reliability_refresh(worker_id=worker_id)
     claim.shift = shift
