@@ -27,6 +27,9 @@ def test_money_invariants_hold_under_random_sequences(db, payouts_inline, stripe
         def setup(self):
             sandbox.reset()
             sandbox.clear_failures()
+            # Examples share the test's transaction: earlier examples' workers must not be paid
+            # by this example's runs (their sandbox accounts are gone after the reset).
+            Worker.objects.update(payout_account_status="none")
             self.workers = [ready_worker_factory(), ready_worker_factory(), WorkerFactory()]
             self.tickets: list[dict] = []  # {ticket, worker, n, resolved}
             self.ready_at_run: dict[int, bool] = {}
@@ -77,8 +80,7 @@ def test_money_invariants_hold_under_random_sequences(db, payouts_inline, stripe
         def run(self, failure):
             if failure:
                 sandbox.fail(path="/v1/transfers", mode=failure, count=1)
-            self.ready_at_run = dict(Worker.objects.filter(pk__in=[w.pk for w in self.workers])
-                                     .values_list("pk", "payout_account_status"))
+            self.ready_at_run = dict(Worker.objects.values_list("pk", "payout_account_status"))
             before = set(Payout.objects.values_list("pk", flat=True))
             run = services.payout_run_create()
             services.payout_run_execute(run_id=run.pk)
