@@ -32,5 +32,6 @@ class ShiftBoardConsumer(AsyncWebsocketConsumer):
         await self.send(json.dumps({"type": "error", "code": "read_only",
                                     "detail": "This socket only sends shift updates."}))
 
-    async def board_event(self, event):
-        await self.send(json.dumps(event["payload"]))
+    async def board_events(self, event):
+        for payload in event["payloads"]:
+            await self.send(json.dumps(payload))

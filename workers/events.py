@@ -4,11 +4,11 @@ The shift board listens on one group: seat counts and multipliers are the same f
 may see a shift, and a board only renders updates for the shifts it already shows.
 
 Broadcasts leave the request path: after commit a service only queues the shift's id; one
-broadcaster thread per process wakes, waits a few milliseconds to gather a burst, re-reads those
-shifts' committed state and sends one event per shift. So a board always receives the latest state
-(never an older one overtaking a newer), a hot shift costs a handful of events per second however
-many claims it takes, and a slow or missing Redis never slows a claim. The layer is at-most-once;
-boards re-read the API when they reconnect.
+broadcaster thread per process wakes, waits 100 ms to gather a burst, re-reads those shifts'
+committed state and publishes it in one layer message (each socket then gets one event per shift).
+So a board always receives the latest state (never an older one overtaking a newer), a burst of
+claims costs one publish however many shifts it touches, and a slow or missing Redis never slows a
+claim. The layer is at-most-once; boards re-read the API when they reconnect.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.db import close_old_connections, connection, transaction
 logger = logging.getLogger(__name__)
 
 SHIFT_BOARD_GROUP = "shifts.board"
-COALESCE_SECONDS = 0.05
+COALESCE_SECONDS = 0.1
 
 
 class ShiftUpdated(TypedDict):
@@ -86,15 +86,17 @@ class _Broadcaster:
                 continue
             try:
                 payloads = self._read(ids)
-                layer = get_channel_layer()
-                for payload in payloads:
-                    message = layer.group_send(SHIFT_BOARD_GROUP, {"type": "board.event", "payload": payload})
-                    server_loop = self.server_loop
-                    if server_loop is not None and server_loop.is_running():
-                        # The server's own loop: the only one an in-memory layer can deliver on.
-                        asyncio.run_coroutine_threadsafe(message, server_loop).result(timeout=5)
-                    else:
-                        loop.run_until_complete(message)
+                if not payloads:
+                    continue
+                # One layer message per burst, however many shifts it covers; consumers fan it out.
+                message = get_channel_layer().group_send(
+                    SHIFT_BOARD_GROUP, {"type": "board.events", "payloads": payloads})
+                server_loop = self.server_loop
+                if server_loop is not None and server_loop.is_running():
+                    # The server's own loop: the only one an in-memory layer can deliver on.
+                    asyncio.run_coroutine_threadsafe(message, server_loop).result(timeout=5)
+                else:
+                    loop.run_until_complete(message)
             except Exception:  # at-most-once: a lost update is corrected by the next one or a reload
                 logger.warning("shift board broadcast failed", exc_info=True)
 
