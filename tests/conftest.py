@@ -21,6 +21,18 @@ def pytest_configure(config):
         raise pytest.UsageError("The tests run with Redis: set REDIS_URL (make test does).")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_db_pool_before_teardown(django_db_setup, django_db_blocker):
+    """Close psycopg's pool before pytest-django drops the test database, so no idle pooled
+    connection (opened by a test's threads) holds it open."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            connection.close_pool()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle counters and cached values never leak from one test into the next."""
