@@ -75,7 +75,9 @@ def contract_stack(django_db_setup):
     port = free_port()
     sandbox = Sandbox(webhook_url=f"http://127.0.0.1:{port}/api/v1/payouts/stripe/webhook/")
     env = {"STRIPE_API_BASE": sandbox.url, "STRIPE_WEBHOOK_SECRET": django_settings.STRIPE_WEBHOOK_SECRET,
-           "RATELIMIT_ENABLE": "false", "CELERY_TASK_ALWAYS_EAGER": "false"}
+           "RATELIMIT_ENABLE": "false", "CELERY_TASK_ALWAYS_EAGER": "false",
+           # Its own queue: this session-long worker must not take tasks other tests send to theirs.
+           "CELERY_QUEUE": "contract-stack"}
     celery = server = None
     try:
         celery = CeleryWorker(**env)
