@@ -9,7 +9,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories.workers import StaffFactory, UserFactory, WorkerFactory
-from tests.servers import AsgiServer, CeleryWorker
+from tests.servers import AsgiServer, CeleryWorker, live_processes, stop_processes_started_since
 
 
 def pytest_configure(config):
@@ -31,6 +31,15 @@ def _close_db_pool_before_teardown(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         for connection in connections.all():
             connection.close_pool()
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_processes():
+    """A server or worker a failing test left running would take the next tests' tasks.
+    (Processes of wider-scoped fixtures exist before this runs, so they are left alone.)"""
+    before = live_processes()
+    yield
+    stop_processes_started_since(before)
 
 
 @pytest.fixture(autouse=True)

@@ -60,6 +60,19 @@ def server_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+_LIVE: set[Process] = set()
+
+
+def live_processes() -> set[Process]:
+    return set(_LIVE)
+
+
+def stop_processes_started_since(before: set[Process]) -> None:
+    """Stop what a test started and did not stop (a failed assertion skipped its `stop()`)."""
+    for process in list(_LIVE - before):
+        process.stop()
+
+
 class Process:
     """A child process in its own process group, stopped (and reaped) on exit."""
 
@@ -69,6 +82,7 @@ class Process:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
+        _LIVE.add(self)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -78,6 +92,7 @@ class Process:
             os.killpg(self.proc.pid, sig)
 
     def stop(self, timeout: float = 10) -> None:
+        _LIVE.discard(self)
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
