@@ -13,12 +13,12 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.deps: requirements.txt $(VENV)/bin/python
-	$(PY) -m pip install --quiet -r requirements.txt
+$(VENV)/.deps: requirements.txt constraints.txt $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	@touch $@
 
-$(VENV)/.deps-dev: requirements.txt requirements-dev.txt $(VENV)/bin/python
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.deps-dev: requirements.txt requirements-dev.txt constraints.txt $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@touch $@ $(VENV)/.deps
 
 deps: $(VENV)/.deps
