@@ -32,6 +32,7 @@ def main() -> int:
     env.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{sandbox_port}")
     (ROOT / "var" / "celery-queue").mkdir(parents=True, exist_ok=True)
     (ROOT / "var" / "celery-processed").mkdir(parents=True, exist_ok=True)
+    (ROOT / "var" / "celery-control").mkdir(parents=True, exist_ok=True)
 
     def manage(*args: str) -> None:
         subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True)
