@@ -152,3 +152,29 @@ class CeleryWorker(Process):
                 raise RuntimeError(f"Celery worker exited early:\n{self.log()}")
             time.sleep(0.2)
         raise RuntimeError(f"Celery worker log never showed {text!r}:\n{self.log()}")
+
+
+class StripeSandboxProcess(Process):
+    """`manage.py stripe_sandbox` on a free port, signing webhooks with the test settings' secret."""
+
+    def __init__(self, webhook_url: str = "", log_name: str = "stripe-sandbox") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        env.update({"DJANGO_SETTINGS_MODULE": "marketplace.settings", "DEBUG": "true",
+                    "SECRET_KEY": settings.SECRET_KEY, "PYTHONUNBUFFERED": "1",
+                    "STRIPE_WEBHOOK_SECRET": settings.STRIPE_WEBHOOK_SECRET})
+        super().__init__([sys.executable, "manage.py", "stripe_sandbox", "--port", str(self.port),
+                          "--webhook-url", webhook_url], env, log_name)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"stripe_sandbox exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/_sandbox/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"stripe_sandbox did not start:\n{self.log()}")

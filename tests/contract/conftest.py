@@ -14,7 +14,6 @@ limit test starts its own server with the default.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -22,31 +21,12 @@ import httpx
 import pytest
 from django.conf import settings as django_settings
 
-from tests.servers import ROOT, AsgiServer, CeleryWorker, Process, free_port, server_env
+from tests.servers import ROOT, AsgiServer, CeleryWorker, StripeSandboxProcess, free_port, server_env
 
 
-class Sandbox(Process):
+class Sandbox(StripeSandboxProcess):
     def __init__(self, webhook_url: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
-        env.update({"DJANGO_SETTINGS_MODULE": "marketplace.settings", "DEBUG": "true",
-                    "SECRET_KEY": django_settings.SECRET_KEY, "PYTHONUNBUFFERED": "1",
-                    "STRIPE_WEBHOOK_SECRET": django_settings.STRIPE_WEBHOOK_SECRET})
-        super().__init__([sys.executable, "manage.py", "stripe_sandbox", "--port", str(self.port),
-                          "--webhook-url", webhook_url], env, "contract-stripe-sandbox")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"stripe_sandbox exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/_sandbox/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"stripe_sandbox did not start:\n{self.log()}")
+        super().__init__(webhook_url, log_name="contract-stripe-sandbox")
 
     def reset(self) -> None:
         httpx.post(f"{self.url}/_sandbox/reset", timeout=10).raise_for_status()

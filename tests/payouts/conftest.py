@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import sys
-import time
 
 import httpx
 import pytest
@@ -20,7 +17,7 @@ from payouts import services, stripe_gateway
 from payouts.sandbox.server import sign
 from tests.factories.payouts import ResolvedTicketFactory, make_ready
 from tests.factories.workers import WorkerFactory
-from tests.servers import Process, free_port
+from tests.servers import StripeSandboxProcess
 
 
 class SandboxControl:
@@ -67,28 +64,7 @@ class SandboxControl:
         self.http.post("/_sandbox/reset").raise_for_status()
 
 
-class SandboxProcess(Process):
-    def __init__(self, webhook_url: str = "") -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
-        env.update({"DJANGO_SETTINGS_MODULE": "marketplace.settings", "DEBUG": "true",
-                    "SECRET_KEY": django_settings.SECRET_KEY, "PYTHONUNBUFFERED": "1",
-                    "STRIPE_WEBHOOK_SECRET": django_settings.STRIPE_WEBHOOK_SECRET})
-        super().__init__([sys.executable, "manage.py", "stripe_sandbox", "--port", str(self.port),
-                          "--webhook-url", webhook_url], env, "stripe-sandbox")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"stripe_sandbox exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/_sandbox/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"stripe_sandbox did not start:\n{self.log()}")
+
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +80,7 @@ def _skill_catalogue(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="session")
 def _sandbox_process():
-    process = SandboxProcess()
+    process = StripeSandboxProcess()
     yield process
     process.stop()
 
