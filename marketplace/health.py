@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import JsonResponse
 
 from marketplace.celery import app as celery_app
+from marketplace.server_loop import run_and_wait
 
 logger = logging.getLogger(__name__)
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -40,7 +40,7 @@ async def _channel_layer_round_trip() -> None:
 
 
 def _check_channel_layer() -> None:
-    async_to_sync(_channel_layer_round_trip)()
+    run_and_wait(_channel_layer_round_trip, timeout=3 * CHECK_TIMEOUT_SECONDS)
 
 
 def _check_broker() -> None:

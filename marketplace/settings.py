@@ -99,8 +99,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Under ASGI every request runs in a thread of its own: a pool, not persistent connections
-    # (measured: persistent connections exhausted PostgreSQL under load, the pool did not).
+    # HTTP requests run on a pool of threads and websocket consumers in sync_to_async threads: a
+    # connection pool, not persistent connections (measured: persistent connections exhausted
+    # PostgreSQL under load, the pool did not). Keep DATABASE_POOL_MAX above HTTP_THREADS.
     if env_bool("DATABASE_POOL", True):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": int(os.environ.get("DATABASE_POOL_MIN", "2")),
@@ -109,6 +110,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         }
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# Worker threads per server process for HTTP requests (see marketplace/asgi.py).
+HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "10"))
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_shiftline")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -216,7 +219,7 @@ RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous request gets 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "marketplace.drf.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

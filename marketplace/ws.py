@@ -49,13 +49,9 @@ class OriginValidator:
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+    from marketplace.drf import user_for_token
 
-    try:
-        token = Token.objects.select_related("user").get(key=key)
-    except Token.DoesNotExist:
-        return None
-    return token.user if token.user.is_active else None
+    return user_for_token(key)
 
 
 def query_param(scope, name: str) -> str | None:

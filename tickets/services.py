@@ -11,14 +11,11 @@ Broadcasts leave on commit; a rolled-back write sends nothing.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-import os
 import secrets
 from collections.abc import Iterable
 
-from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -26,6 +23,7 @@ from django.db.models import Avg
 from django.utils import timezone
 
 from marketplace.outbox.services import outbox_record
+from marketplace.server_loop import run_soon
 from tickets import events
 from tickets.errors import (
     AlreadyRated,
@@ -73,12 +71,7 @@ def _publish(pairs: list[tuple[str, dict]]) -> None:
             except Exception:  # the layer is at-most-once anyway; the database and replay are the truth
                 logger.exception("broadcast to %s failed", group)
 
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if loop is not None and loop.is_running() and getattr(SyncToAsync.threadlocal, "main_event_loop_pid",
-                                                          None) == os.getpid():
-        asyncio.run_coroutine_threadsafe(send_all(), loop)
-    else:
-        async_to_sync(send_all)()
+    run_soon(send_all)
 
 
 def broadcast(group: str, event: dict) -> None:

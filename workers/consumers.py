@@ -5,12 +5,11 @@ Server → client: `{"type": "shift.updated", "shift", "capacity", "seats_taken"
 edit or cancellation. The layer is at-most-once: a board re-reads the API when it reconnects.
 """
 
-import asyncio
 import json
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from workers.events import SHIFT_BOARD_GROUP, board_loop_register
+from workers.events import SHIFT_BOARD_GROUP
 
 
 class ShiftBoardConsumer(AsyncWebsocketConsumer):
@@ -21,7 +20,6 @@ class ShiftBoardConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        board_loop_register(asyncio.get_running_loop())
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 

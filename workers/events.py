@@ -23,6 +23,8 @@ from typing import TypedDict
 from channels.layers import get_channel_layer
 from django.db import close_old_connections, connection, transaction
 
+from marketplace.server_loop import server_loop
+
 logger = logging.getLogger(__name__)
 
 SHIFT_BOARD_GROUP = "shifts.board"
@@ -58,7 +60,6 @@ class _Broadcaster:
         self._pending: set[int] = set()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self.server_loop: asyncio.AbstractEventLoop | None = None
 
     def submit(self, shift_id: int) -> None:
         with self._lock:
@@ -91,10 +92,10 @@ class _Broadcaster:
                 # One layer message per burst, however many shifts it covers; consumers fan it out.
                 message = get_channel_layer().group_send(
                     SHIFT_BOARD_GROUP, {"type": "board.events", "payloads": payloads})
-                server_loop = self.server_loop
-                if server_loop is not None and server_loop.is_running():
+                loop_of_server = server_loop()
+                if loop_of_server is not None:
                     # The server's own loop: the only one an in-memory layer can deliver on.
-                    asyncio.run_coroutine_threadsafe(message, server_loop).result(timeout=5)
+                    asyncio.run_coroutine_threadsafe(message, loop_of_server).result(timeout=5)
                 else:
                     loop.run_until_complete(message)
             except Exception:  # at-most-once: a lost update is corrected by the next one or a reload
@@ -115,11 +116,6 @@ class _Broadcaster:
 
 
 _broadcaster = _Broadcaster()
-
-
-def board_loop_register(loop: asyncio.AbstractEventLoop) -> None:
-    """Called by the board consumer: broadcasts from this process go through the server's loop."""
-    _broadcaster.server_loop = loop
 
 
 def broadcast_shift_on_commit(shift_id: int) -> None:

@@ -114,6 +114,23 @@ def test_claim_for_staff_and_anonymous_refused(ops_client, api_client, shift_fac
     assert_refused(api_client.post(claim_url(shift)), 401, "not_authenticated", shift, 0, 0)
 
 
+def test_claim_answer_has_every_declared_field_in_api_formats(worker, worker_client, shift_factory):
+    from workers.api import ClaimOutput
+
+    shift = shift_factory(capacity=3, rate_multiplier=Decimal("1.5"))
+
+    body = worker_client.post(claim_url(shift)).json()
+
+    assert set(body) == set(ClaimOutput().fields)
+    claim = ShiftClaim.objects.get()
+    assert body["claimed_at"] == claim.claimed_at.isoformat().replace("+00:00", "Z")
+    assert body["starts_at"] == shift.starts_at.isoformat().replace("+00:00", "Z")
+    assert (body["released_at"], body["late_release"]) == (None, False)
+    assert body["shift_detail"] == {
+        "id": shift.pk, "starts_at": body["starts_at"], "ends_at": body["ends_at"], "language": shift.language,
+        "capacity": 3, "seats_taken": 1, "rate_multiplier": "1.50", "status": "published"}
+
+
 def test_claim_unknown_shift_is_404(worker_client, db):
     assert worker_client.post("/api/v1/shifts/987654/claim/").status_code == 404
 
