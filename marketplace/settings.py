@@ -339,6 +339,9 @@ PAYOUTS = {
     "RETRY_STUCK_EVERY": timedelta(minutes=5),
     # Transfer requests in flight at once within a run (threads doing HTTP only); 1 sends inline.
     "SEND_CONCURRENCY": int(os.environ.get("PAYOUT_SEND_CONCURRENCY", "8")),
+    # Transfer requests a second at most, across the send threads: just under Stripe's live-mode
+    # write limit (100/s), so a run is not slowed by 429s and their backoff. 0 = no pacing.
+    "SEND_RATE": float(os.environ.get("PAYOUT_SEND_RATE", "90")),
     # Payouts marked in_transit, sent and recorded together (two commits per chunk).
     "SEND_CHUNK": int(os.environ.get("PAYOUT_SEND_CHUNK", "100")),
     # Retries of a transfer within a run on timeouts/5xx/429, with exponential backoff.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -787,6 +788,28 @@ class _Send:
     error: stripe.StripeError | None = None
 
 
+class _Pacer:
+    """Spaces requests at least `1/rate` seconds apart across the sender threads (0: no pacing).
+
+    Stripe answers 429 beyond its write rate limit; sending just under it keeps the retries (and
+    payouts left to the retry sweep after `MAX_ATTEMPTS_PER_RUN`) for real trouble."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next_at = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next_at)
+            self.next_at = at + self.interval
+        if at > now:
+            time.sleep(at - now)
+
+
 def _earnings_attach_to_payouts(payouts: list[Payout]) -> None:
     """Available earnings of each payout's worker → in_payout, pointing at the payout."""
     if connection.vendor == "postgresql":
@@ -818,6 +841,7 @@ def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
     base = float(_payouts_setting("BACKOFF_BASE", 0.2))
     cap = float(_payouts_setting("BACKOFF_CAP", 5))
     concurrency = max(1, int(_payouts_setting("SEND_CONCURRENCY", 8)))
+    pacer = _Pacer(float(_payouts_setting("SEND_RATE", 0)))
     outcomes: dict[str, int] = defaultdict(int)
     queue: list[tuple[float, int, int]] = [(0.0, 0, pk) for pk in payout_ids]  # (not before, tries, id)
     in_flight: tuple[list[_Send], list] | None = None
@@ -855,7 +879,7 @@ def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
                 for _, n, pk in ready:
                     tries[pk] = n + 1
                 sends = _payouts_mark_in_transit([pk for _, _, pk in ready])
-                batch = (sends, [pool.submit(_transfer_request, send) for send in sends])
+                batch = (sends, [pool.submit(_transfer_request, send, pacer) for send in sends])
             if in_flight is not None:
                 record(in_flight)
             in_flight = batch
@@ -878,7 +902,9 @@ def _payouts_mark_in_transit(payout_ids: list[int]) -> list[_Send]:
                   transfer_group=p.run.transfer_group) for p in payouts]
 
 
-def _transfer_request(send: _Send) -> _Send:
+def _transfer_request(send: _Send, pacer: _Pacer | None = None) -> _Send:
+    if pacer is not None:
+        pacer.wait()
     try:
         transfer = stripe_gateway.transfer_create(
             amount=send.amount, currency=send.currency, destination=send.destination,

@@ -95,6 +95,7 @@ def stripe_sandbox(_sandbox_process, settings):
     stripe_gateway._local.__dict__.clear()
     yield control
     control.set_webhook("")
+    control.rate_limit(0)
     stripe_gateway._local.__dict__.clear()
 
 

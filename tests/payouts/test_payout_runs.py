@@ -116,6 +116,40 @@ def test_transient_failures_are_retried_with_the_same_key(db, payouts_inline, st
     assert len(stripe_sandbox.transfers()) == 1
 
 
+def test_run_paced_under_stripes_rate_limit_gets_no_429s(db, payouts_inline, stripe_sandbox, settings,
+                                                         ready_worker_factory, earn):
+    settings.PAYOUTS = {**settings.PAYOUTS, "SEND_RATE": 18}
+    workers = [ready_worker_factory() for _ in range(30)]
+    for worker in workers:
+        earn(worker, cases=4)
+    stripe_sandbox.rate_limit(20)
+    before = stripe_sandbox.stats().get("rate_limited", 0)
+
+    run = _run()
+
+    assert run.status == "completed" and run.payouts_count == 30
+    assert set(Payout.objects.values_list("status", "attempts")) == {("paid", 1)}
+    assert stripe_sandbox.stats().get("rate_limited", 0) == before
+    assert len(stripe_sandbox.transfers(transfer_group=run.transfer_group)) == 30
+
+
+def test_unpaced_run_over_the_rate_limit_is_answered_429_and_retried(db, payouts_inline, stripe_sandbox, settings,
+                                                                     ready_worker_factory, earn):
+    settings.PAYOUTS = {**settings.PAYOUTS, "SEND_RATE": 0}
+    workers = [ready_worker_factory() for _ in range(30)]
+    for worker in workers:
+        earn(worker, cases=4)
+    stripe_sandbox.rate_limit(5)
+    before = stripe_sandbox.stats().get("rate_limited", 0)
+
+    run = _run()
+
+    assert stripe_sandbox.stats().get("rate_limited", 0) > before
+    assert run.payouts_count == 30
+    assert len(stripe_sandbox.transfers(transfer_group=run.transfer_group)) == Payout.objects.filter(
+        status="paid").count()
+
+
 def test_payout_stays_in_transit_while_retries_run_out_and_the_sweep_finishes_it(
         db, payouts_inline, stripe_sandbox, settings, ready_worker_factory, earn):
     settings.PAYOUTS = {**settings.PAYOUTS, "MAX_ATTEMPTS_PER_RUN": 2}
