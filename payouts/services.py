@@ -149,17 +149,29 @@ def ledger_accounts_ensure(*, worker_ids: Iterable[int], currency: str) -> dict[
     found: dict[tuple[str, int], int] = {}
     for start in range(0, len(worker_ids), 2000):
         chunk = worker_ids[start:start + 2000]
-        rows = LedgerAccount.objects.filter(worker_id__in=chunk, currency=currency).values_list(
-            "kind", "worker_id", "pk")
-        found.update({(kind, worker): pk for kind, worker, pk in rows})
+        found.update(_worker_accounts(chunk, currency))
         missing = [LedgerAccount(kind=kind, worker_id=worker, currency=currency)
                    for worker in chunk for kind in WORKER_ACCOUNT_KINDS if (kind, worker) not in found]
         if missing:
             LedgerAccount.objects.bulk_create(missing, ignore_conflicts=True)
-            rows = LedgerAccount.objects.filter(worker_id__in=chunk, currency=currency).values_list(
-                "kind", "worker_id", "pk")
-            found.update({(kind, worker): pk for kind, worker, pk in rows})
+            found.update(_worker_accounts(chunk, currency))
     return found
+
+
+def _worker_accounts(worker_ids: list[int], currency: str) -> dict[tuple[str, int], int]:
+    # On PostgreSQL one array parameter, joined rather than `= ANY(...)`: on a table whose
+    # statistics lag (accounts created by this very run) the planner may scan it sequentially, and
+    # `= ANY` then compares every row with every id.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT a.kind, a.worker_id, a.id FROM unnest(%s::bigint[]) AS w(id) "
+                           "JOIN payouts_ledgeraccount a ON a.worker_id = w.id AND a.currency = %s",
+                           [worker_ids, currency])
+            rows = cursor.fetchall()
+    else:
+        rows = LedgerAccount.objects.filter(worker_id__in=worker_ids, currency=currency).values_list(
+            "kind", "worker_id", "pk")
+    return {(kind, worker): pk for kind, worker, pk in rows}
 
 
 def platform_account(kind: str, currency: str) -> int:
@@ -191,19 +203,46 @@ def _apply_balance_deltas(deltas: dict[int, int]) -> None:
         return
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            for start in range(0, len(items), 1000):
-                chunk = items[start:start + 1000]
-                values = ", ".join(["(%s::bigint, %s::bigint)"] * len(chunk))
-                cursor.execute(
-                    "UPDATE payouts_ledgeraccount AS a SET balance = a.balance + v.delta "
-                    f"FROM (VALUES {values}) AS v(id, delta) WHERE a.id = v.id",  # noqa: S608 - placeholders only
-                    [x for pair in chunk for x in pair],
-                )
+            cursor.execute(
+                "UPDATE payouts_ledgeraccount AS a SET balance = a.balance + v.delta "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, delta) WHERE a.id = v.id",
+                [[pk for pk, _ in items], [delta for _, delta in items]])
     else:
         from django.db.models import F
 
         for pk, delta in items:
             LedgerAccount.objects.filter(pk=pk).update(balance=F("balance") + delta)
+
+
+def _accounts_lock(account_ids: list[int]) -> dict[int, str]:
+    """Lock the accounts in primary-key order (so concurrent posters cannot deadlock); their currencies."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT a.id, a.currency FROM unnest(%s::bigint[]) AS x(id) "
+                           "JOIN payouts_ledgeraccount a ON a.id = x.id ORDER BY a.id FOR UPDATE OF a",
+                           [account_ids])
+            return dict(cursor.fetchall())
+    currencies: dict[int, str] = {}
+    for start in range(0, len(account_ids), 5000):
+        currencies.update(LedgerAccount.objects.select_for_update().filter(pk__in=account_ids[start:start + 5000])
+                          .order_by("pk").values_list("pk", "currency"))
+    return currencies
+
+
+def _journal_lines_insert(lines: list[tuple[int, int, int, str]]) -> None:
+    """Insert (transaction, account, amount, currency) lines; on PostgreSQL in one statement from
+    arrays, without building a model instance per line (a settlement batch has thousands)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO payouts_journalline (transaction_id, account_id, amount, currency) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[])",
+                [[line[0] for line in lines], [line[1] for line in lines], [line[2] for line in lines],
+                 [line[3] for line in lines]])
+        return
+    JournalLine.objects.bulk_create([JournalLine(transaction_id=txn, account_id=account, amount=amount,
+                                                 currency=currency) for txn, account, amount, currency in lines],
+                                    batch_size=5000)
 
 
 def ledger_post_many(postings: Sequence[Posting]) -> list[bool]:
@@ -223,11 +262,7 @@ def ledger_post_many(postings: Sequence[Posting]) -> list[bool]:
         raise LedgerError("Two postings in one batch share an idempotency key.")
     with transaction.atomic():
         account_ids = sorted({account for posting in postings for account, _ in posting.lines})
-        currencies: dict[int, str] = {}
-        for start in range(0, len(account_ids), 5000):
-            chunk = account_ids[start:start + 5000]
-            currencies.update(LedgerAccount.objects.select_for_update().filter(pk__in=chunk)
-                              .order_by("pk").values_list("pk", "currency"))
+        currencies = _accounts_lock(account_ids)
         for posting in postings:
             for account, _amount in posting.lines:
                 if account not in currencies:
@@ -246,14 +281,13 @@ def ledger_post_many(postings: Sequence[Posting]) -> list[bool]:
                  for p in todo],
                 batch_size=2000,
             )
-            lines: list[JournalLine] = []
+            lines: list[tuple[int, int, int, str]] = []
             deltas: dict[int, int] = defaultdict(int)
             for txn, posting in zip(created, todo, strict=True):
                 for account, amount in posting.lines:
-                    lines.append(JournalLine(transaction_id=txn.pk, account_id=account, amount=amount,
-                                             currency=posting.currency))
+                    lines.append((txn.pk, account, amount, posting.currency))
                     deltas[account] += amount
-            JournalLine.objects.bulk_create(lines, batch_size=5000)
+            _journal_lines_insert(lines)
             _apply_balance_deltas(deltas)
     return [posting.key not in existing for posting in postings]
 

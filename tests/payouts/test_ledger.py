@@ -76,7 +76,7 @@ def test_mixed_currency_posting_refused(db):
     assert JournalTransaction.objects.count() == 0
 
 
-def test_database_refuses_unbalanced_transaction_at_commit(transactional_db):
+def test_database_refuses_unbalanced_transaction(transactional_db):
     worker = WorkerFactory()
     accounts, _ = _accounts(worker)
     pending = accounts[(AccountKind.WORKER_PENDING, worker.pk)]
@@ -89,6 +89,24 @@ def test_database_refuses_unbalanced_transaction_at_commit(transactional_db):
 
     assert JournalTransaction.objects.count() == 0
     assert JournalLine.objects.count() == 0
+
+
+def test_database_refuses_a_line_that_unbalances_a_posted_transaction(transactional_db):
+    worker = WorkerFactory()
+    accounts, expense = _accounts(worker)
+    pending = accounts[(AccountKind.WORKER_PENDING, worker.pk)]
+    services.ledger_post(key="t:posted", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
+    txn = JournalTransaction.objects.get(idempotency_key="t:posted")
+
+    with pytest.raises(DatabaseError, match="does not balance"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO payouts_journalline (transaction_id, account_id, amount, currency) "
+                       "VALUES (%s, %s, 100, 'eur')", [txn.pk, pending])
+    with transaction.atomic(), connection.cursor() as cursor:  # a balanced pair in one statement is fine
+        cursor.execute("INSERT INTO payouts_journalline (transaction_id, account_id, amount, currency) "
+                       "VALUES (%s, %s, 100, 'eur'), (%s, %s, -100, 'eur')", [txn.pk, pending, txn.pk, expense])
+
+    assert sorted(JournalLine.objects.filter(transaction=txn).values_list("amount", flat=True)) == [
+        -500, -100, 100, 500]
 
 
 def test_database_refuses_update_and_delete_of_lines(db):
