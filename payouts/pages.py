@@ -9,8 +9,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
 from marketplace.errors import DomainError
@@ -103,22 +106,52 @@ def statement_figures(worker: Worker, month: dt.date, currency: str) -> dict:
     return figures
 
 
+# The statement's summary, in order, as (key of `statement_figures`, label): the page and the PDF
+# both show these rows, so they cannot drift apart.
+STATEMENT_LINES = (
+    ("opening", "Opening balance"),
+    ("earnings", "Case pay earned"),
+    ("bonuses", "CSAT bonuses"),
+    ("voids", "Voided (reopened cases)"),
+    ("adjustments", "Adjustments"),
+    ("payouts", "Payouts to Stripe"),
+    ("reversals", "Reversed transfers returned"),
+    ("closing", "Closing balance"),
+)
+
+
 @login_required
 def statement(request):
+    """The signed-in worker's own statement of `?month=YYYY-MM` (this month when missing or
+    malformed); `&format=pdf` downloads the same statement as a PDF. Only a worker has one: there
+    is no worker in the URL, so nobody can ask for someone else's."""
     worker = _worker_or_403(request)
     card = services.rate_card_current()
     month = _month(request.GET.get("month"))
     figures = statement_figures(worker, month, card.currency)
+    summary = [(key, label, figures[key]) for key, label in STATEMENT_LINES]
     start = dt.datetime.combine(month, dt.time.min, tzinfo=dt.UTC)
     end = dt.datetime.combine((month + dt.timedelta(days=32)).replace(day=1), dt.time.min, tzinfo=dt.UTC)
     month_earnings = (selectors.earnings_visible_to(request.user)
                       .filter(created_at__gte=start, created_at__lt=end).order_by("created_at", "pk"))
     month_payouts = (Payout.objects.filter(worker=worker, status=PayoutStatus.PAID, paid_at__gte=start,
                                            paid_at__lt=end).order_by("paid_at", "pk"))
+    if request.GET.get("format") == "pdf":
+        # Imported here: reportlab takes a quarter of a second to import, and only this needs it.
+        from payouts.statement_pdf import statement_pdf
+
+        content = statement_pdf(worker=worker, month=month, currency=card.currency, summary=summary,
+                                earnings=month_earnings, payouts=month_payouts)
+        response = HttpResponse(content, content_type="application/pdf", headers={
+            "Content-Disposition": content_disposition_header(
+                as_attachment=True, filename=f"shiftline-statement-{month:%Y-%m}-worker-{worker.pk}.pdf"),
+        })
+        patch_cache_control(response, private=True, no_store=True)
+        return response
     previous = (month - dt.timedelta(days=1)).replace(day=1)
     following = (month + dt.timedelta(days=32)).replace(day=1)
     return render(request, "payouts/statement.html", {
-        "worker": worker, "currency": card.currency, "month": month, "figures": figures,
+        "worker": worker, "currency": card.currency, "month": month, "figures": figures, "summary": summary,
         "earnings": month_earnings, "payouts": month_payouts,
         "previous": f"{previous:%Y-%m}", "following": f"{following:%Y-%m}",
     })

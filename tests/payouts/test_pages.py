@@ -43,7 +43,7 @@ def test_statement_adds_up_from_opening_to_closing(db, earn):
     assert page.context["figures"]["opening"] == 0
     assert page.context["figures"]["earnings"] == 1500
     assert page.context["figures"]["closing"] == 1500
-    assert "Print or save as PDF" in page.content.decode()
+    assert f'href="?month={month}&amp;format=pdf" download>Download PDF</a>' in page.content.decode()
 
 
 def test_connect_button_redirects_to_stripe_onboarding(db, stripe_sandbox):
