@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 
 import pycountry
@@ -15,9 +15,10 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from marketplace.errors import DomainError
 from workers import selectors, services
@@ -259,22 +260,27 @@ def ops_vetting_decide(request, worker_id: int):
     return redirect(f"/ops/vetting/?status={status if status in WorkerStatus.values else 'applied'}")
 
 
-class ShiftForm(forms.Form):
-    starts_at = forms.DateTimeField(label="Starts (UTC)", input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-                                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    ends_at = forms.DateTimeField(label="Ends (UTC)", input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-                                  widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+_MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
+
+
+class ShiftFieldsForm(forms.Form):
+    """A shift's own fields, as ops publish or edit it; times are UTC to the minute."""
+
+    starts_at = forms.DateTimeField(label="Starts (UTC)", input_formats=[_MINUTE_FORMAT, "%Y-%m-%d %H:%M"],
+                                    widget=forms.DateTimeInput(format=_MINUTE_FORMAT, attrs={"type": "datetime-local"}))
+    ends_at = forms.DateTimeField(label="Ends (UTC)", input_formats=[_MINUTE_FORMAT, "%Y-%m-%d %H:%M"],
+                                  widget=forms.DateTimeInput(format=_MINUTE_FORMAT, attrs={"type": "datetime-local"}))
     capacity = forms.IntegerField(initial=10)
     language = forms.ChoiceField(choices=LANGUAGE_CHOICES, initial="en")
     skills = forms.MultipleChoiceField(choices=[], required=False, widget=forms.CheckboxSelectMultiple)
     rate_multiplier = forms.DecimalField(max_digits=4, decimal_places=2, initial="1.00")
     max_rate_multiplier = forms.DecimalField(label="Surge cap", max_digits=4, decimal_places=2, required=False)
-    repeat_weekly = forms.BooleanField(label="Repeat every week", required=False)
-    weeks_ahead = forms.IntegerField(label="Publish weeks ahead", min_value=1, max_value=8, initial=2, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, extra_skills: Iterable[tuple[str, str]] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["skills"].choices = _skill_choices()
+        choices = dict(_skill_choices())
+        choices.update(extra_skills)  # a shift's own skills stay offered after the catalogue retires them
+        self.fields["skills"].choices = sorted(choices.items())
 
     def clean(self):
         data = super().clean()
@@ -282,6 +288,11 @@ class ShiftForm(forms.Form):
             if data.get(name) is not None:
                 data[name] = data[name].replace(tzinfo=dt.UTC)
         return data
+
+
+class ShiftForm(ShiftFieldsForm):
+    repeat_weekly = forms.BooleanField(label="Repeat every week", required=False)
+    weeks_ahead = forms.IntegerField(label="Publish weeks ahead", min_value=1, max_value=8, initial=2, required=False)
 
 
 @ops_page
@@ -322,3 +333,58 @@ def ops_shift_cancel(request, shift_id: int):
     else:
         messages.success(request, f"Shift {shift_id} cancelled; its workers were told.")
     return redirect("ops-shifts-page")
+
+
+def _shift_changes(shift, data: dict) -> dict:
+    """What the edit form changes, for `shift_update`: only fields whose value differs, so the
+    audit event names what ops changed. Times compare to the minute (all the form shows); a blank
+    surge cap means no surge, as when publishing."""
+    current_skills = {skill.code for skill in shift.skills.all()}
+    changes = {}
+    for name in ("starts_at", "ends_at"):
+        if data[name] != getattr(shift, name).replace(second=0, microsecond=0):
+            changes[name] = data[name]
+    for name in ("capacity", "language", "rate_multiplier"):
+        if data[name] != getattr(shift, name):
+            changes[name] = data[name]
+    surge_cap = data["max_rate_multiplier"] if data["max_rate_multiplier"] is not None else data["rate_multiplier"]
+    if surge_cap != shift.max_rate_multiplier:
+        changes["max_rate_multiplier"] = surge_cap
+    if set(data["skills"]) != current_skills:
+        changes["skills"] = list(data["skills"])
+    return changes
+
+
+@require_http_methods(["GET", "POST"])
+@ops_page
+def ops_shift_edit(request, shift_id: int):
+    """Edit a shift through `shift_update`; its refusals (someone claimed it, it was cancelled,
+    a value out of range) are shown on the form and change nothing."""
+    shift = selectors.shifts_visible_to(user=request.user).filter(pk=shift_id).first()
+    if shift is None:
+        raise Http404
+    skills = [(skill.code, skill.name) for skill in shift.skills.all()]
+    initial = {"starts_at": shift.starts_at, "ends_at": shift.ends_at, "capacity": shift.capacity,
+               "language": shift.language, "skills": [code for code, _ in skills],
+               "rate_multiplier": shift.rate_multiplier, "max_rate_multiplier": shift.max_rate_multiplier}
+    form = ShiftFieldsForm(request.POST or None, initial=initial, extra_skills=skills)
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 400
+        elif not (changes := _shift_changes(shift, form.cleaned_data)):
+            messages.info(request, f"Shift {shift.pk}: nothing to change.")
+            return redirect("ops-shifts-page")
+        else:
+            try:
+                services.shift_update(shift_id=shift.pk, actor=request.user, **changes)
+            except DomainError as error:
+                if error.fields:
+                    _show_domain_error(request, form, error)
+                else:
+                    form.add_error(None, error.detail)
+                status = error.status
+            else:
+                messages.success(request, f"Shift {shift.pk} updated.")
+                return redirect("ops-shifts-page")
+    return render(request, "workers/ops_shift_edit.html", {"form": form, "shift": shift}, status=status)

@@ -42,5 +42,6 @@ urlpatterns: list = [
     path("ops/vetting/", pages.ops_vetting, name="ops-vetting-page"),
     path("ops/vetting/<int:worker_id>/", pages.ops_vetting_decide, name="ops-vetting-decide"),
     path("ops/shifts/", pages.ops_shifts, name="ops-shifts-page"),
+    path("ops/shifts/<int:shift_id>/edit/", pages.ops_shift_edit, name="ops-shift-edit"),
     path("ops/shifts/<int:shift_id>/cancel/", pages.ops_shift_cancel, name="ops-shift-cancel"),
 ]
