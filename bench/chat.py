@@ -25,16 +25,17 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _common import Server, bench_database_url, ensure_database, server_env  # noqa: E402
 
 TARGETS = {"p95_ms": 50, "p99_ms": 300, "ratio": 0.5, "idle_kib": 64, "reconnect_s": 10}
 
@@ -76,79 +77,6 @@ def relay_application():
 
 
 # --- Processes and data ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def bench_database_url(base: str) -> str:
-    parsed = urlparse(base)
-    return urlunparse(parsed._replace(path="/" + parsed.path.lstrip("/") + "_bench_chat"))
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef", "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "false", "RATELIMIT_ENABLE": "false",
-        "CELERY_TASK_ALWAYS_EAGER": "true", "CHANNEL_LAYER_PREFIX": "bench", "CACHE_KEY_PREFIX": "bench",
-        "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-    })
-    return env
-
-
-class Server:
-    ws_impl = "auto"
-    deflate = "false"
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.log = open(ROOT / "var" / f"bench-server-{self.port}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", *args, "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-access-log", "--lifespan", "off", "--log-level", "warning", "--ws", self.ws_impl,
-             "--ws-per-message-deflate", self.deflate],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited; see {self.log.name}")
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def rss_kib(self) -> int:
-        total = 0
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-        return total
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, 15)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-        self.log.close()
 
 
 def prepare_data(conversations: int, workers: int) -> list[dict]:
@@ -484,8 +412,6 @@ def main() -> int:
     parser.add_argument("--deflate", action="store_true", help="permessage-deflate on (uvicorn's default)")
     args = parser.parse_args()
     args.workers = args.workers or args.conversations
-    Server.ws_impl = args.ws
-    Server.deflate = "true" if args.deflate else "false"
 
     try:
         import uvloop
@@ -495,9 +421,9 @@ def main() -> int:
         pass
     base_db = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shiftline")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    database_url = bench_database_url(base_db)
+    database_url = bench_database_url(base_db, "chat")
     (ROOT / "var").mkdir(exist_ok=True)
-    env = server_env(database_url, redis_url)
+    env = server_env(database_url, redis_url, "bench")
     os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
                                            "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "LOG_LEVEL")})
     os.environ["DATABASE_POOL"] = "false"
@@ -510,7 +436,8 @@ def main() -> int:
           f"{args.duration:g}s ({time.perf_counter() - t0:.1f}s)", flush=True)
 
     results = {}
-    servers = [Server(["marketplace.asgi:application"], env) for _ in range(args.servers)]
+    servers = [Server(["marketplace.asgi:application"], env, ws=args.ws, deflate=args.deflate)
+               for _ in range(args.servers)]
     try:
         results["shiftline"] = asyncio.run(run_phase("shiftline", rows, servers, args))
     finally:
@@ -519,7 +446,8 @@ def main() -> int:
     if not args.skip_relay:
         relay_env = dict(env)
         relay_env.pop("DJANGO_SETTINGS_MODULE", None)
-        servers = [Server(["--factory", "chat:relay_application", "--app-dir", str(ROOT / "bench")], relay_env)
+        servers = [Server(["--factory", "chat:relay_application", "--app-dir", str(ROOT / "bench")], relay_env,
+                          ws=args.ws, deflate=args.deflate)
                    for _ in range(args.servers)]
         try:
             results["relay"] = asyncio.run(run_phase("relay", rows, servers, args))

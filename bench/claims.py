@@ -30,83 +30,18 @@ import asyncio
 import datetime as dt
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import Server, bench_database_url, ensure_database, server_env  # noqa: E402
+
 TARGETS = {"rps": 400, "p95_ms": 60, "overbookings": 0}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def bench_database_url(base: str) -> str:
-    parsed = urlparse(base)
-    return urlunparse(parsed._replace(path="/" + parsed.path.lstrip("/") + "_bench_claims"))
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef", "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "false", "RATELIMIT_ENABLE": "false",
-        "CELERY_TASK_ALWAYS_EAGER": "true", "CHANNEL_LAYER_PREFIX": "benchclaims", "CACHE_KEY_PREFIX": "benchclaims",
-        "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-    })
-    return env
-
-
-class Server:
-    def __init__(self, env: dict[str, str], workers: int) -> None:
-        self.port = free_port()
-        (ROOT / "var").mkdir(exist_ok=True)
-        self.log = open(ROOT / "var" / f"bench-claims-server-{self.port}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(workers), "--no-access-log", "--lifespan", "off",
-             "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited; see {self.log.name}")
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    time.sleep(1.0 * workers)  # let every worker process import the app
-                    return
-            time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, 15)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-        self.log.close()
 
 
 def prepare_data(workers: int, spread_shifts: int) -> dict:
@@ -221,8 +156,16 @@ async def read_loop(port: int, token: str, pick_shift, deadline: float, latencie
         connection.close()
 
 
-async def run_phase(port: int, tokens: list[str], pick_shift, duration: float, monitor=None,
-                    loop=claim_release_loop) -> dict:
+def run_phase(server: Server, tokens: list[str], pick_shift, duration: float, monitor=None,
+              loop=None) -> dict:
+    """One phase against `server`, with the server's CPU time per request."""
+    cpu_before = server.cpu_seconds()
+    result = asyncio.run(_run_phase(server.port, tokens, pick_shift, duration, monitor, loop or claim_release_loop))
+    result["cpu_ms"] = (server.cpu_seconds() - cpu_before) / max(result["requests"], 1) * 1000
+    return result
+
+
+async def _run_phase(port: int, tokens: list[str], pick_shift, duration: float, monitor, loop) -> dict:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     deadline = time.monotonic() + duration
@@ -270,7 +213,8 @@ def final_mismatch(database_url: str, shift_id: int) -> tuple[int, int, int]:
 
 def line(name: str, result: dict, clients: int, target: bool) -> str:
     text = (f"{name:<7} {clients:>3} clients  {result['rps']:7.0f} req/s  p50 {result['p50']:6.1f} ms  "
-            f"p95 {result['p95']:6.1f} ms  p99 {result['p99']:6.1f} ms  answers {result['statuses']}")
+            f"p95 {result['p95']:6.1f} ms  p99 {result['p99']:6.1f} ms  server CPU {result['cpu_ms']:4.1f} ms/req  "
+            f"answers {result['statuses']}")
     if target:
         ok = result["rps"] >= TARGETS["rps"] and result["p95"] < TARGETS["p95_ms"]
         text += (f"   target ≥ {TARGETS['rps']} req/s, p95 < {TARGETS['p95_ms']} ms: "
@@ -289,32 +233,31 @@ def main() -> int:
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shiftline")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    database_url = bench_database_url(base)
+    database_url = bench_database_url(base, "claims")
     ensure_database(database_url)
-    env = server_env(database_url, redis_url)
+    env = server_env(database_url, redis_url, "benchclaims")
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
                                            "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT")})
     os.environ["DATABASE_POOL"] = "false"
     data = prepare_data(max(args.clients, args.race_clients), args.spread_shifts)
-    server = Server(env, args.workers)
+    server = Server(["marketplace.asgi:application"], env, workers=args.workers)
     try:
         tokens = data["tokens"]
         # Warm up every worker process (URL conf, first connections) before anything is timed.
-        asyncio.run(run_phase(server.port, tokens[:args.clients], lambda: random.choice(data["spread"]), 2.0))
+        run_phase(server, tokens[:args.clients], lambda: random.choice(data["spread"]), 2.0)
         print(f"bench/claims.py: uvicorn --workers {args.workers} on PostgreSQL, {args.duration:.0f} s per phase",
               flush=True)
-        baseline = asyncio.run(run_phase(server.port, tokens[:args.clients], None, args.duration, loop=read_loop))
+        baseline = run_phase(server, tokens[:args.clients], None, args.duration, loop=read_loop)
         print(line("read", baseline, args.clients, False) + "   (baseline: GET /workers/me/, the stack's ceiling now)",
               flush=True)
-        spread = asyncio.run(run_phase(server.port, tokens[:args.clients],
-                                       lambda: random.choice(data["spread"]), args.duration))
+        spread = run_phase(server, tokens[:args.clients], lambda: random.choice(data["spread"]), args.duration)
         print(line("spread", spread, args.clients, True), flush=True)
-        hot = asyncio.run(run_phase(server.port, tokens[:args.clients], lambda: data["hot"], args.duration))
+        hot = run_phase(server, tokens[:args.clients], lambda: data["hot"], args.duration)
         print(line("hot", hot, args.clients, True), flush=True)
         samples: list[int] = []
-        race = asyncio.run(run_phase(server.port, tokens[:args.race_clients], lambda: data["race"], args.duration,
-                                     monitor=race_monitor(database_url, data["race"], 10, samples)))
+        race = run_phase(server, tokens[:args.race_clients], lambda: data["race"], args.duration,
+                         monitor=race_monitor(database_url, data["race"], 10, samples))
         print(line("race", race, args.race_clients, False), flush=True)
         seats, active, capacity = final_mismatch(database_url, data["race"])
         overbookings = sum(1 for s in samples if s > 0) + (seats > capacity) + (active != seats)

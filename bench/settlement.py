@@ -27,37 +27,15 @@ import argparse
 import os
 import random
 import resource
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def bench_database_url(base: str) -> str:
-    parsed = urlparse(base)
-    return urlunparse(parsed._replace(path="/" + parsed.path.lstrip("/") + "_bench_settlement"))
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+from _common import bench_database_url, ensure_database, free_port  # noqa: E402
 
 
 def peak_mb() -> float:
@@ -162,7 +140,7 @@ def main() -> int:
         return 0
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shiftline")
-    database_url = bench_database_url(base)
+    database_url = bench_database_url(base, "settlement")
     ensure_database(database_url)
     env = dict(os.environ)
     env.update({
