@@ -56,6 +56,13 @@ def test_ops_dashboard_for_ops_and_refused_to_workers(ops_user, worker, report_d
     assert 'data-figure="resolved">5<' in html
     # First response median 60 s, p90 1,720 s (see test_reports_api).
     assert '>1 min 0 s<span class="muted"> / 28 min 40 s</span>' in html
+    api = signed_in(ops_user).get("/api/v1/reports/operations/", NOVEMBER).json()
+    for table, key in (("language-table", "language"), ("topic-table", "topic")):
+        body = html.split(f'id="{table}"')[1].split("</table>")[0]
+        assert body.count("<tr><td") == len(api[f"by_{key}"]) > 0
+        for row in api[f"by_{key}"]:
+            assert f'<td data-value="{row[key]}">{row[key]}</td>' in body
+            assert f'data-value="{row["tickets_created"]}">{row["tickets_created"]}</td>' in body
     assert signed_in(ops_user).get("/finance/dashboard/", NOVEMBER).status_code == 403
     assert signed_in(worker.user).get("/ops/dashboard/", NOVEMBER).status_code == 403
     assert signed_in(worker.user).get("/finance/dashboard/", NOVEMBER).status_code == 403
