@@ -307,6 +307,10 @@ SHIFTLINE = {
     "TICKET_ABANDON_AFTER": timedelta(hours=int(os.environ.get("TICKET_ABANDON_AFTER_HOURS", "24"))),
     "SOCKET_MESSAGE_RATE": float(os.environ.get("SOCKET_MESSAGE_RATE", "5")),
     "SOCKET_MESSAGE_BURST": int(os.environ.get("SOCKET_MESSAGE_BURST", "20")),
+    # Ops live board (/ws/ops/live/): at most one snapshot push per process per interval; each
+    # socket also gets a fresh snapshot after this many quiet seconds (waits grow, SLAs lapse).
+    "OPS_LIVE_PUSH_INTERVAL": float(os.environ.get("OPS_LIVE_PUSH_INTERVAL_SECONDS", "0.5")),
+    "OPS_LIVE_REFRESH": float(os.environ.get("OPS_LIVE_REFRESH_SECONDS", "10")),
     # Shifts (workers app; see docs/ARCHITECTURE.md, "Shifts" and "Reliability").
     "SHIFT_START_GRACE": timedelta(minutes=5),
     "SHIFT_MIN_LENGTH": timedelta(minutes=15),

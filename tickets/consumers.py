@@ -1,9 +1,9 @@
 """Live chat sockets: authenticate at the handshake, relay frames to services, forward events.
 
 `TicketConsumer` (`/ws/tickets/{id}/?token=TOKEN&after=SEQ`) is the customer's; `AgentConsumer`
-(`/ws/agent/`) is a worker console's, covering every ticket the worker holds. Both refuse at the
-handshake (`close()` before `accept()`); origin and API-token authentication happen in
-`marketplace.ws`.
+(`/ws/agent/`) is a worker console's, covering every ticket the worker holds; `LiveBoardConsumer`
+(`/ws/ops/live/`) is the ops live board's. All refuse at the handshake (`close()` before
+`accept()`); origin and API-token authentication happen in `marketplace.ws`.
 
 Delivery: the channel layer is at-most-once, so each socket remembers the last seq it sent per
 ticket; an event that would leave a gap first pulls the missing messages from the database, and a
@@ -13,6 +13,7 @@ seq already sent is dropped. A socket therefore sees every message it may see, o
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
@@ -28,7 +29,7 @@ from marketplace.ws import query_param
 from tickets import events, selectors, services
 from tickets.models import Ticket, TicketStatus
 from workers.models import Role, Worker, WorkerStatus
-from workers.presence import HEARTBEAT, presence_connect, presence_disconnect, presence_heartbeat
+from workers.presence import HEARTBEAT, presence_heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ def _agent_open(user) -> tuple[int, list[dict]] | None:
     worker = Worker.objects.filter(pk=user.pk, status=WorkerStatus.APPROVED).first()
     if worker is None:
         return None
-    presence_connect(worker_id=worker.pk)
+    services.agent_presence_connect(worker_id=worker.pk)
     held = [events.ticket_as_json(t) for t in selectors.worker_open_tickets(worker_id=worker.pk)]
     return worker.pk, held
 
@@ -276,7 +277,7 @@ def _route() -> None:
 
 @database_sync_to_async
 def _agent_close(worker_id: int) -> None:
-    presence_disconnect(worker_id=worker_id)
+    services.agent_presence_disconnect(worker_id=worker_id)
 
 
 @database_sync_to_async
@@ -289,15 +290,20 @@ def _held_customer_ticket(worker_id: int, ticket_id: int) -> bool:
     return Ticket.objects.filter(pk=ticket_id, status=TicketStatus.ASSIGNED, assigned_worker_id=worker_id).exists()
 
 
+def _from_widget_site(scope) -> bool:
+    """Whether the socket comes from a site embedding the widget (not one of ours): such sites may
+    open customer sockets, never a worker's console or an ops board."""
+    origin = next((v.decode("latin1") for k, v in scope.get("headers", []) if k == b"origin"), None)
+    return origin in settings.WIDGET_ALLOWED_ORIGINS and origin not in settings.CSRF_TRUSTED_ORIGINS
+
+
 class AgentConsumer(ChatSocket):
     """A worker's console: marks them present, then carries every ticket they hold."""
 
     include_internal = True
 
     async def connect(self):
-        origin = next((v.decode("latin1") for k, v in self.scope.get("headers", []) if k == b"origin"), None)
-        if origin in settings.WIDGET_ALLOWED_ORIGINS and origin not in settings.CSRF_TRUSTED_ORIGINS:
-            # Sites embedding the widget may open customer sockets, never a worker's console.
+        if _from_widget_site(self.scope):
             await self.close(code=4403)
             return
         opened = await _agent_open(self.scope.get("user"))
@@ -353,3 +359,84 @@ class AgentConsumer(ChatSocket):
                 raise FrameError("not_found", "You do not hold that ticket.")
             await self.channel_layer.group_send(events.ticket_group(ticket_id), events.layer_message(
                 events.typing_event(ticket_id, "worker")))
+
+
+# --- Ops live board ----------------------------------------------------------------------------
+
+
+@database_sync_to_async
+def _staff_access(user) -> str:
+    """"ops" for ops and admins, "other" for any other signed-in user, "anonymous" otherwise."""
+    if user is None or not user.is_authenticated:
+        return "anonymous"
+    return "ops" if user.is_ops else "other"
+
+
+@database_sync_to_async
+def _live_board() -> dict[str, Any]:
+    return selectors.live_board()
+
+
+class LiveBoardConsumer(AsyncWebsocketConsumer):
+    """The ops live board (read-only): the whole `live_board` snapshot on connect, then each one
+    pushed to `ops.live`, and a fresh one after `OPS_LIVE_REFRESH` quiet seconds, since waits grow
+    and SLAs lapse without any write. A snapshot older than the last one sent is dropped (pushes
+    from several processes may cross).
+
+    Refused at the handshake: 4403 from a widget site or for a signed-in user who is not ops or
+    admin, 4401 without a user.
+    """
+
+    async def connect(self):
+        if _from_widget_site(self.scope):
+            await self.close(code=4403)
+            return
+        access = await _staff_access(self.scope.get("user"))
+        if access != "ops":
+            await self.close(code=4401 if access == "anonymous" else 4403)
+            return
+        self.sent_at: dt.datetime | None = None
+        self.sent_clock = time.monotonic()
+        await self.channel_layer.group_add(events.LIVE_BOARD_GROUP, self.channel_name)
+        self.joined = True
+        await self.accept()
+        await self.send_snapshot()
+        self.refresher = asyncio.ensure_future(self.refresh())
+
+    async def disconnect(self, code):
+        if getattr(self, "refresher", None):
+            self.refresher.cancel()
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(events.LIVE_BOARD_GROUP, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        await self.send(text_data=json.dumps(events.error_event("read_only",
+                                                                "This socket only sends live board updates.")))
+
+    def is_newer(self, generated_at: str) -> bool:
+        at = dt.datetime.fromisoformat(generated_at)
+        if self.sent_at is not None and at < self.sent_at:
+            return False
+        self.sent_at, self.sent_clock = at, time.monotonic()
+        return True
+
+    async def send_snapshot(self) -> None:
+        board = await _live_board()
+        if self.is_newer(board["generated_at"]):
+            await self.send(text_data=json.dumps(events.live_board_event(board)))
+
+    async def live_board_push(self, message: dict[str, Any]) -> None:
+        if self.is_newer(message["generated_at"]):
+            await self.send(text_data=message["text"])
+
+    async def refresh(self) -> None:
+        every = settings.SHIFTLINE["OPS_LIVE_REFRESH"]
+        while True:
+            await asyncio.sleep(max(every - (time.monotonic() - self.sent_clock), 0.1))
+            if time.monotonic() - self.sent_clock < every:
+                continue
+            try:
+                await self.send_snapshot()
+            except Exception:
+                logger.exception("live board refresh failed")
+                self.sent_clock = time.monotonic()

@@ -1,14 +1,35 @@
 """Websocket payloads of live chat and the channel-layer group names they travel in.
 
 Groups: `tkt.<ticket id>` reaches the customer sockets of one ticket (never internal notes);
-`agt.<worker id>` reaches every agent socket of one worker (all of their tickets).
+`agt.<worker id>` reaches every agent socket of one worker (all of their tickets); `ops.live`
+reaches every ops live board.
+
+The live board is pushed whole: after commit a service only marks the board changed; one
+broadcaster thread per process gathers the burst, waits until `OPS_LIVE_PUSH_INTERVAL` has passed
+since its last push, reads the snapshot once (`selectors.live_board`) and publishes it, serialised
+once, in one layer message. A burst of changes costs one query set and one publish per interval
+per process, however many boards listen; a slow or missing Redis never slows the write. The
+layer is at-most-once, and each snapshot is the whole state, so the next one corrects a lost one.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
+import time
 from typing import Any
 
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+
+from marketplace.server_loop import run_soon
 from tickets.models import Message
+
+logger = logging.getLogger(__name__)
+
+LIVE_BOARD_GROUP = "ops.live"
 
 
 def ticket_group(ticket_id: int) -> str:
@@ -87,3 +108,87 @@ def ticket_as_json(ticket, *, queue_position: int | None = None) -> dict[str, An
     if queue_position is not None:
         body["queue_position"] = queue_position
     return body
+
+
+# --- Ops live board ----------------------------------------------------------------------------
+
+
+def live_board_event(board: dict[str, Any]) -> dict[str, Any]:
+    """`{"type": "live_board", "board": <GET /api/v1/tickets/live-board/>}`."""
+    return {"type": "live_board", "board": board}
+
+
+def live_board_layer_message(board: dict[str, Any]) -> dict[str, Any]:
+    """The layer message for `LIVE_BOARD_GROUP`: the frame already serialised, sent as is by each socket."""
+    return {"type": "live_board.push", "generated_at": board["generated_at"],
+            "text": json.dumps(live_board_event(board))}
+
+
+class _LiveBoardBroadcaster:
+    """One thread per process that turns "the board changed" marks into at most one snapshot push
+    per `OPS_LIVE_PUSH_INTERVAL` (see the module docstring)."""
+
+    GATHER_SECONDS = 0.05
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = False
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_push = float("-inf")
+
+    def submit(self) -> None:
+        with self._lock:
+            self._changed = True
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ops-live-broadcaster", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            interval = settings.SHIFTLINE["OPS_LIVE_PUSH_INTERVAL"]
+            time.sleep(max(self.GATHER_SECONDS, self._last_push + interval - time.monotonic()))
+            with self._lock:
+                if not self._changed:
+                    self._wake.clear()
+                    continue
+                # Marks from here on are after this read's start: they will cause another push.
+                self._changed = False
+                self._wake.clear()
+            self._last_push = time.monotonic()
+            try:
+                self._push()
+            except Exception:  # at-most-once: the next snapshot corrects a lost one
+                logger.warning("ops live board push failed", exc_info=True)
+
+    @staticmethod
+    def _push() -> None:
+        from tickets.selectors import live_board
+
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        close_old_connections()
+        try:
+            message = live_board_layer_message(live_board())
+        finally:
+            connection.close()
+
+        async def publish() -> None:
+            try:
+                await layer.group_send(LIVE_BOARD_GROUP, message)
+            except Exception:
+                logger.warning("ops live board publish failed", exc_info=True)
+
+        run_soon(publish)
+
+
+_live_board_broadcaster = _LiveBoardBroadcaster()
+
+
+def live_board_changed() -> None:
+    """The queue, a worker's load or presence, or an SLA changed: push the board to every ops socket
+    once the current transaction commits (soon, coalesced with other changes)."""
+    transaction.on_commit(_live_board_broadcaster.submit)

@@ -166,8 +166,16 @@ def canned_responses(*, language: str = "") -> QuerySet[CannedResponse]:
     return responses
 
 
+LIVE_BOARD_OPEN_TICKETS = 100
+
+
 def live_board(*, now: dt.datetime | None = None) -> dict:
-    """The ops live board: queue per language/topic, workers on shift, first-response SLA breaches."""
+    """The ops live board: queue per language/topic, workers on shift, first-response SLA breaches,
+    and the open tickets (the first 100 queued in queue order and the 100 longest assigned).
+
+    The same snapshot answers `GET /api/v1/tickets/live-board/` and is pushed on `/ws/ops/live/`;
+    a fixed number of queries whatever the number of tickets or workers (one per section).
+    """
     from django.conf import settings
 
     now = now or timezone.now()
@@ -201,7 +209,17 @@ def live_board(*, now: dt.datetime | None = None) -> dict:
          "waiting_seconds": int((now - (t.queued_at or t.created_at)).total_seconds())}
         for t in Ticket.objects.filter(status__in=[TicketStatus.QUEUED, TicketStatus.ASSIGNED],
                                        first_response_at__isnull=True, created_at__lt=now - timeout)
+        .only("id", "assigned_worker_id", "language", "topic_id", "queued_at", "created_at")
         .order_by("created_at")[:200]
     ]
+    open_fields = ("id", "status", "language", "topic_id", "assigned_worker_id")
+    open_tickets = [
+        {"ticket": pk, "status": status, "language": language, "topic": topic, "worker": worker_id}
+        for pk, status, language, topic, worker_id in [
+            *queued_tickets().values_list(*open_fields)[:LIVE_BOARD_OPEN_TICKETS],
+            *Ticket.objects.filter(status=TicketStatus.ASSIGNED).order_by("assigned_at", "id")
+            .values_list(*open_fields)[:LIVE_BOARD_OPEN_TICKETS],
+        ]
+    ]
     return {"generated_at": now.isoformat(), "queue": queue, "workers": workers, "sla_breaches": breaches,
-            "queue_length": sum(row["queued"] for row in queue)}
+            "queue_length": sum(row["queued"] for row in queue), "open_tickets": open_tickets}

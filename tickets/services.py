@@ -6,7 +6,9 @@ Concurrency (see docs/ARCHITECTURE.md):
 - every change of who holds a ticket that can raise a worker's load (routing, transfer) and every
   requeue runs under the row lock of the singleton `RoutingLock`, and moves tickets with
   conditional updates (`WHERE status = 'queued'`), so no ticket is held twice and nobody goes over cap.
-Broadcasts leave on commit; a rolled-back write sends nothing.
+Broadcasts leave on commit; a rolled-back write sends nothing. Every write that changes what the
+ops live board shows (the queue, a worker's load or presence, a first response) also marks the
+board changed (`events.live_board_changed`), which pushes a coalesced snapshot after commit.
 """
 
 from __future__ import annotations
@@ -39,7 +41,14 @@ from tickets.errors import (
 from tickets.models import Message, MessageSender, RoutingLock, Ticket, TicketEvent, TicketStatus
 from tickets.selectors import QUEUE_ORDER, queue_position, routable_workers, token_hash
 from workers.models import Skill, Worker
-from workers.presence import presence_mark_assigned, worker_missed_assignment_record, worker_quality_score_update
+from workers.presence import (
+    presence_connect,
+    presence_disconnect,
+    presence_mark_assigned,
+    presence_reset_stale,
+    worker_missed_assignment_record,
+    worker_quality_score_update,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +144,7 @@ def ticket_create(*, name: str, email: str, language: str, topic: str, message: 
         )
         Message.objects.create(ticket=ticket, seq=1, sender=MessageSender.CUSTOMER, body=message)
         _event(ticket, "created", data={"language": language, "topic": topic})
+        events.live_board_changed()
     ticket_route()
     ticket.refresh_from_db()
     return ticket, token
@@ -204,13 +214,14 @@ WITH t AS (
        AND (%(any_holder)s OR (status = 'assigned' AND assigned_worker_id = %(author)s))
        AND NOT EXISTS (SELECT 1 FROM {Message._meta.db_table}
                         WHERE ticket_id = %(ticket)s AND client_id = %(client_id)s AND client_id <> '')
- RETURNING last_seq, status, assigned_worker_id
+ RETURNING last_seq, status, assigned_worker_id,
+           (%(first_response)s AND first_response_at = %(now)s) AS first_response_now
 ), m AS (
     INSERT INTO {Message._meta.db_table} (ticket_id, seq, sender, author_id, body, client_id, internal, sent_at)
     SELECT %(ticket)s, t.last_seq, %(sender)s, %(author)s, %(body)s, %(client_id)s, %(internal)s, %(now)s FROM t
     RETURNING id, seq
 )
-SELECT m.id, m.seq, t.status, t.assigned_worker_id FROM m, t
+SELECT m.id, m.seq, t.status, t.assigned_worker_id, t.first_response_now FROM m, t
 """
 
 
@@ -241,13 +252,15 @@ def _message_store(*, ticket_id: int, body: str, client_id: str, user, sender: s
         return None
     if row is None:
         return None
-    message_id, seq, status, assigned_worker_id = row
+    message_id, seq, status, assigned_worker_id, first_response_now = row
     message = Message(id=message_id, ticket_id=ticket_id, seq=seq, sender=sender, author=user, body=body,
                       client_id=client_id, internal=internal, sent_at=now)
     pairs = [] if internal else [(events.ticket_group(ticket_id), events.message_event(message))]
     if status == TicketStatus.ASSIGNED and assigned_worker_id:
         pairs.append((events.agent_group(assigned_worker_id), events.message_event(message)))
     transaction.on_commit(lambda: _publish(pairs))
+    if first_response_now:  # the ticket leaves the board's first-response SLA breaches
+        events.live_board_changed()
     return message
 
 
@@ -280,6 +293,7 @@ def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "")
             "resolved_at": now.isoformat(),
         })
         _broadcast_ticket(ticket, events.ticket_resolved_event(ticket.id), worker_ids=[ticket.assigned_worker_id])
+        events.live_board_changed()
     ticket_route()
     return ticket
 
@@ -341,6 +355,7 @@ def ticket_reopen(*, ticket_id: int) -> Ticket:
         ticket.customer_last_seen_at = now
         ticket.save()
         _event(ticket, "reopened", worker_id=worker_id, data={"resolution_n": ticket.resolution_count})
+        events.live_board_changed()
         outbox_record(topic="ticket.reopened", payload={
             "ticket_id": ticket.id, "worker_id": worker_id, "resolution_n": ticket.resolution_count,
             "reopened_at": now.isoformat(),
@@ -361,6 +376,7 @@ def ticket_abandon(*, ticket_id: int, reason: str = "") -> bool:
         ticket.abandoned_at = now
         ticket.save(update_fields=["status", "abandoned_at"])
         _event(ticket, "abandoned", reason=reason)
+        events.live_board_changed()
     return True
 
 
@@ -404,6 +420,7 @@ def ticket_transfer(*, ticket_id: int, user, to_worker_id: int | None, reason: s
             _broadcast_ticket(ticket, events.ticket_transferred_event(ticket.id), worker_ids=[from_worker_id])
             _broadcast_ticket(ticket, events.ticket_assigned_event(events.ticket_as_json(ticket)),
                               customer=False, worker_ids=[to_worker_id])
+            events.live_board_changed()
     ticket_route(notify_positions=True)
     ticket.refresh_from_db()
     return ticket
@@ -425,6 +442,7 @@ def _requeue(ticket: Ticket, *, kind: str, reason: str, front: bool, actor=None,
                                "queue_priority", "queued_at", "avoid_worker", "prefer_worker"])
     _event(ticket, kind, actor=actor, worker_id=from_worker_id, reason=reason, data={"requeued": True})
     _broadcast_ticket(ticket, events.ticket_transferred_event(ticket.id), worker_ids=[from_worker_id])
+    events.live_board_changed()
 
 
 def tickets_requeue_for_worker(*, worker_id: int, kind: str, reason: str) -> list[int]:
@@ -523,11 +541,39 @@ def ticket_route(*, notify_positions: bool = True) -> list[int]:
             _broadcast_ticket(ticket, events.ticket_assigned_event(events.ticket_as_json(ticket)),
                               worker_ids=[worker["worker_id"]])
             assigned.append(ticket.pk)
+        if assigned:
+            events.live_board_changed()
         if waiting and (assigned or notify_positions):
             positions = [(events.ticket_group(ticket.pk), events.queue_position_event(ticket.pk, position))
                          for position, ticket in enumerate(waiting, start=1)]
             transaction.on_commit(lambda: _publish(positions))
     return assigned
+
+
+# --- Agent presence, as the live board sees it --------------------------------------------------
+
+
+def agent_presence_connect(*, worker_id: int) -> None:
+    """An agent socket opened (`workers.presence.presence_connect`); the board shows the worker online."""
+    with transaction.atomic():
+        presence_connect(worker_id=worker_id)
+        events.live_board_changed()
+
+
+def agent_presence_disconnect(*, worker_id: int) -> None:
+    """An agent socket closed; the board shows the grace period when it was the worker's last."""
+    with transaction.atomic():
+        presence_disconnect(worker_id=worker_id)
+        events.live_board_changed()
+
+
+def agent_presence_reset_stale() -> int:
+    """Sockets of a dead process count as closed (`presence_reset_stale`); the board follows."""
+    with transaction.atomic():
+        reset = presence_reset_stale()
+        if reset:
+            events.live_board_changed()
+    return reset
 
 
 def ticket_queue_position(*, ticket: Ticket) -> int:

@@ -9,15 +9,21 @@ from django.utils import timezone
 
 from tickets.models import Message, MessageSender, Ticket, TicketStatus
 from tickets.selectors import on_shift_claims
-from tickets.services import ticket_abandon, ticket_requeue_unanswered, ticket_route, tickets_requeue_for_worker
-from workers.presence import presence_lost_workers, presence_reset_stale
+from tickets.services import (
+    agent_presence_reset_stale,
+    ticket_abandon,
+    ticket_requeue_unanswered,
+    ticket_route,
+    tickets_requeue_for_worker,
+)
+from workers.presence import presence_lost_workers
 
 
 @shared_task(name="tickets.presence_expire", acks_late=True)
 def presence_expire() -> int:
     """Tickets of workers gone past the grace period, or no longer on a running shift, go back to the
     front of the queue and are routed on."""
-    presence_reset_stale()
+    agent_presence_reset_stale()
     now = timezone.now()
     holders = set(Ticket.objects.filter(status=TicketStatus.ASSIGNED).values_list("assigned_worker_id", flat=True))
     if not holders:
