@@ -1,12 +1,17 @@
 /*
- * Ops live board: refreshes the queue, workers on shift and SLA breaches every few seconds from
- * /api/v1/tickets/live-board/; any ticket can be opened read-only and transferred.
- * All text goes on the page through textContent.
+ * Ops live board. The queue, workers on shift, SLA breaches and open tickets arrive as whole
+ * snapshots over /ws/ops/live/ (the same object GET /api/v1/tickets/live-board/ returns). While the
+ * socket is down the page polls that endpoint every 3 s and reconnects with backoff (1 s doubling
+ * to 30 s, jittered). Waits tick locally between snapshots. Any ticket can be opened read-only and
+ * transferred. All text goes on the page through textContent.
  */
 (function () {
   "use strict";
+  var POLL_MS = 3000, MAX_BACKOFF_MS = 30000;
   var csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value;
-  var open = null, openSeq = 0;
+  var open = null, openSeq = 0, loadingMessages = false;
+  var lastGenerated = "", receivedAt = 0;
+  var pollTimer = null, attempts = 0, live = false;
 
   function api(method, path, data) {
     return fetch(path, { method: method, credentials: "same-origin",
@@ -14,6 +19,8 @@
       body: data === undefined ? undefined : JSON.stringify(data) })
       .then(function (res) { return res.json().then(function (b) { return { status: res.status, body: b }; }); });
   }
+
+  // --- Rendering ------------------------------------------------------------------------------
 
   function row(cells, extra) {
     var tr = document.createElement("tr");
@@ -27,9 +34,16 @@
   }
 
   function fill(id, rows) {
+    // Keep keyboard focus on the same ticket's button when its table is redrawn.
     var body = document.getElementById(id);
+    var focused = document.activeElement;
+    var keep = focused && body.contains(focused) ? focused.getAttribute("data-ticket") : null;
     body.textContent = "";
     rows.forEach(function (r) { body.appendChild(r); });
+    if (keep) {
+      var again = body.querySelector('button[data-ticket="' + keep + '"]');
+      if (again) again.focus();
+    }
   }
 
   function wait(seconds) {
@@ -37,36 +51,109 @@
     return m ? m + " min " + s + " s" : s + " s";
   }
 
+  function waitCell(seconds) {
+    var span = document.createElement("span");
+    span.setAttribute("data-wait", String(seconds));
+    span.textContent = wait(seconds);
+    return span;
+  }
+
+  function tick() {
+    var elapsed = receivedAt ? Math.floor((Date.now() - receivedAt) / 1000) : 0;
+    document.querySelectorAll("[data-wait]").forEach(function (el) {
+      el.textContent = wait(Number(el.getAttribute("data-wait")) + elapsed);
+    });
+  }
+
   function viewButton(id) {
     var b = document.createElement("button");
     b.type = "button"; b.className = "link-button"; b.textContent = "Open #" + id;
+    b.setAttribute("data-ticket", String(id));
     b.addEventListener("click", function () { view(id); });
     return b;
   }
 
-  function refresh() {
-    api("GET", "/api/v1/tickets/live-board/").then(function (res) {
-      var d = res.body;
-      document.getElementById("updated").textContent = new Date(d.generated_at).toLocaleTimeString();
-      document.getElementById("queue-length").textContent = String(d.queue_length);
-      fill("queue", d.queue.map(function (q) { return row([q.language, q.topic, q.queued, wait(q.longest_wait_seconds)]); }));
-      fill("workers", d.workers.map(function (w) {
-        var p = document.createElement("span"); p.className = "presence-" + w.presence; p.textContent = w.presence;
-        return row([w.name + " (" + w.username + ")", w.load + " / " + w.cap, p, new Date(w.shift_ends_at).toLocaleTimeString()]);
-      }));
-      fill("breaches", d.sla_breaches.map(function (b) { return row([b.ticket, b.worker, wait(b.waiting_seconds), viewButton(b.ticket)], "breach"); }));
-    });
-    api("GET", "/api/v1/tickets/?status=assigned&page_size=100").then(function (a) {
-      api("GET", "/api/v1/tickets/?status=queued&page_size=100").then(function (q) {
-        var rows = (q.body.results || []).concat(a.body.results || []);
-        fill("tickets", rows.map(function (t) { return row([t.id + " · " + t.language + "/" + t.topic, t.status, t.assigned_worker, viewButton(t.id)]); }));
-      });
-    });
-    if (open) loadMessages();
+  function render(d) {
+    // Snapshots from several server processes may cross: never go back to an older one.
+    if (!d || !d.generated_at || (lastGenerated && Date.parse(d.generated_at) < Date.parse(lastGenerated))) return;
+    lastGenerated = d.generated_at;
+    receivedAt = Date.now();
+    document.getElementById("updated").textContent = new Date(d.generated_at).toLocaleTimeString();
+    document.getElementById("queue-length").textContent = String(d.queue_length);
+    fill("queue", d.queue.map(function (q) { return row([q.language, q.topic, q.queued, waitCell(q.longest_wait_seconds)]); }));
+    fill("workers", d.workers.map(function (w) {
+      var p = document.createElement("span"); p.className = "presence-" + w.presence; p.textContent = w.presence;
+      return row([w.name + " (" + w.username + ")", w.load + " / " + w.cap, p, new Date(w.shift_ends_at).toLocaleTimeString()]);
+    }));
+    fill("breaches", d.sla_breaches.map(function (b) { return row([b.ticket, b.worker, waitCell(b.waiting_seconds), viewButton(b.ticket)], "breach"); }));
+    fill("tickets", (d.open_tickets || []).map(function (t) {
+      return row([t.ticket + " · " + t.language + "/" + t.topic, t.status, t.worker, viewButton(t.ticket)]);
+    }));
   }
 
+  // --- Live updates: the socket, with polling only while it is down ----------------------------
+
+  function setStatus(state) {
+    var el = document.getElementById("live-status");
+    el.setAttribute("data-state", state);
+    el.textContent = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" }[state];
+  }
+
+  function poll() {
+    api("GET", "/api/v1/tickets/live-board/").then(function (res) { if (res.status === 200) render(res.body); },
+                                                   function () {});
+  }
+
+  function startPolling() {
+    if (pollTimer) return;
+    poll();
+    pollTimer = setInterval(poll, POLL_MS);
+  }
+
+  function stopPolling() {
+    if (pollTimer) clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  function reconnectLater() {
+    var delay = Math.min(1000 * Math.pow(2, attempts), MAX_BACKOFF_MS);
+    attempts += 1;
+    setTimeout(connect, delay / 2 + Math.random() * delay / 2);
+  }
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var socket;
+    try {
+      socket = new WebSocket(scheme + window.location.host + "/ws/ops/live/");
+    } catch (error) {
+      setStatus("reconnecting"); startPolling(); reconnectLater();
+      return;
+    }
+    socket.addEventListener("message", function (message) {
+      var event;
+      try { event = JSON.parse(message.data); } catch (error) { return; }
+      if (event.type !== "live_board") return;
+      if (!live) { live = true; attempts = 0; stopPolling(); setStatus("live"); }
+      render(event.board);
+    });
+    socket.addEventListener("close", function () {
+      live = false;
+      setStatus("reconnecting");
+      startPolling();
+      reconnectLater();
+    });
+  }
+
+  // --- The read-only ticket viewer and transfer ----------------------------------------------
+
   function loadMessages() {
-    api("GET", "/api/v1/tickets/" + open + "/messages/?page_size=500&after=" + openSeq).then(function (res) {
+    if (loadingMessages || !open) return;
+    loadingMessages = true;
+    var id = open;
+    api("GET", "/api/v1/tickets/" + id + "/messages/?page_size=500&after=" + openSeq).then(function (res) {
+      loadingMessages = false;
+      if (id !== open) return;
       var log = document.getElementById("viewer-log");
       (res.body.results || []).forEach(function (m) {
         var li = document.createElement("li");
@@ -75,7 +162,7 @@
         log.appendChild(li);
         openSeq = m.seq;
       });
-    });
+    }, function () { loadingMessages = false; });
   }
 
   function view(id) {
@@ -103,10 +190,17 @@
     api("POST", "/api/v1/tickets/" + open + "/transfer/", { to_worker: to ? Number(to) : null,
       reason: document.getElementById("transfer-reason").value }).then(function (res) {
       document.getElementById("transfer-result").textContent = res.status === 200 ? "Transferred." : res.body.detail;
-      refresh();
+      if (!live) poll();  // when live, the board's next snapshot shows the transfer
     });
   });
 
-  refresh();
-  setInterval(refresh, 3000);
+  setInterval(tick, 1000);
+  setInterval(loadMessages, POLL_MS);  // the open conversation (read-only) is still polled
+  if ("WebSocket" in window) {
+    setStatus("connecting");
+    connect();
+  } else {
+    setStatus("reconnecting");
+    startPolling();
+  }
 })();
