@@ -297,6 +297,8 @@ SHIFTLINE = {
     "CHECK_IN_OPENS_BEFORE": timedelta(minutes=15),
     "NO_SHOW_AFTER": timedelta(minutes=15),
     "PRESENCE_GRACE": timedelta(seconds=int(os.environ.get("PRESENCE_GRACE_SECONDS", "60"))),
+    # How often each server process refreshes `last_seen_at` of the consoles it holds (one UPDATE).
+    "PRESENCE_HEARTBEAT": timedelta(seconds=float(os.environ.get("PRESENCE_HEARTBEAT_SECONDS", "20"))),
     "FIRST_RESPONSE_TIMEOUT": timedelta(
         seconds=int(os.environ.get("FIRST_RESPONSE_TIMEOUT_SECONDS", "120"))
     ),

@@ -17,19 +17,19 @@ import datetime as dt
 import json
 import logging
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import DatabaseSyncToAsync
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from marketplace.errors import DomainError
-from marketplace.ws import query_param
+from marketplace.ws import SocketConsumer, query_param
 from tickets import events, selectors, services
 from tickets.models import Ticket, TicketStatus
 from workers.models import Role, Worker, WorkerStatus
-from workers.presence import HEARTBEAT, presence_heartbeat
+from workers.presence import presence_heartbeat, presence_heartbeat_interval
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _post(ticket_id: int, body: str, client_id: str, user, internal: bool) -> tu
     return events.message_event(message), created
 
 
-class ChatSocket(AsyncWebsocketConsumer):
+class ChatSocket(SocketConsumer):
     """What both sockets share: frame parsing, errors, rate limit, ordered gap-free delivery."""
 
     include_internal = False
@@ -281,8 +281,42 @@ def _agent_close(worker_id: int) -> None:
 
 
 @database_sync_to_async
-def _heartbeat(worker_id: int) -> None:
-    presence_heartbeat(worker_id=worker_id)
+def _heartbeat(worker_ids: list[int]) -> None:
+    presence_heartbeat(worker_ids=worker_ids)
+
+
+class _Heartbeats:
+    """One heartbeat for all the consoles a process holds: a single UPDATE every interval.
+
+    A beat per socket made a thousand consoles that connected together beat together: bursts of
+    a thousand UPDATEs that chat messages queued behind (measured in bench/chat.py).
+    """
+
+    def __init__(self) -> None:
+        self.sockets: Counter[int] = Counter()
+        self.task: asyncio.Task | None = None
+
+    def add(self, worker_id: int) -> None:
+        self.sockets[worker_id] += 1
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+            self.task = loop.create_task(self._run())
+
+    def remove(self, worker_id: int) -> None:
+        self.sockets[worker_id] -= 1
+        if self.sockets[worker_id] <= 0:
+            del self.sockets[worker_id]
+
+    async def _run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(presence_heartbeat_interval().total_seconds())
+            try:
+                await _heartbeat(list(self.sockets))
+            except Exception:
+                logger.exception("presence heartbeat failed")
+
+
+_heartbeats = _Heartbeats()
 
 
 @database_sync_to_async
@@ -318,21 +352,15 @@ class AgentConsumer(ChatSocket):
         for ticket in held:
             self.sent_seq[ticket["id"]] = ticket["last_seq"]
             await self.send_event(events.ticket_assigned_event(ticket))
-        self.heartbeat = asyncio.ensure_future(self.beat())
+        _heartbeats.add(self.worker_id)
+        self.beating = True
         await _route()
-
-    async def beat(self) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT.total_seconds())
-            try:
-                await _heartbeat(self.worker_id)
-            except Exception:
-                logger.exception("presence heartbeat failed for worker %s", self.worker_id)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
-            if getattr(self, "heartbeat", None):
-                self.heartbeat.cancel()
+            if getattr(self, "beating", False):
+                _heartbeats.remove(self.worker_id)
+                self.beating = False
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await _agent_close(self.worker_id)
 
@@ -377,7 +405,7 @@ def _live_board() -> dict[str, Any]:
     return selectors.live_board()
 
 
-class LiveBoardConsumer(AsyncWebsocketConsumer):
+class LiveBoardConsumer(SocketConsumer):
     """The ops live board (read-only): the whole `live_board` snapshot on connect, then each one
     pushed to `ops.live`, and a fresh one after `OPS_LIVE_REFRESH` quiet seconds, since waits grow
     and SLAs lapse without any write. A snapshot older than the last one sent is dropped (pushes

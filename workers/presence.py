@@ -9,6 +9,7 @@ count left behind by a crashed process goes stale and is reset by `presence_rese
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -19,9 +20,13 @@ from django.utils import timezone
 
 from workers.models import AgentPresence, Worker, WorkerEvent
 
-# A socket refreshes `last_seen_at` every HEARTBEAT; one silent for STALE_AFTER is gone.
-HEARTBEAT = dt.timedelta(seconds=20)
+# Each process refreshes `last_seen_at` of its sockets every SHIFTLINE["PRESENCE_HEARTBEAT"]
+# (20 s); a presence silent for STALE_AFTER is gone.
 STALE_AFTER = dt.timedelta(seconds=90)
+
+
+def presence_heartbeat_interval() -> dt.timedelta:
+    return settings.SHIFTLINE["PRESENCE_HEARTBEAT"]
 
 
 def presence_grace() -> dt.timedelta:
@@ -52,8 +57,12 @@ def presence_disconnect(*, worker_id: int) -> None:
     )
 
 
-def presence_heartbeat(*, worker_id: int) -> None:
-    AgentPresence.objects.filter(worker_id=worker_id).update(last_seen_at=timezone.now())
+def presence_heartbeat(*, worker_ids: Iterable[int]) -> int:
+    """Refresh `last_seen_at` of these workers (every console a process holds) in one statement."""
+    ids = sorted(set(worker_ids))
+    if not ids:
+        return 0
+    return AgentPresence.objects.filter(worker_id__in=ids).update(last_seen_at=timezone.now())
 
 
 def presence_reset_stale(*, now: dt.datetime | None = None) -> int:

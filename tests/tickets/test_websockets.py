@@ -318,3 +318,34 @@ def test_http_messages_reach_the_sockets_and_a_lost_console_hands_its_tickets_ov
     assert (held.previous_worker_id, held.queue_priority) == (first.pk, -1)
     if hasattr(connection, "close_pool"):
         connection.close_pool()  # the thread's pooled connection would outlive the test database
+
+
+def test_open_consoles_keep_their_presence_fresh_and_a_closed_one_stops(asgi_server_factory):
+    server = asgi_server_factory(PRESENCE_HEARTBEAT_SECONDS="0.5", **NO_LIMITS)
+    staying, leaving = on_shift_worker(connected=False), on_shift_worker(connected=False)
+    staying_url, leaving_url = agent_uri(server, staying), agent_uri(server, leaving)
+
+    def last_seen() -> dict[int, dt.datetime]:
+        try:
+            return dict(AgentPresence.objects.filter(worker_id__in=[staying.pk, leaving.pk])
+                        .values_list("worker_id", "last_seen_at"))
+        finally:
+            connection.close()
+
+    async def scenario():
+        async with connect(staying_url), connect(leaving_url) as leaving_socket:
+            opened = await asyncio.to_thread(last_seen)
+            await asyncio.sleep(1.6)
+            beaten = await asyncio.to_thread(last_seen)
+            await leaving_socket.close()
+            await asyncio.sleep(0.3)
+            closed = await asyncio.to_thread(last_seen)
+            await asyncio.sleep(1.6)
+            later = await asyncio.to_thread(last_seen)
+        return opened, beaten, closed, later
+
+    opened, beaten, closed, later = asyncio.run(scenario())
+    assert beaten[staying.pk] > opened[staying.pk] and beaten[leaving.pk] > opened[leaving.pk]
+    assert later[staying.pk] > closed[staying.pk]
+    assert later[leaving.pk] == closed[leaving.pk]  # no beat for a console that is gone
+    assert AgentPresence.objects.get(worker_id=leaving.pk).connections == 0
