@@ -150,6 +150,7 @@ class Stats:
     errors: int = 0
     delivered_at: list = field(default_factory=list)
     acked: dict = field(default_factory=dict)          # client_id -> t
+    waiters: dict = field(default_factory=dict)        # (client_id, receiving side) -> future (closed loop)
 
     def on_frame(self, conv: int, side: str, event: dict) -> None:
         if event.get("type") == "error":
@@ -168,6 +169,9 @@ class Stats:
         key = (client_id, side)
         count = self.received.get(key, 0) + 1
         self.received[key] = count
+        waiter = self.waiters.pop(key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         if count > 1:
             self.duplicated += 1
             return
@@ -256,9 +260,12 @@ class Load:
             return self.sockets[(i, "worker")]
         return self.sockets[(self.rows[i]["worker"], "worker")]
 
-    async def send(self, i: int, side: str) -> str:
+    async def send(self, i: int, side: str, waiter: asyncio.Future | None = None) -> str:
+        """Send the next message of conversation `i` from `side`; `waiter` resolves on arrival."""
         self.counter += 1
         client_id = f"{side[0]}{i}-{self.counter}"
+        if waiter is not None:
+            self.stats.waiters[(client_id, "worker" if side == "customer" else "customer")] = waiter
         body = f"bench message {self.counter} from {side}"
         frame = {"type": "message", "body": body, "client_id": client_id}
         if self.mode == "relay":
@@ -295,14 +302,21 @@ class Load:
         stop = time.perf_counter() + duration
         n = len(self.rows)
 
+        loop = asyncio.get_running_loop()
+
         async def conversation(i: int) -> None:
+            # Woken by the reader when the other side receives (a future, not polling: a thousand
+            # conversations polling every millisecond took the cores from the servers).
             side = "customer"
             while time.perf_counter() < stop:
-                client_id = await self.send(i, side)
                 other = "worker" if side == "customer" else "customer"
-                deadline = time.perf_counter() + 2
-                while (client_id, other) not in self.stats.received and time.perf_counter() < deadline:
-                    await asyncio.sleep(0.001)
+                arrived = loop.create_future()
+                client_id = await self.send(i, side, waiter=arrived)
+                if (client_id, other) not in self.stats.received:
+                    try:
+                        await asyncio.wait_for(arrived, 2)
+                    except TimeoutError:
+                        pass
                 side = other
 
         start = time.perf_counter()

@@ -93,7 +93,8 @@ class MessageSender(models.TextChoices):
 
 
 class Message(models.Model):
-    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="messages")
+    # Indexed by message_seq_unique (ticket, seq), not by an index of its own: one less per message.
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="messages", db_index=False)
     seq = models.PositiveIntegerField()
     sender = models.CharField(max_length=16, choices=MessageSender.choices)
     author = models.ForeignKey(
