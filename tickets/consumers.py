@@ -405,6 +405,11 @@ def _live_board() -> dict[str, Any]:
     return selectors.live_board()
 
 
+@database_sync_to_async
+def _live_board_listening() -> None:
+    events.live_board_listening_mark()
+
+
 class LiveBoardConsumer(SocketConsumer):
     """The ops live board (read-only): the whole `live_board` snapshot on connect, then each one
     pushed to `ops.live`, and a fresh one after `OPS_LIVE_REFRESH` quiet seconds, since waits grow
@@ -425,6 +430,7 @@ class LiveBoardConsumer(SocketConsumer):
             return
         self.sent_at: dt.datetime | None = None
         self.sent_clock = time.monotonic()
+        await _live_board_listening()
         await self.channel_layer.group_add(events.LIVE_BOARD_GROUP, self.channel_name)
         self.joined = True
         await self.accept()
@@ -461,6 +467,7 @@ class LiveBoardConsumer(SocketConsumer):
         every = settings.SHIFTLINE["OPS_LIVE_REFRESH"]
         while True:
             await asyncio.sleep(max(every - (time.monotonic() - self.sent_clock), 0.1))
+            await _live_board_listening()
             if time.monotonic() - self.sent_clock < every:
                 continue
             try:

@@ -22,6 +22,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.cache import cache
 from django.db import close_old_connections, connection, transaction
 
 from marketplace.server_loop import run_soon
@@ -168,7 +169,7 @@ class _LiveBoardBroadcaster:
         from tickets.selectors import live_board
 
         layer = get_channel_layer()
-        if layer is None:
+        if layer is None or not live_board_listened():
             return
         close_old_connections()
         try:
@@ -186,6 +187,20 @@ class _LiveBoardBroadcaster:
 
 
 _live_board_broadcaster = _LiveBoardBroadcaster()
+
+# Set by every open ops board (on connect, then at each refresh) in the shared cache: with no ops
+# board open anywhere, processes skip building snapshots nobody would receive (a thousand consoles
+# reconnecting would otherwise rebuild it twice a second in every process).
+LIVE_BOARD_LISTENING_KEY = "ops-live:listening"
+LIVE_BOARD_LISTENING_SECONDS = 60
+
+
+def live_board_listening_mark() -> None:
+    cache.set(LIVE_BOARD_LISTENING_KEY, True, LIVE_BOARD_LISTENING_SECONDS)
+
+
+def live_board_listened() -> bool:
+    return bool(cache.get(LIVE_BOARD_LISTENING_KEY))
 
 
 def live_board_changed() -> None:
