@@ -1,25 +1,16 @@
 """Ops watch the live queue in a real browser: updates arrive over the socket, polling only covers
 the time the socket is down."""
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
 from tests.factories.workers import DEFAULT_PASSWORD, StaffFactory
 from tests.servers import free_port
+from tests.tickets.wsclient import open_ticket_over_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 POLL_PATH = "/api/v1/tickets/live-board/"
-
-
-def open_ticket(server, **overrides) -> dict:
-    body = {"name": "Ana", "email": "ana@example.com", "language": "en", "topic": "general",
-            "message": "Where is my refund?"}
-    body.update(overrides)
-    response = httpx.post(f"{server.url}/api/v1/tickets/", json=body, timeout=10)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def ops_board_page(browser, server):
@@ -50,7 +41,7 @@ def test_live_board_shows_a_new_queued_ticket_without_reload_and_without_polling
         expect(page.locator("#queue-length")).to_have_text("0")
         page.evaluate("window.__notReloaded = true")
 
-        ticket = open_ticket(server, language="de", topic="refunds")
+        ticket = open_ticket_over_http(server, language="de", topic="refunds")
 
         expect(page.locator("#tickets").get_by_role("button", name=f"Open #{ticket['id']}")).to_be_visible(
             timeout=5000)
@@ -83,7 +74,7 @@ def test_live_board_polls_while_its_socket_is_down_and_goes_live_again(browser, 
         sign_in_to_board(page, server)
         expect(page.locator("#live-status")).to_have_text("Reconnecting…", timeout=10000)
 
-        first = open_ticket(server)
+        first = open_ticket_over_http(server)
         expect(page.locator("#tickets").get_by_role("button", name=f"Open #{first['id']}")).to_be_visible(
             timeout=8000)
         assert polls, "the board should poll while its socket is down"
@@ -92,7 +83,7 @@ def test_live_board_polls_while_its_socket_is_down_and_goes_live_again(browser, 
         # Backoff doubles from 1 s: the next attempt comes within 16 s of the first failures.
         expect(page.locator("#live-status")).to_have_text("Live", timeout=20000)
         polls_when_live = len(polls)
-        second = open_ticket(server, language="fr")
+        second = open_ticket_over_http(server, language="fr")
         expect(page.locator("#tickets").get_by_role("button", name=f"Open #{second['id']}")).to_be_visible(
             timeout=5000)
         expect(page.locator("#queue-length")).to_have_text("2")

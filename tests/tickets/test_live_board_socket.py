@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 from tests.factories.tickets import TicketFactory, on_shift_worker
 from tests.factories.workers import StaffFactory
 from tests.servers import free_port
-from tests.tickets.wsclient import connect, recv, refused
+from tests.tickets.wsclient import connect, open_ticket_over_http, recv, refused
 
 pytestmark = [pytest.mark.slow]
 
@@ -24,15 +24,6 @@ PUSH_ONLY = {"RATELIMIT_ENABLE": "false", "OPS_LIVE_REFRESH_SECONDS": "60"}
 
 def token_for(user) -> str:
     return Token.objects.get_or_create(user=user)[0].key
-
-
-def open_ticket(server, **overrides) -> dict:
-    body = {"name": "Ana", "email": "ana@example.com", "language": "en", "topic": "general",
-            "message": "Where is my refund?"}
-    body.update(overrides)
-    response = httpx.post(f"{server.url}/api/v1/tickets/", json=body, timeout=10)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def next_board(ws, timeout: float = 5) -> dict:
@@ -75,7 +66,7 @@ def test_ops_socket_gets_the_board_at_once_then_a_new_queued_ticket(asgi_server_
             assert [(t["ticket"], t["status"]) for t in first["open_tickets"]] == [(waiting.id, "queued")]
 
             started = time.monotonic()
-            created = await asyncio.to_thread(open_ticket, server, language="de", topic="refunds")
+            created = await asyncio.to_thread(open_ticket_over_http, server, language="de", topic="refunds")
             board, _ = await board_until(board_socket, lambda b: b["queue_length"] == 2, timeout=3)
             assert time.monotonic() - started < 3
             assert [(q["language"], q["topic"], q["queued"]) for q in board["queue"]] == [
@@ -135,7 +126,7 @@ def test_board_follows_a_worker_going_online_taking_a_ticket_and_dropping_off(as
             assert worker_row(await next_board(board_socket)) == ("offline", 0, 2)
             async with connect(agent_uri):
                 await board_until(board_socket, lambda b: worker_row(b) == ("online", 0, 2))
-                ticket = await asyncio.to_thread(open_ticket, server)
+                ticket = await asyncio.to_thread(open_ticket_over_http, server)
                 assert ticket["status"] == "assigned"
                 board, _ = await board_until(board_socket, lambda b: worker_row(b) == ("online", 1, 2))
                 assert board["queue_length"] == 0
@@ -159,7 +150,7 @@ def test_a_burst_of_new_tickets_is_pushed_as_a_few_snapshots_ending_with_all_of_
 
             def burst() -> None:
                 with ThreadPoolExecutor(4) as pool:
-                    list(pool.map(lambda i: open_ticket(server, email=f"c{i}@example.com"), range(20)))
+                    list(pool.map(lambda i: open_ticket_over_http(server, email=f"c{i}@example.com"), range(20)))
 
             created = asyncio.ensure_future(asyncio.to_thread(burst))
             board, pushes = await board_until(board_socket, lambda b: b["queue_length"] == 20, timeout=30)
@@ -191,7 +182,7 @@ def test_sla_breach_appears_as_time_passes_and_clears_as_soon_as_the_worker_answ
 
     async def scenario():
         async with connect(agent_uri) as agent, connect(board_uri) as board_socket:
-            ticket = await asyncio.to_thread(open_ticket, server)
+            ticket = await asyncio.to_thread(open_ticket_over_http, server)
             assert ticket["status"] == "assigned"
             # No write happens while the first-response time runs out: the periodic snapshot shows it.
             board, _ = await board_until(board_socket, lambda b: b["sla_breaches"] != [], timeout=10)

@@ -13,22 +13,13 @@ from rest_framework.authtoken.models import Token
 
 from tests.factories.tickets import TicketFactory, on_shift_worker
 from tests.servers import free_port
-from tests.tickets.wsclient import connect, recv, recv_type, refused, silent
+from tests.tickets.wsclient import connect, open_ticket_over_http, recv, recv_type, refused, silent
 from tickets.models import Message, Ticket
 from workers.models import AgentPresence
 
 pytestmark = [pytest.mark.slow]
 
 NO_LIMITS = {"RATELIMIT_ENABLE": "false"}
-
-
-def open_ticket(server, **overrides) -> dict:
-    body = {"name": "Ana", "email": "ana@example.com", "language": "en", "topic": "general",
-            "message": "Where is my refund?"}
-    body.update(overrides)
-    response = httpx.post(f"{server.url}/api/v1/tickets/", json=body, timeout=10)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def agent_uri(server, worker) -> str:
@@ -49,7 +40,7 @@ def test_customer_and_worker_on_two_servers_chat_both_ways(asgi_server_factory):
     async def scenario():
         async with connect(agent_url) as agent:
             assert await silent(agent, 0.3) == []
-            ticket = await asyncio.to_thread(open_ticket, customer_server)
+            ticket = await asyncio.to_thread(open_ticket_over_http, customer_server)
             assert ticket["status"] == "assigned"
             assigned = await recv_type(agent, "ticket.assigned")
             detail = httpx.get(f"{customer_server.url}/api/v1/tickets/{ticket['id']}/",
@@ -110,7 +101,7 @@ def test_reconnect_with_after_replays_missed_messages_in_order(asgi_server_facto
 
     async def scenario():
         async with connect(agent_url) as agent:
-            ticket = await asyncio.to_thread(open_ticket, server)
+            ticket = await asyncio.to_thread(open_ticket_over_http, server)
             await recv_type(agent, "ticket.assigned")
             async with connect(customer_uri(server, ticket)) as customer:
                 await customer.send(json.dumps({"type": "message", "body": "hi", "client_id": "a"}))
@@ -250,8 +241,8 @@ def test_waiting_customer_sees_queue_position_then_assignment_and_resolution(asg
     worker_token = Token.objects.get(user=worker.user).key
 
     async def scenario():
-        first = await asyncio.to_thread(open_ticket, server)
-        second = await asyncio.to_thread(open_ticket, server, email="bo@example.com")
+        first = await asyncio.to_thread(open_ticket_over_http, server)
+        second = await asyncio.to_thread(open_ticket_over_http, server, email="bo@example.com")
         assert (first["queue_position"], second["queue_position"]) == (1, 2)
         async with connect(customer_uri(server, second)) as customer:
             async with connect(agent_url) as agent:
@@ -285,7 +276,7 @@ def test_http_messages_reach_the_sockets_and_a_lost_console_hands_its_tickets_ov
         async with connect(second_url) as late_agent:
             await late_agent.close()  # only to create its presence; it comes back below
         async with connect(first_url) as agent:
-            ticket = await asyncio.to_thread(open_ticket, server)
+            ticket = await asyncio.to_thread(open_ticket_over_http, server)
             assert (await recv_type(agent, "ticket.assigned"))["ticket"]["id"] == ticket["id"]
             posted = await asyncio.to_thread(
                 httpx.post, f"{server.url}/api/v1/tickets/{ticket['id']}/messages/",

@@ -5,10 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import websockets
 from websockets.asyncio.client import connect
 
-__all__ = ["connect", "recv", "recv_type", "silent", "refused", "websockets"]
+__all__ = ["connect", "open_ticket_over_http", "recv", "recv_type", "silent", "refused", "websockets"]
+
+
+def open_ticket_over_http(server, **overrides) -> dict:
+    """A customer opens a ticket on a running server (the widget's request); its JSON with the token."""
+    body = {"name": "Ana", "email": "ana@example.com", "language": "en", "topic": "general",
+            "message": "Where is my refund?"}
+    body.update(overrides)
+    response = httpx.post(f"{server.url}/api/v1/tickets/", json=body, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 async def recv(ws, timeout: float = 5) -> dict:
