@@ -28,21 +28,17 @@ def server_loop_remember(loop: asyncio.AbstractEventLoop) -> None:
 
 def server_loop() -> asyncio.AbstractEventLoop | None:
     """The running loop of this process's server, if there is one and we are not on it."""
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if loop is not None and getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid():
-        pass
-    elif _loop is not None and _loop_pid == os.getpid():
-        loop = _loop
-    else:
-        return None
-    if not loop.is_running():
+    pid = os.getpid()
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)  # a sync_to_async thread's loop
+    if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != pid:
+        loop = _loop if _loop_pid == pid else None
+    if loop is None or not loop.is_running():
         return None
     try:
-        if asyncio.get_running_loop() is loop:
-            return None
+        running = asyncio.get_running_loop()
     except RuntimeError:
-        pass
-    return loop
+        running = None
+    return None if running is loop else loop
 
 
 def run_soon(make_coroutine: Callable[[], Coroutine[Any, Any, Any]]) -> None:
