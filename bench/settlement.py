@@ -120,7 +120,7 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=500, help="outbox events per posting call (one task)")
-    parser.add_argument("--settle-batch", type=int, default=2000)
+    parser.add_argument("--settle-workers", type=int, default=500, help="workers per settlement transaction")
     parser.add_argument("--rate-limit", type=float, default=100, help="sandbox writes/s (0 = off)")
     parser.add_argument("--send-concurrency", type=int, default=8)
     parser.add_argument("--posters", type=int, default=1,
@@ -193,7 +193,7 @@ def main() -> int:
               f"peak RSS {poster_rss:.0f} MB per consumer", flush=True)
 
         t0 = time.perf_counter()
-        settled = services.earnings_settle(batch_size=args.settle_batch)
+        settled = services.earnings_settle(workers_per_batch=args.settle_workers)
         settle_s = time.perf_counter() - t0
         print(f"settle    {settle_s:7.1f} s   {settled / settle_s:9,.0f} cases/s   ({settled:,} earnings)   "
               f"peak RSS {peak_mb():.0f} MB", flush=True)

@@ -12,6 +12,7 @@ Locking rules (see docs/ARCHITECTURE.md, "Payouts"):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -452,8 +453,10 @@ def earnings_post_resolved_batch(*, limit: int = 500) -> int:
     """Consume up to `limit` undelivered `ticket.resolved` outbox events in one transaction:
     the set-based twin of `earning_on_ticket_resolved` for bursts (one task per 500 cases, not
     one per case). Safe beside the per-event relay and beside itself: events are taken with
-    `SKIP LOCKED` and claimed by inserting their `ConsumedEvent` rows (`ON CONFLICT DO NOTHING`),
-    so each event is handled by exactly one consumer. Returns how many events it took."""
+    `SKIP LOCKED`; when this is the topic's only consumer they are marked delivered in the same
+    statement, otherwise claimed by inserting their `ConsumedEvent` rows (`ON CONFLICT DO
+    NOTHING`) for the relay to finish. Either way a (ticket, resolution) earns once: the Earning
+    insert skips pairs already paid. Returns how many events it took."""
     from marketplace.outbox.models import OutboxEvent
 
     if connection.vendor != "postgresql":
@@ -465,17 +468,28 @@ def earnings_post_resolved_batch(*, limit: int = 500) -> int:
             outbox_deliver(event_id=event_id)
         return len(ids)
 
-    with transaction.atomic():
-        events = list(OutboxEvent.objects.select_for_update(skip_locked=True)
-                      .filter(topic="ticket.resolved", delivered_at__isnull=True)
-                      .order_by("created_at").values_list("pk", "payload")[:limit])
-        if not events:
-            return 0
-        with connection.cursor() as cursor:
+    handlers = list(getattr(settings, "OUTBOX_HANDLERS", {}).get("ticket.resolved", []))
+    sole_consumer = handlers == [RESOLVED_CONSUMER]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if sole_consumer:
+            # Taking an event and marking it delivered is one statement: nobody else consumes it,
+            # and the Earning row's uniqueness already makes a case pay happen once, also beside
+            # the per-event relay.
+            cursor.execute(
+                "UPDATE outbox_outboxevent SET delivered_at = now() WHERE id IN ("
+                " SELECT id FROM outbox_outboxevent WHERE topic = 'ticket.resolved' AND delivered_at IS NULL"
+                " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id", [limit])
+            events = [row[0] for row in cursor.fetchall()]
+            claimed = set(events)
+        else:
+            cursor.execute(
+                "SELECT id FROM outbox_outboxevent WHERE topic = 'ticket.resolved' AND delivered_at IS NULL"
+                " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED", [limit])
+            events = [row[0] for row in cursor.fetchall()]
             cursor.execute(
                 "INSERT INTO outbox_consumedevent (event_id, consumer, consumed_at) "
                 "SELECT unnest(%s::uuid[]), %s, now() ON CONFLICT DO NOTHING RETURNING event_id",
-                [[pk for pk, _ in events], RESOLVED_CONSUMER])
+                [events, RESOLVED_CONSUMER])
             claimed = {row[0] for row in cursor.fetchall()}
         if not claimed:
             return len(events)
@@ -542,9 +556,6 @@ def earnings_post_resolved_batch(*, limit: int = 500) -> int:
                 memo=f"Case pay for {len(group)} resolved cases",
                 refs={"first_earning": first, "last_earning": last, "count": len(group)}))
         ledger_post_many(postings)
-        handlers = getattr(settings, "OUTBOX_HANDLERS", {}).get("ticket.resolved", [])
-        if list(handlers) == [RESOLVED_CONSUMER]:
-            OutboxEvent.objects.filter(pk__in=claimed).update(delivered_at=timezone.now())
         return len(events)
 
 
@@ -624,38 +635,49 @@ def earnings_void_for_reopen(*, ticket_id: int, resolution_n: int, reopened_at: 
         return to_void
 
 
-def _earnings_take_due(*, now: datetime, batch_size: int) -> list[tuple[int, int, int, str]]:
-    """Lock up to `batch_size` due pending earnings (skipping rows another settler holds), flip
+def _workers_with_due_earnings(now: datetime) -> list[int]:
+    """The workers with a pending earning whose hold has passed (over the partial pending index)."""
+    return list(Earning.objects.filter(status=EarningStatus.PENDING, available_at__lte=now)
+                .order_by("worker_id").values_list("worker_id", flat=True).distinct())
+
+
+def _earnings_take_due(*, now: datetime, worker_ids: list[int]) -> list[tuple[int, int, int, str]]:
+    """Lock the due pending earnings of `worker_ids` (skipping rows another settler holds), flip
     them to available and return (id, worker, amount, currency), ordered by id."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE payouts_earning SET status = 'available', settled_at = %s WHERE id IN ("
-                " SELECT id FROM payouts_earning WHERE status = 'pending' AND available_at <= %s"
-                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
-                "RETURNING id, worker_id, amount, currency", [now, now, batch_size])
+                " SELECT e.id FROM unnest(%s::bigint[]) AS w(id) JOIN payouts_earning e ON e.worker_id = w.id"
+                " WHERE e.status = 'pending' AND e.available_at <= %s FOR UPDATE OF e SKIP LOCKED) "
+                "RETURNING id, worker_id, amount, currency", [now, worker_ids, now])
             return sorted(cursor.fetchall())
-    rows = list(Earning.objects.filter(status=EarningStatus.PENDING, available_at__lte=now)
-                .order_by("pk").values_list("pk", "worker_id", "amount", "currency")[:batch_size])
+    rows = list(Earning.objects.filter(status=EarningStatus.PENDING, available_at__lte=now, worker_id__in=worker_ids)
+                .order_by("pk").values_list("pk", "worker_id", "amount", "currency"))
     Earning.objects.filter(pk__in=[row[0] for row in rows]).update(status=EarningStatus.AVAILABLE, settled_at=now)
     return rows
 
 
-def earnings_settle(*, now: datetime | None = None, batch_size: int = 2000) -> int:
-    """Move every pending earning whose hold has passed to available. Set-based: each batch is
-    one transaction that locks its earnings (`SKIP LOCKED`, so concurrent settlers split the work),
-    posts one journal transaction per currency (pending → available, a line pair per worker) and
-    flips the rows. Safe to run twice at once. Returns how many earnings were settled."""
+def earnings_settle(*, now: datetime | None = None, workers_per_batch: int = 500) -> int:
+    """Move every pending earning whose hold has passed to available. Set-based and grouped by
+    worker: each batch is one transaction over `workers_per_batch` workers that locks their due
+    earnings (`SKIP LOCKED`, so concurrent settlers split the work), posts one journal transaction
+    per currency with a single pending → available line pair per worker, however many cases
+    they have, and flips the rows. Safe to run twice at once. Returns how many were settled."""
     now = now or timezone.now()
     settled = 0
-    while True:
+    workers = _workers_with_due_earnings(now)
+    for start in range(0, len(workers), workers_per_batch):
         with transaction.atomic():
-            rows = _earnings_take_due(now=now, batch_size=batch_size)
+            rows = _earnings_take_due(now=now, worker_ids=workers[start:start + workers_per_batch])
             if not rows:
-                break
+                continue
             by_currency: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
             for _pk, worker_id, amount, currency in rows:
                 by_currency[currency][worker_id] += amount
+            # The flipped rows make the posting happen once; the key only has to be unique, and
+            # one batch's earning ids are not a contiguous range, so it names them by digest.
+            digest = hashlib.blake2b(b"".join(row[0].to_bytes(8, "big") for row in rows), digest_size=8).hexdigest()
             postings = []
             for currency, sums in by_currency.items():
                 accounts = ledger_accounts_ensure(worker_ids=sums.keys(), currency=currency)
@@ -664,13 +686,12 @@ def earnings_settle(*, now: datetime | None = None, batch_size: int = 2000) -> i
                     lines.append((accounts[(AccountKind.WORKER_PENDING, worker_id)], -total))
                     lines.append((accounts[(AccountKind.WORKER_AVAILABLE, worker_id)], total))
                 postings.append(Posting(
-                    key=f"settle:{currency}:{rows[0][0]}:{rows[-1][0]}:{len(rows)}", kind=JournalKind.SETTLE,
+                    key=f"settle:{currency}:{len(rows)}:{digest}", kind=JournalKind.SETTLE,
                     currency=currency, lines=lines, memo=f"Hold passed for {len(rows)} earnings",
-                    refs={"first_earning": rows[0][0], "last_earning": rows[-1][0], "count": len(rows)}))
+                    refs={"first_earning": rows[0][0], "last_earning": rows[-1][0], "count": len(rows),
+                          "workers": len(sums)}))
             ledger_post_many(postings)
         settled += len(rows)
-        if len(rows) < batch_size:
-            break
     return settled
 
 

@@ -180,7 +180,7 @@ def test_settle_twice_at_once_settles_each_earning_once():
     def settle():
         try:
             barrier.wait()
-            counts.append(services.earnings_settle(batch_size=7))
+            counts.append(services.earnings_settle(workers_per_batch=2))
         finally:
             connection.close()
 

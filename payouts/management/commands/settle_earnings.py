@@ -9,8 +9,8 @@ class Command(BaseCommand):
     help = "Move pending earnings whose hold has passed to available. Safe to run twice at once."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument("--workers-per-batch", type=int, default=500)
 
     def handle(self, *args, **options):
-        settled = earnings_settle(batch_size=options["batch_size"])
+        settled = earnings_settle(workers_per_batch=options["workers_per_batch"])
         self.stdout.write(f"settled {settled} earnings")
