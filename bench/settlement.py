@@ -7,11 +7,13 @@ On a dedicated PostgreSQL database (`<DATABASE_URL name>_bench_settlement`, migr
 at start) it generates resolved tickets spread over the workers, each with its `ticket.resolved`
 outbox event (as tickets.services.ticket_resolve records it, resolved 100 h ago so the hold has
 passed), and every worker with an onboarded account in a `manage.py stripe_sandbox` subprocess.
-Then it times, in this process:
+Then it times:
 
-1. posting: the batched outbox consumer (`earnings_post_resolved_batch`, 500 events a call —
+1. posting: the batched outbox consumer (`earnings_post_resolved_batch`, 1,000 events a call —
    one Celery task's worth) until the backlog is empty: earnings, journal transactions, lines;
-2. settling: `earnings_settle` (set-based batches), pending → available;
+   in `--posters` processes at once (default 2, a Celery worker's concurrency on two cores);
+2. settling: `earnings_settle` (per-worker batches), pending → available, in `--settlers`
+   processes at once (default 2; it is safe to run twice at once);
 3. one payout run (`payout_run_execute`) with the sandbox's live-mode rate limit switched on
    (100 writes/s, 429 beyond), sending from PAYOUT_SEND_CONCURRENCY threads with backoff.
 
@@ -119,14 +121,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=5_000)
-    parser.add_argument("--batch", type=int, default=500, help="outbox events per posting call (one task)")
+    parser.add_argument("--batch", type=int, default=1000, help="outbox events per posting call (one task)")
     parser.add_argument("--settle-workers", type=int, default=500, help="workers per settlement transaction")
     parser.add_argument("--rate-limit", type=float, default=100, help="sandbox writes/s (0 = off)")
     parser.add_argument("--send-concurrency", type=int, default=8)
-    parser.add_argument("--posters", type=int, default=1,
-                        help="consumer processes posting case pay (1: in this process)")
+    parser.add_argument("--posters", type=int, default=2,
+                        help="consumer processes posting case pay, as a Celery worker of that concurrency "
+                             "(1: in this process)")
+    parser.add_argument("--settlers", type=int, default=2,
+                        help="processes running earnings_settle at once (1: in this process)")
     parser.add_argument("--poster", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--settler", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.settler:  # a settle_earnings run: print count and peak RSS
+        import django
+
+        django.setup()
+        from payouts.services import earnings_settle
+
+        print(earnings_settle(workers_per_batch=args.settle_workers), f"{peak_mb():.1f}")
+        return 0
     if args.poster:  # a consumer process: drain the ticket.resolved backlog, print count and peak RSS
         import django
 
@@ -193,10 +207,19 @@ def main() -> int:
               f"peak RSS {poster_rss:.0f} MB per consumer", flush=True)
 
         t0 = time.perf_counter()
-        settled = services.earnings_settle(workers_per_batch=args.settle_workers)
+        if args.settlers <= 1:
+            settled, settler_rss = services.earnings_settle(workers_per_batch=args.settle_workers), peak_mb()
+        else:
+            settler_cmd = [sys.executable, __file__, "--settler", "--settle-workers", str(args.settle_workers)]
+            settlers = [subprocess.Popen(settler_cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+                        for _ in range(args.settlers)]
+            settler_out = [p.communicate()[0].split() for p in settlers]
+            settled = sum(int(out[0]) for out in settler_out)
+            settler_rss = max(float(out[-1]) for out in settler_out)
         settle_s = time.perf_counter() - t0
-        print(f"settle    {settle_s:7.1f} s   {settled / settle_s:9,.0f} cases/s   ({settled:,} earnings)   "
-              f"peak RSS {peak_mb():.0f} MB", flush=True)
+        print(f"settle    {settle_s:7.1f} s   {settled / settle_s:9,.0f} cases/s   ({settled:,} earnings; "
+              f"{args.settlers} settler process(es), {args.settle_workers} workers per transaction)   "
+              f"peak RSS {settler_rss:.0f} MB", flush=True)
         both = earned / (post_s + settle_s)
         print(f"posted+settled         {both:9,.0f} cases/s   target >= 5,000 cases/s   "
               f"{'OK' if both >= 5000 else 'MISSED'}", flush=True)

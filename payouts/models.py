@@ -210,7 +210,8 @@ class Earning(models.Model):
     amount = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=16, choices=EarningStatus.choices, default=EarningStatus.PENDING)
-    rate_card = models.ForeignKey(RateCard, on_delete=models.PROTECT, related_name="earnings")
+    # Not indexed: rate cards are versioned and never deleted, and nothing lists earnings by card.
+    rate_card = models.ForeignKey(RateCard, on_delete=models.PROTECT, related_name="earnings", db_index=False)
     multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=1)
     resolution_n = models.PositiveIntegerField(default=1)
     claim_id = models.BigIntegerField(null=True, blank=True)
@@ -219,7 +220,10 @@ class Earning(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     settled_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
-    payout = models.ForeignKey("Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="earnings")
+    # Indexed only where set (earning_payout_idx): most earnings are not paid out yet, and every
+    # posted or settled earning would otherwise write a NULL entry.
+    payout = models.ForeignKey("Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="earnings",
+                               db_index=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -231,6 +235,7 @@ class Earning(models.Model):
             models.Index(fields=["available_at"], name="earning_pending_due_idx", condition=Q(status="pending")),
             models.Index(fields=["worker", "status"], name="earning_worker_status_idx"),
             models.Index(fields=["created_at"], name="earning_created_idx"),
+            models.Index(fields=["payout"], name="earning_payout_idx", condition=Q(payout__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -559,7 +559,7 @@ def earnings_post_resolved_batch(*, limit: int = 500) -> int:
         return len(events)
 
 
-def earnings_post_resolved_backlog(*, batch: int = 500, max_seconds: float = 50) -> int:
+def earnings_post_resolved_backlog(*, batch: int = 1000, max_seconds: float = 50) -> int:
     """Drain the backlog of `ticket.resolved` events in batches (the beat task)."""
     deadline = time.monotonic() + max_seconds
     total = 0
