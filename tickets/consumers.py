@@ -28,7 +28,7 @@ from marketplace.errors import DomainError
 from marketplace.ws import SocketConsumer, query_param
 from tickets import events, selectors, services
 from tickets.models import Ticket, TicketStatus
-from workers.models import Role, Worker, WorkerStatus
+from workers.models import Role
 from workers.presence import presence_heartbeat, presence_heartbeat_interval
 
 logger = logging.getLogger(__name__)
@@ -189,11 +189,8 @@ class ChatSocket(SocketConsumer):
 
 
 @database_sync_to_async
-def _customer_open(ticket_id: int, token: str | None) -> Ticket | None:
-    ticket = selectors.ticket_for_token(ticket_id=ticket_id, token=token)
-    if ticket is not None:
-        services.ticket_customer_seen(ticket_id=ticket.id)
-    return ticket
+def _customer_open(ticket_id: int, token: str | None) -> int | None:
+    return services.ticket_customer_open(ticket_id=ticket_id, token=token)
 
 
 @database_sync_to_async
@@ -220,21 +217,25 @@ class TicketConsumer(ChatSocket):
         except (TypeError, ValueError):
             await self.close(code=4400)
             return
-        ticket = await _customer_open(ticket_id, query_param(self.scope, "token"))
-        if ticket is None:
+        # Subscribed before last_seq is read, so a message posted after that read comes on the
+        # group; whatever came before it is replayed from the database (when `after` is behind).
+        group = events.ticket_group(ticket_id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        last_seq = await _customer_open(ticket_id, query_param(self.scope, "token"))
+        if last_seq is None:
+            await self.channel_layer.group_discard(group, self.channel_name)
             await self.close(code=4404)
             return
-        self.ticket_id = ticket.id
-        self.group = events.ticket_group(ticket.id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.ticket_id, self.group = ticket_id, group
         await self.accept()
         if after is None:
-            self.sent_seq[ticket.id] = ticket.last_seq
+            self.sent_seq[ticket_id] = last_seq
         else:
-            self.sent_seq[ticket.id] = after
-            for event in await _messages_between(ticket.id, after, None, False):
-                self.sent_seq[ticket.id] = event["seq"]
-                await self.send_event(event)
+            self.sent_seq[ticket_id] = after
+            if after < last_seq:
+                for event in await _messages_between(ticket_id, after, None, False):
+                    self.sent_seq[ticket_id] = event["seq"]
+                    await self.send_event(event)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
@@ -262,12 +263,10 @@ class TicketConsumer(ChatSocket):
 def _agent_open(user) -> tuple[int, list[dict]] | None:
     if user is None or not user.is_authenticated or user.role != Role.WORKER:
         return None
-    worker = Worker.objects.filter(pk=user.pk, status=WorkerStatus.APPROVED).first()
-    if worker is None:
-        return None
-    services.agent_presence_connect(worker_id=worker.pk)
-    held = [events.ticket_as_json(t) for t in selectors.worker_open_tickets(worker_id=worker.pk)]
-    return worker.pk, held
+    if not services.agent_presence_connect(worker_id=user.pk):
+        return None  # not an approved worker
+    held = [events.ticket_as_json(t) for t in selectors.worker_console_tickets(worker_id=user.pk)]
+    return user.pk, held
 
 
 @database_sync_to_async

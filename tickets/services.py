@@ -503,6 +503,14 @@ def _choose(candidates: list[dict], ticket: Ticket) -> dict | None:
     return min(fitting, key=lambda w: (w["load"], w["last_assigned_at"] or never, w["worker_id"]))
 
 
+def _any_queued() -> bool:
+    # A fixed statement: every console connect asks this, and the ORM's query building cost more
+    # than the query.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {Ticket._meta.db_table} WHERE status = %s LIMIT 1", [TicketStatus.QUEUED])
+        return cursor.fetchone() is not None
+
+
 def ticket_route(*, notify_positions: bool = True) -> list[int]:
     """One routing pass: assign queued tickets, in FIFO order, to the best routable worker.
 
@@ -510,7 +518,7 @@ def ticket_route(*, notify_positions: bool = True) -> list[int]:
     assignment is a conditional update from `queued`. Pushes queue positions to waiting customers.
     Safe to run any time and repeatedly; returns the ids assigned.
     """
-    if not Ticket.objects.filter(status=TicketStatus.QUEUED).exists():
+    if not _any_queued():
         return []
     assigned: list[int] = []
     with transaction.atomic():
@@ -553,18 +561,23 @@ def ticket_route(*, notify_positions: bool = True) -> list[int]:
 # --- Agent presence, as the live board sees it --------------------------------------------------
 
 
-def agent_presence_connect(*, worker_id: int) -> None:
-    """An agent socket opened (`workers.presence.presence_connect`); the board shows the worker online."""
-    with transaction.atomic():
-        presence_connect(worker_id=worker_id)
-        events.live_board_changed()
+# Each is a single statement (in autocommit: no BEGIN/COMMIT round trips around it); the board is
+# told once it has committed.
+
+
+def agent_presence_connect(*, worker_id: int) -> bool:
+    """An agent socket opened (`workers.presence.presence_connect`): False when the worker is not
+    approved (nothing counted); otherwise the board shows the worker online."""
+    if not presence_connect(worker_id=worker_id):
+        return False
+    events.live_board_changed()
+    return True
 
 
 def agent_presence_disconnect(*, worker_id: int) -> None:
     """An agent socket closed; the board shows the grace period when it was the worker's last."""
-    with transaction.atomic():
-        presence_disconnect(worker_id=worker_id)
-        events.live_board_changed()
+    presence_disconnect(worker_id=worker_id)
+    events.live_board_changed()
 
 
 def agent_presence_reset_stale() -> int:
@@ -580,8 +593,23 @@ def ticket_queue_position(*, ticket: Ticket) -> int:
     return queue_position(ticket)
 
 
+def ticket_customer_open(*, ticket_id: int, token: str | None) -> int | None:
+    """A customer socket opened with `token`: when the token opens this ticket, mark the customer
+    seen and return the ticket's last message seq (one statement); otherwise None."""
+    if not token or len(token) > 200:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s "
+                       "WHERE id = %s AND token_hash = %s RETURNING last_seq",
+                       [timezone.now(), ticket_id, token_hash(token)])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
 def ticket_customer_seen(*, ticket_id: int) -> None:
-    Ticket.objects.filter(pk=ticket_id).update(customer_last_seen_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s WHERE id = %s",
+                       [timezone.now(), ticket_id])
 
 
 def ticket_access_check_staff(*, ticket: Ticket, user) -> None:

@@ -13,12 +13,11 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, F, Q, QuerySet, Value, When
-from django.db.models.functions import Greatest
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from workers.models import AgentPresence, Worker, WorkerEvent
+from workers.models import AgentPresence, Worker, WorkerEvent, WorkerStatus
 
 # Each process refreshes `last_seen_at` of its sockets every SHIFTLINE["PRESENCE_HEARTBEAT"]
 # (20 s); a presence silent for STALE_AFTER is gone.
@@ -33,31 +32,34 @@ def presence_grace() -> dt.timedelta:
     return settings.SHIFTLINE["PRESENCE_GRACE"]
 
 
-def presence_connect(*, worker_id: int) -> AgentPresence:
-    """Count one more open agent socket for the worker. Ends any grace period.
+def presence_connect(*, worker_id: int) -> bool:
+    """Count one more open agent socket for an approved worker, ending any grace period; False
+    (and nothing counted) when the worker is not approved.
 
-    One upsert statement (PostgreSQL and SQLite): a thousand consoles reconnecting at once each
-    cost one round trip, not a locked read, a save and a re-read.
+    One statement (PostgreSQL and SQLite), the approval check included: a thousand consoles
+    reconnecting at once each cost one round trip.
     """
     now = timezone.now()
     table = AgentPresence._meta.db_table
-    presence = next(iter(AgentPresence.objects.raw(
-        f"INSERT INTO {table} (worker_id, connections, connected_at, last_seen_at, disconnected_at) "
-        "VALUES (%s, 1, %s, %s, NULL) "
-        f"ON CONFLICT (worker_id) DO UPDATE SET connections = {table}.connections + 1, "
-        "connected_at = excluded.connected_at, last_seen_at = excluded.last_seen_at, disconnected_at = NULL "
-        "RETURNING *", [worker_id, now, now])))
-    return presence
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (worker_id, connections, connected_at, last_seen_at, disconnected_at) "
+            f"SELECT user_id, 1, %s, %s, NULL FROM {Worker._meta.db_table} WHERE user_id = %s AND status = %s "
+            f"ON CONFLICT (worker_id) DO UPDATE SET connections = {table}.connections + 1, "
+            "connected_at = excluded.connected_at, last_seen_at = excluded.last_seen_at, disconnected_at = NULL "
+            "RETURNING worker_id", [now, now, worker_id, WorkerStatus.APPROVED])
+        return cursor.fetchone() is not None
 
 
 def presence_disconnect(*, worker_id: int) -> None:
     """Count one socket fewer; when none is left the grace period starts now."""
     now = timezone.now()
-    AgentPresence.objects.filter(worker_id=worker_id).update(
-        connections=Greatest(F("connections") - 1, Value(0)),
-        disconnected_at=Case(When(connections__lte=1, then=Value(now)), default=F("disconnected_at")),
-        last_seen_at=now,
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AgentPresence._meta.db_table} SET "
+            "connections = CASE WHEN connections > 0 THEN connections - 1 ELSE 0 END, "
+            "disconnected_at = CASE WHEN connections <= 1 THEN %s ELSE disconnected_at END, last_seen_at = %s "
+            "WHERE worker_id = %s", [now, now, worker_id])
 
 
 def presence_heartbeat(*, worker_ids: Iterable[int]) -> int:

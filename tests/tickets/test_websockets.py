@@ -132,8 +132,10 @@ def test_customer_token_opens_its_own_ticket_only_and_foreign_origins_are_refuse
     server = asgi_server_factory(port=port, CSRF_TRUSTED_ORIGINS=f"http://127.0.0.1:{port}",
                                  WIDGET_ALLOWED_ORIGINS="https://shop.example", **NO_LIMITS)
     worker = on_shift_worker(connected=False)
+    suspended = on_shift_worker(connected=False, status="suspended")
     mine, other = TicketFactory(), TicketFactory()
     token = Token.objects.create(user=worker.user)
+    suspended_token = Token.objects.create(user=suspended.user)
     base = server.ws_url
 
     async def scenario():
@@ -147,6 +149,7 @@ def test_customer_token_opens_its_own_ticket_only_and_foreign_origins_are_refuse
         assert await refused(f"{base}/ws/agent/?token={mine.token}") == 403
         assert await refused(f"{base}/ws/agent/?token={token.key}", origin="https://evil.example") == 403
         assert await refused(f"{base}/ws/agent/?token={token.key}", origin="https://shop.example") == 403
+        assert await refused(f"{base}/ws/agent/?token={suspended_token.key}") == 403  # not approved
         async with connect(f"{base}/ws/tickets/{mine.id}/?token={mine.token}&after=0",
                            origin="https://shop.example") as customer:
             assert (await recv(customer))["seq"] == 1
@@ -156,6 +159,7 @@ def test_customer_token_opens_its_own_ticket_only_and_foreign_origins_are_refuse
 
     asyncio.run(scenario())
     assert not AgentPresence.objects.filter(worker=worker, connections__gt=0).exists()
+    assert not AgentPresence.objects.filter(worker=suspended).exists()
     assert Message.objects.filter(ticket=other).count() == 1
     status = httpx.get(f"{server.url}/api/v1/tickets/{other.id}/", headers={"X-Ticket-Token": mine.token})
     assert status.status_code == 404
@@ -213,7 +217,13 @@ def test_typing_is_relayed_and_agent_gets_held_tickets_on_connect(asgi_server_fa
         async with connect(agent_url) as agent:
             first = await recv(agent)
             assert first["type"] == "ticket.assigned"
-            assert first["ticket"]["id"] == held.id
+            shown = first["ticket"]
+            assert (shown["id"], shown["status"], shown["assigned_worker"], shown["last_seq"]) == (
+                held.id, "assigned", worker.pk, held.last_seq)
+            assert (shown["customer_name"], shown["customer_email"], shown["language"], shown["topic"]) == (
+                held.customer_name, held.customer_email, held.language, held.topic_id)
+            assert dt.datetime.fromisoformat(shown["created_at"]) == held.created_at
+            assert shown["resolved_at"] is None and shown["rating"] is None
             async with connect(f"{server.ws_url}/ws/tickets/{held.id}/?token={held.token}") as customer:
                 await customer.send(json.dumps({"type": "typing"}))
                 assert await recv(agent) == {"type": "typing", "ticket": held.id, "sender": "customer"}
