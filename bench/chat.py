@@ -42,15 +42,18 @@ TARGETS = {"p95_ms": 50, "p99_ms": 300, "ratio": 0.5, "idle_kib": 64, "reconnect
 
 # --- The bare relay (run by uvicorn in its own process: `--factory chat:relay_application`) -----
 
+RELAY_LAYER = "marketplace.layers.BatchingRedisPubSubChannelLayer"
+
 
 def relay_application():
-    """A Channels consumer that only relays frames to its room through the Redis PubSub layer."""
+    """A Channels consumer that only relays frames to its room through the channel layer Shiftline
+    runs (`RELAY_LAYER`: channels-redis's PubSub layer with our batched group sends)."""
     import django
     from django.conf import settings
 
     settings.configure(
         INSTALLED_APPS=["channels"], SECRET_KEY="bench",
-        CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        CHANNEL_LAYERS={"default": {"BACKEND": os.environ.get("RELAY_LAYER", RELAY_LAYER),
                                     "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "prefix": "benchrelay"}}},
     )
     django.setup()
@@ -296,11 +299,11 @@ class Load:
                 sent += 1
             await asyncio.sleep(0.002)
 
-    async def saturate(self, duration: float) -> float:
+    async def saturate(self, duration: float, conversations: int | None = None) -> float:
         """Closed loop: each conversation sends its next message as soon as the previous arrived."""
         self.stats = Stats()
         stop = time.perf_counter() + duration
-        n = len(self.rows)
+        n = min(conversations or len(self.rows), len(self.rows))
 
         loop = asyncio.get_running_loop()
 
@@ -371,7 +374,7 @@ async def run_phase(mode: str, rows: list[dict], servers: list[Server], args) ->
                if (cid, "worker" if info[2] == "customer" else "customer") not in stats.received]
     if missing:
         print(f"{mode}: {len(missing)} not delivered, e.g. {missing[:8]}", flush=True)
-    result["saturation"] = await load.saturate(args.saturation)
+    result["saturation"] = await load.saturate(args.saturation, args.saturation_conversations)
     result["sat_p50"] = pct(load.stats.latencies, 50)
     result["sat_p99"] = pct(load.stats.latencies, 99)
     if mode == "shiftline" and args.idle:
@@ -431,6 +434,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200, help="messages per second in total (default 200)")
     parser.add_argument("--duration", type=float, default=30, help="seconds of steady load (default 30)")
     parser.add_argument("--saturation", type=float, default=8, help="seconds of closed-loop saturation (default 8)")
+    parser.add_argument("--saturation-conversations", type=int, default=None,
+                        help="conversations in the closed loop (default: all)")
     parser.add_argument("--drain", type=float, default=10,
                         help="stop waiting for late deliveries after this many quiet seconds (default 10)")
     parser.add_argument("--servers", type=int, default=2, help="ASGI server processes (default 2)")

@@ -112,6 +112,10 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 # Worker threads per server process for HTTP requests (see marketplace/asgi.py).
 HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "10"))
+# Threads per server process that run the websocket consumers' database work. Few on purpose: a
+# chat query takes well under a millisecond, and more threads only contend for the GIL (20
+# threads saturated lower than 4 in bench/chat.py).
+SOCKET_DB_THREADS = int(os.environ.get("SOCKET_DB_THREADS", "4"))
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_shiftline")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -154,7 +158,8 @@ if REDIS_URL:
         "default": {
             # The PubSub layer: measured near 2,500 relayed messages/s here against ~700/s for the
             # core layer. Both are at-most-once; the database plus `after=SEQ` replay is the truth.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Ours batches group sends into pipelines (marketplace/layers.py).
+            "BACKEND": "marketplace.layers.BatchingRedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "shiftline"),

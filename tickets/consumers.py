@@ -34,12 +34,8 @@ from workers.presence import presence_heartbeat, presence_heartbeat_interval
 logger = logging.getLogger(__name__)
 
 
-# As many threads as the process may hold database connections: a message spends most of its time
-# waiting on PostgreSQL, and sockets should not queue behind one another for a thread.
-_DB_EXECUTOR = ThreadPoolExecutor(
-    max_workers=int(settings.DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 10)),
-    thread_name_prefix="chat-db",
-)
+# `SOCKET_DB_THREADS` (settings): the consumers' own threads, apart from Channels' single sync thread.
+_DB_EXECUTOR = ThreadPoolExecutor(max_workers=settings.SOCKET_DB_THREADS, thread_name_prefix="chat-db")
 
 
 def database_sync_to_async(func):
