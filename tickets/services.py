@@ -249,12 +249,12 @@ def _message_store(*, ticket_id: int, body: str, client_id: str, user, sender: s
                 cursor.execute(_MESSAGE_STORE_SQL, params)
                 return cursor.fetchone()
         # Every chat message runs this statement. A server-side-binding cursor sends the body as a
-        # parameter and lets psycopg prepare the statement on each pooled connection: Django's
+        # parameter, and the statement is prepared once per pooled connection: Django's
         # client-side binding quoted every parameter into the SQL text, and PostgreSQL parsed and
         # planned it anew, each time (measured in bench/chat.py).
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_MESSAGE_STORE_SQL, params)
+            cursor.execute(_MESSAGE_STORE_SQL, params, prepare=True)  # Django turns auto-prepare off
             return cursor.fetchone()
 
     try:
