@@ -74,13 +74,6 @@ def _messages_between(ticket_id: int, after: int, until: int | None, include_int
         ticket_id=ticket_id, after=after, until=until, include_internal=include_internal)]
 
 
-@database_sync_to_async
-def _post(ticket_id: int, body: str, client_id: str, user, internal: bool) -> tuple[dict, bool]:
-    message, created = services.message_post(ticket_id=ticket_id, body=body, client_id=client_id, user=user,
-                                             internal=internal)
-    return events.message_event(message), created
-
-
 class ChatSocket(SocketConsumer):
     """What both sockets share: frame parsing, errors, rate limit, ordered gap-free delivery."""
 
@@ -173,7 +166,9 @@ class ChatSocket(SocketConsumer):
             await self.send_error(exc.code, exc.detail)
 
     async def post_message(self, ticket_id: int, body: str, client_id: str, user, internal: bool) -> None:
-        event, created = await _post(ticket_id, body, client_id, user, internal)
+        message, created = await services.message_post_from_socket(
+            ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal)
+        event = events.message_event(message)
         if created:
             await self.deliver(event)
         else:

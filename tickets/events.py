@@ -207,3 +207,8 @@ def live_board_changed() -> None:
     """The queue, a worker's load or presence, or an SLA changed: push the board to every ops socket
     once the current transaction commits (soon, coalesced with other changes)."""
     transaction.on_commit(_live_board_broadcaster.submit)
+
+
+def live_board_changed_now() -> None:
+    """`live_board_changed` for a change already committed (async code, outside Django transactions)."""
+    _live_board_broadcaster.submit()

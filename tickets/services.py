@@ -13,17 +13,20 @@ board changed (`events.live_board_changed`), which pushes a coalesced snapshot a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import secrets
 from collections.abc import Iterable
 
 import psycopg
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg
 from django.utils import timezone
+from psycopg_pool import AsyncConnectionPool
 
 from marketplace.outbox.services import outbox_record
 from marketplace.server_loop import run_soon
@@ -86,7 +89,17 @@ def _publish(pairs: list[tuple[str, dict]]) -> None:
         except Exception:  # the layer is at-most-once anyway; the database and replay are the truth
             logger.exception("broadcast to %s failed", ", ".join(group for group, _ in pairs))
 
-    run_soon(send_all)
+    try:
+        loop = asyncio.get_running_loop()  # called from async code (a consumer): publish from here
+    except RuntimeError:
+        run_soon(send_all)
+        return
+    task = loop.create_task(send_all())
+    _publishing.add(task)  # a reference until it is done, so it cannot be collected half-way
+    task.add_done_callback(_publishing.discard)
+
+
+_publishing: set[asyncio.Task] = set()
 
 
 def broadcast(group: str, event: dict) -> None:
@@ -175,6 +188,16 @@ def message_post(
     Locks the ticket row; a `client_id` already stored on this ticket returns that message and
     stores nothing (`created` False). Safe to repeat.
     """
+    sender = _message_sender(body=body, client_id=client_id, user=user, internal=internal)
+    stored = _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
+                            internal=internal)
+    if stored is not None:
+        return stored, True
+    return _message_not_stored(ticket_id=ticket_id, client_id=client_id, user=user)
+
+
+def _message_sender(*, body, client_id, user, internal: bool) -> str:
+    """Validate a message to post; the sender it will have."""
     errors = _body_errors(body)
     if errors:
         raise InvalidInput(f"The message is not valid: {errors[0]}", fields={"body": errors})
@@ -182,16 +205,15 @@ def message_post(
         raise InvalidInput("client_id must be a string of at most 100 characters, without null characters.",
                            fields={"client_id": ["At most 100 characters, no null characters."]})
     if user is None:
-        sender = MessageSender.CUSTOMER
         if internal:
             raise InvalidInput("Customers cannot write internal notes.", fields={"internal": ["Not allowed."]})
-    else:
-        sender = MessageSender.WORKER
-    stored = _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
-                            internal=internal)
-    if stored is not None:
-        return stored, True
-    # Nothing stored: a repeated client_id, or a refusal. Find out which (rare, so not in the hot path).
+        return MessageSender.CUSTOMER
+    return MessageSender.WORKER
+
+
+def _message_not_stored(*, ticket_id: int, client_id: str, user) -> tuple[Message, bool]:
+    """Nothing was stored: a repeated client_id (its message, not created), or a refusal (raised).
+    Rare, so not in the hot path."""
     if client_id:
         existing = Message.objects.filter(ticket_id=ticket_id, client_id=client_id).first()
         if existing is not None:
@@ -233,15 +255,8 @@ SELECT m.id, m.seq, t.status, t.assigned_worker_id, t.first_response_now FROM m,
 
 def _message_store(*, ticket_id: int, body: str, client_id: str, user, sender: str, internal: bool) -> Message | None:
     """Store the message and broadcast it; None when nothing was stored (see message_post)."""
-    now = timezone.now()
-    is_ops = user is not None and user.is_ops
-    params = {
-        "ticket": ticket_id, "now": now, "customer": sender == MessageSender.CUSTOMER,
-        "first_response": sender == MessageSender.WORKER and not internal,
-        "any_status": user is not None, "any_holder": user is None or is_ops,
-        "author": user.pk if user is not None else None, "sender": sender, "body": body, "client_id": client_id,
-        "internal": internal,
-    }
+    params = _message_params(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
+                             internal=internal)
 
     def run() -> tuple | None:
         if connection.vendor != "postgresql":
@@ -267,16 +282,91 @@ def _message_store(*, ticket_id: int, body: str, client_id: str, user, sender: s
         return None
     if row is None:
         return None
-    message_id, seq, status, assigned_worker_id, first_response_now = row
-    message = Message(id=message_id, ticket_id=ticket_id, seq=seq, sender=sender, author=user, body=body,
-                      client_id=client_id, internal=internal, sent_at=now)
-    pairs = [] if internal else [(events.ticket_group(ticket_id), events.message_event(message))]
-    if status == TicketStatus.ASSIGNED and assigned_worker_id:
-        pairs.append((events.agent_group(assigned_worker_id), events.message_event(message)))
+    message, pairs, first_response_now = _message_stored(row, params, user)
     transaction.on_commit(lambda: _publish(pairs))
     if first_response_now:  # the ticket leaves the board's first-response SLA breaches
         events.live_board_changed()
     return message
+
+
+def _message_params(*, ticket_id: int, body: str, client_id: str, user, sender: str, internal: bool) -> dict:
+    is_ops = user is not None and user.is_ops
+    return {
+        "ticket": ticket_id, "now": timezone.now(), "customer": sender == MessageSender.CUSTOMER,
+        "first_response": sender == MessageSender.WORKER and not internal,
+        "any_status": user is not None, "any_holder": user is None or is_ops,
+        "author": user.pk if user is not None else None, "sender": sender, "body": body, "client_id": client_id,
+        "internal": internal,
+    }
+
+
+def _message_stored(row: tuple, params: dict, user) -> tuple[Message, list[tuple[str, dict]], bool]:
+    """The stored message, the (group, event) pairs to publish, and whether it was the first response."""
+    message_id, seq, status, assigned_worker_id, first_response_now = row
+    ticket_id = params["ticket"]
+    message = Message(id=message_id, ticket_id=ticket_id, seq=seq, sender=params["sender"], author=user,
+                      body=params["body"], client_id=params["client_id"], internal=params["internal"],
+                      sent_at=params["now"])
+    pairs = [] if message.internal else [(events.ticket_group(ticket_id), events.message_event(message))]
+    if status == TicketStatus.ASSIGNED and assigned_worker_id:
+        pairs.append((events.agent_group(assigned_worker_id), events.message_event(message)))
+    return message, pairs, bool(first_response_now)
+
+
+# --- Messages from websockets, on the event loop -------------------------------------------------
+#
+# A chat message from a socket is one statement; running it on the consumer's event loop, on an
+# async connection of a small per-process pool, spares each message two thread hand-offs and the
+# GIL contention that came with them (bench/chat.py, README "Live chat"). Everything else (the
+# refusals, SQLite) goes through `message_post` on a thread.
+
+_socket_pools: dict = {}  # event loop -> (AsyncConnectionPool, the future of its opening)
+
+
+async def _socket_message_pool() -> AsyncConnectionPool | None:
+    if connection.vendor != "postgresql":
+        return None
+    loop = asyncio.get_running_loop()
+    entry = _socket_pools.get(loop)
+    if entry is None:
+        params = {key: value for key, value in connection.get_connection_params().items()
+                  if key not in ("cursor_factory", "context", "prepare_threshold")}
+
+        async def autocommit(conn) -> None:
+            await conn.set_autocommit(True)
+
+        pool = AsyncConnectionPool(kwargs=params, min_size=1, max_size=max(settings.SOCKET_DB_THREADS, 1),
+                                   open=False, configure=autocommit, name="socket-messages")
+        entry = _socket_pools[loop] = (pool, asyncio.ensure_future(pool.open(wait=True, timeout=10)))
+    pool, opened = entry
+    await asyncio.shield(opened)
+    return pool
+
+
+async def message_post_from_socket(*, ticket_id: int, body: str, client_id: str, user=None,
+                                   internal: bool = False) -> tuple[Message, bool]:
+    """`message_post` for websocket consumers, run on their event loop (same rules, same answers)."""
+    pool = await _socket_message_pool()
+    if pool is None:
+        return await database_sync_to_async(message_post, thread_sensitive=False)(
+            ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal)
+    sender = _message_sender(body=body, client_id=client_id, user=user, internal=internal)
+    params = _message_params(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
+                             internal=internal)
+    try:
+        async with pool.connection() as conn:
+            cursor = await conn.execute(_MESSAGE_STORE_SQL, params, prepare=True)
+            row = await cursor.fetchone()
+    except psycopg.IntegrityError:  # the same client_id, racing: the statement stored nothing
+        row = None
+    if row is None:
+        return await database_sync_to_async(_message_not_stored, thread_sensitive=False)(
+            ticket_id=ticket_id, client_id=client_id, user=user)
+    message, pairs, first_response_now = _message_stored(row, params, user)
+    _publish(pairs)  # committed already (autocommit)
+    if first_response_now:
+        events.live_board_changed_now()
+    return message, True
 
 
 def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "") -> Ticket:
