@@ -180,19 +180,9 @@ class ChatSocket(SocketConsumer):
 
 
 @database_sync_to_async
-def _customer_open(ticket_id: int, token: str | None) -> int | None:
-    return services.ticket_customer_open(ticket_id=ticket_id, token=token)
-
-
-@database_sync_to_async
 def _assigned_worker(ticket_id: int) -> int | None:
     return Ticket.objects.filter(pk=ticket_id, status=TicketStatus.ASSIGNED).values_list(
         "assigned_worker_id", flat=True).first()
-
-
-@database_sync_to_async
-def _customer_seen(ticket_id: int) -> None:
-    services.ticket_customer_seen(ticket_id=ticket_id)
 
 
 class TicketConsumer(ChatSocket):
@@ -212,7 +202,8 @@ class TicketConsumer(ChatSocket):
         # group; whatever came before it is replayed from the database (when `after` is behind).
         group = events.ticket_group(ticket_id)
         await self.channel_layer.group_add(group, self.channel_name)
-        last_seq = await _customer_open(ticket_id, query_param(self.scope, "token"))
+        last_seq = await services.ticket_customer_open_from_socket(ticket_id=ticket_id,
+                                                                   token=query_param(self.scope, "token"))
         if last_seq is None:
             await self.channel_layer.group_discard(group, self.channel_name)
             await self.close(code=4404)
@@ -231,7 +222,7 @@ class TicketConsumer(ChatSocket):
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await _customer_seen(self.ticket_id)
+            await services.ticket_customer_seen_from_socket(ticket_id=self.ticket_id)
 
     async def handle_frame(self, frame: dict[str, Any]) -> None:
         ticket = frame.get("ticket", self.ticket_id)
@@ -258,16 +249,6 @@ def _agent_open(user) -> tuple[int, list[dict]] | None:
         return None  # not an approved worker
     held = [events.ticket_as_json(t) for t in selectors.worker_console_tickets(worker_id=user.pk)]
     return user.pk, held
-
-
-@database_sync_to_async
-def _route() -> None:
-    services.ticket_route(notify_positions=False)
-
-
-@database_sync_to_async
-def _agent_close(worker_id: int) -> None:
-    services.agent_presence_disconnect(worker_id=worker_id)
 
 
 @database_sync_to_async
@@ -344,7 +325,7 @@ class AgentConsumer(ChatSocket):
             await self.send_event(events.ticket_assigned_event(ticket))
         _heartbeats.add(self.worker_id)
         self.beating = True
-        await _route()
+        await services.ticket_route_from_socket()
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
@@ -352,7 +333,7 @@ class AgentConsumer(ChatSocket):
                 _heartbeats.remove(self.worker_id)
                 self.beating = False
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await _agent_close(self.worker_id)
+            await services.agent_presence_disconnect_from_socket(worker_id=self.worker_id)
 
     async def on_event(self, event: dict[str, Any]) -> None:
         if event["type"] == "ticket.assigned":

@@ -46,6 +46,7 @@ from tickets.models import Message, MessageSender, RoutingLock, Ticket, TicketEv
 from tickets.selectors import QUEUE_ORDER, queue_position, routable_workers, token_hash
 from workers.models import Skill, Worker
 from workers.presence import (
+    PRESENCE_DISCONNECT_SQL,
     presence_connect,
     presence_disconnect,
     presence_mark_assigned,
@@ -323,7 +324,7 @@ def _message_stored(row: tuple, params: dict, user) -> tuple[Message, list[tuple
 _socket_pools: dict = {}  # event loop -> (AsyncConnectionPool, the future of its opening)
 
 
-async def _socket_message_pool() -> AsyncConnectionPool | None:
+async def _socket_pool() -> AsyncConnectionPool | None:
     if connection.vendor != "postgresql":
         return None
     loop = asyncio.get_running_loop()
@@ -343,10 +344,59 @@ async def _socket_message_pool() -> AsyncConnectionPool | None:
     return pool
 
 
+async def _socket_fetchone(sql: str, params) -> tuple | None:
+    """Run one fixed statement on the socket pool; its first row (None without one)."""
+    pool = await _socket_pool()
+    async with pool.connection() as conn:
+        cursor = await conn.execute(sql, params, prepare=True)
+        return await cursor.fetchone() if cursor.description else None
+
+
+_CUSTOMER_OPEN_SQL = (f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s "
+                      "WHERE id = %s AND token_hash = %s RETURNING last_seq")
+_CUSTOMER_SEEN_SQL = f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s WHERE id = %s"
+_ANY_QUEUED_SQL = f"SELECT 1 FROM {Ticket._meta.db_table} WHERE status = 'queued' LIMIT 1"
+
+
+async def ticket_customer_open_from_socket(*, ticket_id: int, token: str | None) -> int | None:
+    """`ticket_customer_open` for the customer's consumer, on its event loop."""
+    if not token or len(token) > 200:
+        return None
+    if await _socket_pool() is None:
+        return await database_sync_to_async(ticket_customer_open, thread_sensitive=False)(
+            ticket_id=ticket_id, token=token)
+    row = await _socket_fetchone(_CUSTOMER_OPEN_SQL, [timezone.now(), ticket_id, token_hash(token)])
+    return None if row is None else row[0]
+
+
+async def ticket_customer_seen_from_socket(*, ticket_id: int) -> None:
+    if await _socket_pool() is None:
+        await database_sync_to_async(ticket_customer_seen, thread_sensitive=False)(ticket_id=ticket_id)
+        return
+    await _socket_fetchone(_CUSTOMER_SEEN_SQL, [timezone.now(), ticket_id])
+
+
+async def agent_presence_disconnect_from_socket(*, worker_id: int) -> None:
+    """`agent_presence_disconnect` for the agent's consumer, on its event loop."""
+    if await _socket_pool() is None:
+        await database_sync_to_async(agent_presence_disconnect, thread_sensitive=False)(worker_id=worker_id)
+        return
+    now = timezone.now()
+    await _socket_fetchone(PRESENCE_DISCONNECT_SQL, [now, now, worker_id])
+    events.live_board_changed_now()
+
+
+async def ticket_route_from_socket() -> None:
+    """A routing pass after a console connects; asks on the event loop whether anything is queued."""
+    if await _socket_pool() is not None and await _socket_fetchone(_ANY_QUEUED_SQL, []) is None:
+        return
+    await database_sync_to_async(ticket_route, thread_sensitive=False)(notify_positions=False)
+
+
 async def message_post_from_socket(*, ticket_id: int, body: str, client_id: str, user=None,
                                    internal: bool = False) -> tuple[Message, bool]:
     """`message_post` for websocket consumers, run on their event loop (same rules, same answers)."""
-    pool = await _socket_message_pool()
+    pool = await _socket_pool()
     if pool is None:
         return await database_sync_to_async(message_post, thread_sensitive=False)(
             ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal)
@@ -704,17 +754,14 @@ def ticket_customer_open(*, ticket_id: int, token: str | None) -> int | None:
     if not token or len(token) > 200:
         return None
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s "
-                       "WHERE id = %s AND token_hash = %s RETURNING last_seq",
-                       [timezone.now(), ticket_id, token_hash(token)])
+        cursor.execute(_CUSTOMER_OPEN_SQL, [timezone.now(), ticket_id, token_hash(token)])
         row = cursor.fetchone()
     return None if row is None else row[0]
 
 
 def ticket_customer_seen(*, ticket_id: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s WHERE id = %s",
-                       [timezone.now(), ticket_id])
+        cursor.execute(_CUSTOMER_SEEN_SQL, [timezone.now(), ticket_id])
 
 
 def ticket_access_check_staff(*, ticket: Ticket, user) -> None:

@@ -51,15 +51,19 @@ def presence_connect(*, worker_id: int) -> bool:
         return cursor.fetchone() is not None
 
 
+# Parameters: now, now, worker id.
+PRESENCE_DISCONNECT_SQL = (
+    f"UPDATE {AgentPresence._meta.db_table} SET "
+    "connections = CASE WHEN connections > 0 THEN connections - 1 ELSE 0 END, "
+    "disconnected_at = CASE WHEN connections <= 1 THEN %s ELSE disconnected_at END, last_seen_at = %s "
+    "WHERE worker_id = %s")
+
+
 def presence_disconnect(*, worker_id: int) -> None:
     """Count one socket fewer; when none is left the grace period starts now."""
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {AgentPresence._meta.db_table} SET "
-            "connections = CASE WHEN connections > 0 THEN connections - 1 ELSE 0 END, "
-            "disconnected_at = CASE WHEN connections <= 1 THEN %s ELSE disconnected_at END, last_seen_at = %s "
-            "WHERE worker_id = %s", [now, now, worker_id])
+        cursor.execute(PRESENCE_DISCONNECT_SQL, [now, now, worker_id])
 
 
 def presence_heartbeat(*, worker_ids: Iterable[int]) -> int:
