@@ -4,12 +4,27 @@ Kept apart from marketplace/api.py on purpose: DRF imports these while `rest_fra
 still initialising, so this module must not import `rest_framework.views` itself.
 """
 
+import functools
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework import authentication, exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+
+
+@functools.cache
+def _token_user_query() -> tuple[str, list[str]]:
+    """The token → user SQL and the user's attribute names, in column order (built once)."""
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+
+    concrete = get_user_model()._meta.concrete_fields
+    columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in concrete)
+    sql = (f"SELECT {columns} FROM {get_user_model()._meta.db_table} u "
+           f"JOIN {Token._meta.db_table} t ON t.user_id = u.id WHERE t.key = %s")
+    return sql, [field.attname for field in concrete]
 
 
 def user_for_token(key: str):
@@ -20,20 +35,16 @@ def user_for_token(key: str):
     in-process and in bench/claims.py), so the row goes straight from a cursor into `from_db`.
     """
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
     user_model = get_user_model()
-    concrete = user_model._meta.concrete_fields
-    columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in concrete)
-    sql = (f"SELECT {columns} FROM {user_model._meta.db_table} u "
-           f"JOIN {Token._meta.db_table} t ON t.user_id = u.id WHERE t.key = %s")
+    sql, attnames = _token_user_query()
     if connection.vendor != "postgresql":  # SQLite needs Django's value converters (booleans)
         user = next(iter(user_model.objects.raw(sql, [key])), None)
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, [key])
             row = cursor.fetchone()
-        user = None if row is None else user_model.from_db(connection.alias, [f.attname for f in concrete], row)
+        user = None if row is None else user_model.from_db(connection.alias, attnames, row)
     return user if user is not None and user.is_active else None
 
 

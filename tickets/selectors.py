@@ -167,15 +167,17 @@ def worker_console_tickets(*, worker_id: int) -> list[Ticket]:
     thousand consoles reconnect at once)."""
     if connection.vendor != "postgresql":
         return list(worker_open_tickets(worker_id=worker_id).only(*CONSOLE_TICKET_FIELDS))
-    # In model order: `from_db` fills the model's fields in that order.
-    fields = [f for f in Ticket._meta.concrete_fields if f.name in CONSOLE_TICKET_FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(f.column for f in fields)} FROM {Ticket._meta.db_table} "
-            "WHERE status = %s AND assigned_worker_id = %s ORDER BY assigned_at, id",
-            [TicketStatus.ASSIGNED, worker_id])
+        cursor.execute(_CONSOLE_TICKETS_SQL, [TicketStatus.ASSIGNED, worker_id])
         rows = cursor.fetchall()
-    return [Ticket.from_db(connection.alias, [f.attname for f in fields], row) for row in rows]
+    return [Ticket.from_db(connection.alias, _CONSOLE_TICKET_ATTNAMES, row) for row in rows]
+
+
+# In model order: `from_db` fills the model's fields in that order.
+_CONSOLE_TICKET_COLUMNS = [f for f in Ticket._meta.concrete_fields if f.name in CONSOLE_TICKET_FIELDS]
+_CONSOLE_TICKET_ATTNAMES = [f.attname for f in _CONSOLE_TICKET_COLUMNS]
+_CONSOLE_TICKETS_SQL = (f"SELECT {', '.join(f.column for f in _CONSOLE_TICKET_COLUMNS)} FROM {Ticket._meta.db_table} "
+                        "WHERE status = %s AND assigned_worker_id = %s ORDER BY assigned_at, id")
 
 
 def customer_earlier_tickets(*, ticket: Ticket) -> QuerySet[Ticket]:

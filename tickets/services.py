@@ -662,7 +662,7 @@ def _any_queued() -> bool:
     # A fixed statement: every console connect asks this, and the ORM's query building cost more
     # than the query.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {Ticket._meta.db_table} WHERE status = %s LIMIT 1", [TicketStatus.QUEUED])
+        cursor.execute(_ANY_QUEUED_SQL)
         return cursor.fetchone() is not None
 
 
