@@ -48,6 +48,18 @@ def user_for_token(key: str):
     return user if user is not None and user.is_active else None
 
 
+async def user_for_token_on_loop(key: str):
+    """`user_for_token` on the event loop's async pool (PostgreSQL only)."""
+    from django.db import connection
+
+    from marketplace.async_db import async_fetchone
+
+    sql, attnames = _token_user_query()
+    row = await async_fetchone(sql, [key])
+    user = None if row is None else get_user_model().from_db(connection.alias, attnames, row)
+    return user if user is not None and user.is_active else None
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's `Authorization: Token <key>`, looked up with `user_for_token`."""
 

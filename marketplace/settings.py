@@ -116,6 +116,9 @@ HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "10"))
 # chat query takes well under a millisecond, and more threads only contend for the GIL (20
 # threads saturated lower than 4 in bench/chat.py).
 SOCKET_DB_THREADS = int(os.environ.get("SOCKET_DB_THREADS", "4"))
+# Connections per server process in the pool of the event loop (marketplace/async_db.py): the fixed
+# statements of chat messages and of token-authenticated shift claims and releases.
+ASYNC_DB_POOL_MAX = int(os.environ.get("ASYNC_DB_POOL_MAX", "4"))
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_shiftline")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

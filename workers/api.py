@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -12,10 +14,15 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.api import Pagination, ScopedThrottle, parse_query
+from marketplace.api import Pagination, ScopedThrottle, error_body, parse_query
+from marketplace.drf import user_for_token_on_loop
+from marketplace.errors import DomainError
+from marketplace.http_on_loop import LoopRequest, send_json, throttles_allow
 from workers import selectors, services
 from workers.errors import NotFound
 from workers.models import ClaimStatus, WorkerStatus
+
+logger = logging.getLogger(__name__)
 
 # --- Permissions -----------------------------------------------------------------------------
 
@@ -536,6 +543,41 @@ class ShiftClaimActionView(APIView):
                    "check-in": services.shift_check_in, "check-out": services.shift_check_out}[self.action]
         claim = service(worker_id=request.user.pk, shift_id=shift_id)
         return Response(ClaimOutput(claim).data, status=201 if self.action == "claim" else 200)
+
+
+_SEAT_ACTION_PATH = re.compile(r"/api/v1/shifts/([0-9]{1,18})/(claim|release)/")
+
+
+async def seat_action_on_loop(scope: dict, send) -> bool:
+    """`ShiftClaimActionView`'s claim and release for a worker's API token, answered on the event
+    loop with the services' loop versions (marketplace/http_on_loop.py); False leaves the request to
+    the view, untouched."""
+    match = _SEAT_ACTION_PATH.fullmatch(scope["path"])
+    if match is None or scope["method"] != "POST":
+        return False
+    request = LoopRequest(scope)
+    key = request.token_key() if request.acceptable() else None
+    if key is None:
+        return False
+    user = await user_for_token_on_loop(key)
+    if user is None or not user.is_worker or not await throttles_allow(ShiftClaimActionView, user, request):
+        return False  # the view answers 401, 403 or 429
+    shift_id, action = int(match[1]), match[2]
+    try:
+        if action == "claim":
+            claim, status = await services.shift_claim_on_loop(worker_id=user.pk, shift_id=shift_id), 201
+        else:
+            claim, status = await services.shift_release_on_loop(worker_id=user.pk, shift_id=shift_id), 200
+            if claim is None:
+                return False  # a late release, a waitlist, an ended shift or nothing to release
+        body = ClaimOutput(claim).data
+    except DomainError as refusal:
+        status, body = refusal.status, refusal.as_dict()
+    except Exception:
+        logger.exception("shift %s on the event loop failed", action)
+        status, body = 500, error_body("server_error", "Something went wrong on our side.")
+    await send_json(send, request, status, body, allow="POST, OPTIONS")
+    return True
 
 
 class ShiftWaitlistView(APIView):

@@ -118,6 +118,11 @@ class _Broadcaster:
 _broadcaster = _Broadcaster()
 
 
+def broadcast_shift(shift_id: int) -> None:
+    """Announce the shift's new state to every board (its change is committed already)."""
+    _broadcaster.submit(shift_id)
+
+
 def broadcast_shift_on_commit(shift_id: int) -> None:
     """Announce the shift's new state to every board once the current transaction commits."""
     transaction.on_commit(lambda: _broadcaster.submit(shift_id))

@@ -26,7 +26,7 @@ from rest_framework.authtoken.models import Token
 from marketplace.outbox.services import outbox_record
 from workers import errors
 from workers.errors import BadCredentials, InvalidInput
-from workers.events import broadcast_shift_on_commit
+from workers.events import broadcast_shift, broadcast_shift_on_commit
 from workers.models import (
     AssessmentAttempt,
     AssessmentQuestion,
@@ -704,6 +704,110 @@ def shift_release(*, worker_id: int, shift_id: int) -> ShiftClaim:
     if late:
         worker_reliability_refresh(worker_id=worker_id)
     claim.shift = shift
+    return claim
+
+
+# --- Claim and release on the server's event loop (PostgreSQL) ---------------------------------
+#
+# Token-authenticated claims and releases over HTTP run these instead of the thread-bound services
+# above (workers/api.py `seat_action_on_loop`): the same statements and the same rules
+# (`_claim_refusal`), in a psycopg pipeline on the loop's async pool, so a claim is three round trips
+# (token; lock the worker and read the shift; take the seat and commit) with no thread hand-off, and
+# the shift row is locked only while PostgreSQL runs the last statement and its COMMIT. Measured in
+# bench/claims.py (README "Shift claims"). Releases that need more than the common case (late,
+# someone waitlisted, an ended shift, nothing to release) are left to `shift_release`.
+
+_LOCK_WORKER_SQL = "SELECT user_id, status, reliability_score FROM workers_worker WHERE user_id = %s FOR UPDATE"
+_LOCK_SHIFT_SQL = ("SELECT s.*, EXISTS (SELECT 1 FROM workers_shiftwaitlistentry e WHERE e.shift_id = s.id "
+                   "AND e.status = 'waiting') AS has_waiting FROM workers_shift s WHERE s.id = %s FOR UPDATE")
+_SHIFT_ATTNAMES = frozenset(field.attname for field in Shift._meta.concrete_fields)
+
+
+def _shift_from_cursor_row(description, row) -> Shift | None:
+    """A Shift from a `SELECT s.*, <flags>` row: model fields by name, the flags as attributes."""
+    if row is None:
+        return None
+    values = dict(zip((column.name for column in description), row, strict=True))
+    shift = Shift(**{name: value for name, value in values.items() if name in _SHIFT_ATTNAMES})
+    for name, value in values.items():
+        if name not in _SHIFT_ATTNAMES:
+            setattr(shift, name, value)
+    return shift
+
+
+async def shift_claim_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim:
+    """`shift_claim` on the event loop: the same locks, rules, answers and broadcast."""
+    from marketplace.async_db import async_pool
+
+    now = timezone.now()
+    shift_params = {"shift": shift_id, "worker": worker_id, "active": ClaimStatus.ACTIVE,
+                    "completed": ClaimStatus.COMPLETED}
+    pool = await async_pool()
+    async with pool.connection() as conn, conn.pipeline() as pipeline:
+        async with conn.transaction():
+            worker_cursor = await conn.execute(_LOCK_WORKER_SQL, [worker_id], prepare=True)
+            # Read after the worker's lock is granted (a statement of its own, so a snapshot of its
+            # own): the overlap check sees every claim this worker committed before.
+            shift_cursor = await conn.execute(_SHIFT_FOR_WORKER_SQL, shift_params, prepare=True)
+            await pipeline.sync()
+            worker_row = await worker_cursor.fetchone()
+            if worker_row is None:
+                raise errors.WorkerNotApproved("Only workers can claim shifts.")
+            worker = Worker(user_id=worker_row[0], status=worker_row[1], reliability_score=worker_row[2])
+            shift = _shift_from_cursor_row(shift_cursor.description, await shift_cursor.fetchone())
+            if shift is None:
+                raise errors.NotFound("No such shift.")
+            refusal = _claim_refusal(worker=worker, shift=shift, now=now)
+            if refusal is not None:
+                raise refusal
+            seat_cursor = await conn.execute(_SEAT_TAKE_SQL, {"shift": shift_id, "worker": worker_id, "now": now},
+                                             prepare=True)
+        # The seat statement and COMMIT went together; a full shift took nothing and committed nothing.
+        row = await seat_cursor.fetchone()
+    if row is None:
+        raise errors.ShiftFull()
+    claim = ShiftClaim(pk=row[0], shift=shift, worker_id=worker_id, status=ClaimStatus.ACTIVE,
+                       rate_multiplier=Decimal(row[1]), starts_at=shift.starts_at, ends_at=shift.ends_at,
+                       claimed_at=now)
+    shift.seats_taken, shift.rate_multiplier = row[2], claim.rate_multiplier
+    broadcast_shift(shift_id)
+    return claim
+
+
+async def shift_release_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim | None:
+    """`shift_release` on the event loop for the common case: an early release of an active claim
+    on a running or future shift nobody is waiting for. None (nothing changed) in every other case,
+    which `shift_release` then decides."""
+    from marketplace.async_db import async_pool
+
+    now = timezone.now()
+    pool = await async_pool()
+    async with pool.connection() as conn, conn.pipeline() as pipeline:
+        async with conn.transaction():
+            shift_cursor = await conn.execute(_LOCK_SHIFT_SQL, [shift_id], prepare=True)
+            await pipeline.sync()
+            shift = _shift_from_cursor_row(shift_cursor.description, await shift_cursor.fetchone())
+            if (shift is None or shift.ends_at <= now or shift.has_waiting
+                    or now > shift.starts_at - _conf("RELEASE_CUTOFF")):
+                return None
+            released_cursor = await conn.execute(
+                _RELEASE_AND_FREE_SQL,
+                {"status": ClaimStatus.RELEASED, "now": now, "shift": shift_id, "worker": worker_id}, prepare=True)
+        released = _released_claim(released_cursor.description, await released_cursor.fetchone())
+    if released is None:
+        return None  # nothing was released: `shift_release` says why (not claimed, checked in)
+    shift.seats_taken = released.shift_seats_taken
+    released.shift = shift
+    broadcast_shift(shift_id)
+    return released
+
+
+def _released_claim(description, row) -> ShiftClaim | None:
+    if row is None:
+        return None
+    values = dict(zip((column.name for column in description), row, strict=True))
+    claim = ShiftClaim(**{field.attname: values[field.column] for field in ShiftClaim._meta.concrete_fields})
+    claim.shift_seats_taken = values["shift_seats_taken"]
     return claim
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import httpx
 import pytest
 from django.db import connection
 from rest_framework.authtoken.models import Token
@@ -38,7 +39,7 @@ def run_at_once(calls):
     return results
 
 
-def post_as(worker, path):
+def _post_to_view(worker, path):
     token = Token.objects.get_or_create(user=worker.user)[0].key
 
     def call():
@@ -50,7 +51,28 @@ def post_as(worker, path):
     return call
 
 
-def test_fifty_workers_race_for_ten_seats():
+@pytest.fixture(params=["view", "server-loop"])
+def post_as(request):
+    """`post_as(worker, path)`: a call that POSTs with the worker's token, in-process through the
+    Django view (the services on threads), or to a running server, whose event loop answers token
+    claims and releases itself (`workers.api.seat_action_on_loop`)."""
+    if request.param == "view":
+        return _post_to_view
+    server = request.getfixturevalue("asgi_server")
+
+    def post_to_server(worker, path):
+        token = Token.objects.get_or_create(user=worker.user)[0].key
+
+        def call():
+            response = httpx.post(server.url + path, headers={"Authorization": f"Token {token}"}, timeout=60)
+            return response.status_code, response.json().get("code")
+
+        return call
+
+    return post_to_server
+
+
+def test_fifty_workers_race_for_ten_seats(post_as):
     shift = ShiftFactory(capacity=10)
     workers = [WorkerFactory() for _ in range(50)]
 
@@ -63,7 +85,7 @@ def test_fifty_workers_race_for_ten_seats():
     assert ShiftClaim.objects.filter(shift=shift).values("worker").distinct().count() == 10
 
 
-def test_one_worker_claiming_two_overlapping_shifts_at_once_gets_one():
+def test_one_worker_claiming_two_overlapping_shifts_at_once_gets_one(post_as):
     worker = WorkerFactory()
     for _ in range(5):
         first, second = ShiftFactory(), ShiftFactory()
@@ -76,7 +98,7 @@ def test_one_worker_claiming_two_overlapping_shifts_at_once_gets_one():
         ShiftClaim.objects.filter(worker=worker).update(status="released")
 
 
-def test_same_worker_double_claim_gets_one_seat():
+def test_same_worker_double_claim_gets_one_seat(post_as):
     worker = WorkerFactory()
     shift = ShiftFactory(capacity=5)
 
@@ -87,7 +109,7 @@ def test_same_worker_double_claim_gets_one_seat():
     assert shift.seats_taken == 1
 
 
-def test_releases_racing_waitlist_promotion_give_each_seat_to_one_person():
+def test_releases_racing_waitlist_promotion_give_each_seat_to_one_person(post_as):
     for _ in range(4):
         shift = ShiftFactory(capacity=2)
         holders = [ShiftClaimFactory(shift=shift).worker for _ in range(2)]
@@ -111,7 +133,7 @@ def test_releases_racing_waitlist_promotion_give_each_seat_to_one_person():
         assert Shift.objects.get(pk=shift.pk).seats_taken <= 2
 
 
-def test_release_racing_direct_claim_on_full_shift_gives_seat_once():
+def test_release_racing_direct_claim_on_full_shift_gives_seat_once(post_as):
     for _ in range(4):
         shift = ShiftFactory(capacity=1)
         holder = ShiftClaimFactory(shift=shift).worker
