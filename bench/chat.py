@@ -307,7 +307,9 @@ class Load:
         message (alternating sides) once the previous one arrived, so at most `conversations`
         messages are in flight and the offered load never outruns the server. A message that has not
         arrived after `patience` seconds ends its conversation and counts as lost."""
-        self.stats = stats = Stats()
+        # The last seq each socket saw carries over: order is checked across steps, and the reconnect
+        # test resumes every customer from where it was, whichever step it last took part in.
+        self.stats = stats = Stats(last_seq=self.stats.last_seq)
         loop = asyncio.get_running_loop()
         start = time.perf_counter()
         stop = start + duration
