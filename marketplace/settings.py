@@ -119,7 +119,7 @@ SOCKET_DB_THREADS = int(os.environ.get("SOCKET_DB_THREADS", "4"))
 # Connections per server process of the async pool that stores socket messages on the event loop
 # (tickets.services). Each message is its own commit: with more connections more commits are in
 # flight at once and PostgreSQL flushes them together (bench/chat.py, README "Live chat").
-SOCKET_DB_CONNECTIONS = int(os.environ.get("SOCKET_DB_CONNECTIONS", "12"))
+SOCKET_DB_CONNECTIONS = int(os.environ.get("SOCKET_DB_CONNECTIONS", "8"))
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_shiftline")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
