@@ -9,7 +9,10 @@ Starts N uvicorn processes (`marketplace.asgi:application`) on a dedicated Postg
 sockets and W worker sockets (customer and worker of one conversation on different servers), sends
 messages at a set total rate for the given time, half from customers, half from workers, and
 measures send → the other side receives: latency p50/p95/p99, delivered messages/s, and lost,
-duplicated and out-of-order counts. A closed-loop phase then finds the saturation throughput.
+duplicated and out-of-order counts. A saturation phase then finds the peak: closed-loop steps of
+more and more concurrent conversations (each sends its next message once the previous arrived), and
+the saturation throughput is the best delivered rate of a step that lost, doubled and reordered
+nothing.
 The same two phases run against a bare relay (a Channels consumer that only relays through the
 same Redis PubSub layer, no database) — the ceiling of this stack here — and Shiftline's
 saturation is printed as a ratio of it. Optional: --idle N measures server memory per idle
@@ -299,13 +302,17 @@ class Load:
                 sent += 1
             await asyncio.sleep(0.002)
 
-    async def saturate(self, duration: float, conversations: int | None = None) -> float:
-        """Closed loop: each conversation sends its next message as soon as the previous arrived."""
-        self.stats = Stats()
-        stop = time.perf_counter() + duration
-        n = min(conversations or len(self.rows), len(self.rows))
-
+    async def saturate_step(self, conversations: int, duration: float, patience: float) -> dict:
+        """Closed loop over `conversations` conversations for `duration` seconds: each sends its next
+        message (alternating sides) once the previous one arrived, so at most `conversations`
+        messages are in flight and the offered load never outruns the server. A message that has not
+        arrived after `patience` seconds ends its conversation and counts as lost."""
+        # The last seq each socket saw carries over: order is checked across steps, and the reconnect
+        # test resumes every customer from where it was, whichever step it last took part in.
+        self.stats = stats = Stats(last_seq=self.stats.last_seq)
         loop = asyncio.get_running_loop()
+        start = time.perf_counter()
+        stop = start + duration
 
         async def conversation(i: int) -> None:
             # Woken by the reader when the other side receives (a future, not polling: a thousand
@@ -315,16 +322,35 @@ class Load:
                 other = "worker" if side == "customer" else "customer"
                 arrived = loop.create_future()
                 client_id = await self.send(i, side, waiter=arrived)
-                if (client_id, other) not in self.stats.received:
+                if (client_id, other) not in stats.received:
                     try:
-                        await asyncio.wait_for(arrived, 2)
+                        await asyncio.wait_for(arrived, patience)
                     except TimeoutError:
-                        pass
+                        return
                 side = other
 
-        start = time.perf_counter()
-        await asyncio.gather(*(conversation(i) for i in range(n)))
-        return len(self.stats.latencies) / (time.perf_counter() - start)
+        await asyncio.gather(*(conversation(i) for i in range(conversations)))
+        in_window = [t for t in stats.delivered_at if t <= stop]
+        latencies = stats.latencies[:len(in_window)]  # delivered_at and latencies are appended together
+        return {"conversations": conversations, "rate": len(in_window) / duration, "p50": pct(latencies, 50),
+                "p99": pct(latencies, 99), "lost": stats.lost(), "dup": stats.duplicated, "ooo": stats.out_of_order}
+
+    async def saturate(self, steps: list[int], duration: float, patience: float) -> list[dict]:
+        """Find the peak: closed-loop steps with more and more concurrent conversations (see
+        `saturate_step`). The saturation throughput is the best step's delivered rate among the
+        steps that lost, doubled and reordered nothing. Stops once a step falls below 80% of the best
+        (past the peak) or loses a message."""
+        results = []
+        for conversations in steps:
+            step = await self.saturate_step(min(conversations, len(self.rows)), duration, patience)
+            results.append(step)
+            print(f"{self.mode}: saturation step {step['conversations']:>5} conversations {step['rate']:>8.1f}/s  "
+                  f"p50 {step['p50']:>7.1f} ms  p99 {step['p99']:>7.1f} ms  "
+                  f"lost/dup/ooo {step['lost']}/{step['dup']}/{step['ooo']}", flush=True)
+            best = max(r["rate"] for r in results)
+            if step["lost"] or step["rate"] < 0.8 * best or conversations >= len(self.rows):
+                break
+        return results
 
     async def close_all(self) -> None:
         for ws in list(self.sockets.values()):
@@ -374,9 +400,12 @@ async def run_phase(mode: str, rows: list[dict], servers: list[Server], args) ->
                if (cid, "worker" if info[2] == "customer" else "customer") not in stats.received]
     if missing:
         print(f"{mode}: {len(missing)} not delivered, e.g. {missing[:8]}", flush=True)
-    result["saturation"] = await load.saturate(args.saturation, args.saturation_conversations)
-    result["sat_p50"] = pct(load.stats.latencies, 50)
-    result["sat_p99"] = pct(load.stats.latencies, 99)
+    steps = await load.saturate(args.saturation_steps, args.saturation, args.patience)
+    clean = [s for s in steps if not (s["lost"] or s["dup"] or s["ooo"])]
+    peak = max(clean, key=lambda s: s["rate"]) if clean else {"rate": 0.0, "conversations": 0, "p50": float("nan"),
+                                                              "p99": float("nan")}
+    result.update({"saturation": peak["rate"], "sat_conversations": peak["conversations"], "sat_p50": peak["p50"],
+                   "sat_p99": peak["p99"], "sat_unclean": sum(1 for s in steps if s not in clean)})
     if mode == "shiftline" and args.idle:
         result["idle_kib"] = await idle_memory(load, servers, args.idle)
     if mode == "shiftline" and args.reconnect:
@@ -433,9 +462,14 @@ def main() -> int:
     parser.add_argument("--workers", "-w", type=int, default=None, help="worker sockets (default: = conversations)")
     parser.add_argument("--rate", type=float, default=200, help="messages per second in total (default 200)")
     parser.add_argument("--duration", type=float, default=30, help="seconds of steady load (default 30)")
-    parser.add_argument("--saturation", type=float, default=8, help="seconds of closed-loop saturation (default 8)")
-    parser.add_argument("--saturation-conversations", type=int, default=None,
-                        help="conversations in the closed loop (default: all)")
+    parser.add_argument("--saturation", type=float, default=5,
+                        help="seconds of each closed-loop saturation step (default 5)")
+    parser.add_argument("--saturation-steps", type=lambda v: [int(n) for n in v.split(",")],
+                        default=[50, 100, 200, 400, 700, 1000],
+                        help="concurrent conversations of each saturation step, ascending "
+                             "(default 50,100,200,400,700,1000; capped at --conversations)")
+    parser.add_argument("--patience", type=float, default=10,
+                        help="seconds a saturation step waits for a message before counting it lost (default 10)")
     parser.add_argument("--drain", type=float, default=10,
                         help="stop waiting for late deliveries after this many quiet seconds (default 10)")
     parser.add_argument("--servers", type=int, default=2, help="ASGI server processes (default 2)")
@@ -508,9 +542,11 @@ def main() -> int:
     line("duplicated", "dup", "", "0")
     line("out of order", "ooo", "", "0")
     line("error events", "errors", "", "0")
-    line("saturation messages/s", "saturation")
-    line("saturation latency p50 (ms)", "sat_p50")
-    line("saturation latency p99 (ms)", "sat_p99")
+    line("saturation messages/s", "saturation", "", "best clean step")
+    line("  at concurrent conversations", "sat_conversations")
+    line("  latency p50 (ms)", "sat_p50")
+    line("  latency p99 (ms)", "sat_p99")
+    line("  steps with lost/dup/ooo", "sat_unclean", "", "(not counted)")
     if "relay" in results:
         ratio = results["shiftline"]["saturation"] / results["relay"]["saturation"]
         print(f"{'saturation vs bare relay':34}{ratio:>14.0%}{'':>14}   >= {TARGETS['ratio']:.0%}")

@@ -55,7 +55,7 @@ async def user_for_token_on_loop(key: str):
     from marketplace.async_db import async_fetchone
 
     sql, attnames = _token_user_query()
-    row = await async_fetchone(sql, [key])
+    row = await async_fetchone("http", sql, [key])
     user = None if row is None else get_user_model().from_db(connection.alias, attnames, row)
     return user if user is not None and user.is_active else None
 

@@ -73,13 +73,25 @@ class BatchingRedisPubSubChannelLayer(RedisPubSubChannelLayer):
     """channels-redis's PubSub layer whose `group_send` joins the current batch (see the module)."""
 
     async def group_send(self, group: str, message: dict) -> None:
+        await self.group_send_soon([(group, message)])[0]
+
+    def group_send_soon(self, pairs: list[tuple[str, dict]]) -> list[asyncio.Future]:
+        """Queue each (group, message) on the current batch, in order, from the running loop, and
+        return at once: one future per pair, done when Redis took it (or failed with its error).
+        No task per publish; a message object given for several groups is serialised once."""
         layer = self._get_layer()
-        channel = layer._get_group_channel_name(group)
-        await _batch_for(layer._get_shard(channel)).add(channel, self.serialize(message))
+        serialised: dict[int, bytes] = {}
+        futures = []
+        for group, message in pairs:
+            payload = serialised.get(id(message))
+            if payload is None:
+                payload = serialised[id(message)] = self.serialize(message)
+            channel = layer._get_group_channel_name(group)
+            futures.append(_batch_for(layer._get_shard(channel)).add(channel, payload))
+        return futures
 
     async def group_send_many(self, pairs: list[tuple[str, dict]]) -> None:
         """Send each (group, message) in order, in one batch; raises the first failure."""
-        sends = [self.group_send(group, message) for group, message in pairs]
-        for result in await asyncio.gather(*sends, return_exceptions=True):
+        for result in await asyncio.gather(*self.group_send_soon(pairs), return_exceptions=True):
             if isinstance(result, BaseException):
                 raise result

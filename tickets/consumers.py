@@ -166,9 +166,8 @@ class ChatSocket(SocketConsumer):
             await self.send_error(exc.code, exc.detail)
 
     async def post_message(self, ticket_id: int, body: str, client_id: str, user, internal: bool) -> None:
-        message, created = await services.message_post_from_socket(
+        event, created = await services.message_post_from_socket(
             ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal)
-        event = events.message_event(message)
         if created:
             await self.deliver(event)
         else:

@@ -14,6 +14,7 @@ layer is at-most-once, and each snapshot is the whole state, so the next one cor
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -42,15 +43,22 @@ def agent_group(worker_id: int) -> str:
 
 
 def message_event(message: Message) -> dict[str, Any]:
+    return message_event_of(ticket=message.ticket_id, seq=message.seq, sender=message.sender, body=message.body,
+                            client_id=message.client_id, sent_at=message.sent_at, internal=message.internal)
+
+
+def message_event_of(*, ticket: int, seq: int, sender: str, body: str, client_id: str, sent_at: dt.datetime,
+                     internal: bool) -> dict[str, Any]:
+    """`message_event` from a message's fields, without a `Message` instance (the socket path)."""
     return {
         "type": "message",
-        "ticket": message.ticket_id,
-        "seq": message.seq,
-        "sender": message.sender,
-        "body": message.body,
-        "client_id": message.client_id,
-        "sent_at": message.sent_at.isoformat(),
-        "internal": message.internal,
+        "ticket": ticket,
+        "seq": seq,
+        "sender": sender,
+        "body": body,
+        "client_id": client_id,
+        "sent_at": sent_at.isoformat(),
+        "internal": internal,
     }
 
 

@@ -28,6 +28,7 @@ from django.db.models import Avg
 from django.utils import timezone
 from psycopg_pool import AsyncConnectionPool
 
+from marketplace.async_db import async_fetchone, async_pool
 from marketplace.outbox.services import outbox_record
 from marketplace.server_loop import run_soon
 from tickets import events
@@ -77,9 +78,29 @@ def _publish(pairs: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    wrapped: dict[int, dict] = {}  # one layer message per event, however many groups it goes to
+    messages = [(group, wrapped.setdefault(id(event), events.layer_message(event))) for group, event in pairs]
+
+    def log_failure(exc: BaseException) -> None:  # at-most-once anyway; the database and replay are the truth
+        logger.error("broadcast to %s failed", ", ".join(group for group, _ in pairs), exc_info=exc)
+
+    try:
+        loop = asyncio.get_running_loop()  # called from async code (a consumer): publish from here
+    except RuntimeError:
+        loop = None
+    send_soon = getattr(layer, "group_send_soon", None)  # ours on Redis: one batch for all, no task
+    if loop is not None and send_soon is not None:
+        def sent(done: asyncio.Future) -> None:
+            if done.cancelled():
+                return
+            failures = [r for r in done.result() if isinstance(r, BaseException)]
+            if failures:
+                log_failure(failures[0])
+
+        asyncio.gather(*send_soon(messages), return_exceptions=True).add_done_callback(sent)
+        return
 
     async def send_all() -> None:
-        messages = [(group, events.layer_message(event)) for group, event in pairs]
         send_many = getattr(layer, "group_send_many", None)  # ours on Redis: one batch for all
         try:
             if send_many is not None:
@@ -87,12 +108,10 @@ def _publish(pairs: list[tuple[str, dict]]) -> None:
             else:
                 for group, message in messages:
                     await layer.group_send(group, message)
-        except Exception:  # the layer is at-most-once anyway; the database and replay are the truth
-            logger.exception("broadcast to %s failed", ", ".join(group for group, _ in pairs))
+        except Exception as exc:
+            log_failure(exc)
 
-    try:
-        loop = asyncio.get_running_loop()  # called from async code (a consumer): publish from here
-    except RuntimeError:
+    if loop is None:
         run_soon(send_all)
         return
     task = loop.create_task(send_all())
@@ -303,15 +322,21 @@ def _message_params(*, ticket_id: int, body: str, client_id: str, user, sender: 
 
 def _message_stored(row: tuple, params: dict, user) -> tuple[Message, list[tuple[str, dict]], bool]:
     """The stored message, the (group, event) pairs to publish, and whether it was the first response."""
-    message_id, seq, status, assigned_worker_id, first_response_now = row
-    ticket_id = params["ticket"]
-    message = Message(id=message_id, ticket_id=ticket_id, seq=seq, sender=params["sender"], author=user,
+    message_id, seq = row[0], row[1]
+    message = Message(id=message_id, ticket_id=params["ticket"], seq=seq, sender=params["sender"], author=user,
                       body=params["body"], client_id=params["client_id"], internal=params["internal"],
                       sent_at=params["now"])
-    pairs = [] if message.internal else [(events.ticket_group(ticket_id), events.message_event(message))]
+    return (message, *_message_publication(events.message_event(message), row))
+
+
+def _message_publication(event: dict, row: tuple) -> tuple[list[tuple[str, dict]], bool]:
+    """The (group, event) pairs that publish a stored message's event, and whether it was the first
+    response. One event for both groups: it is serialised once on Redis."""
+    _message_id, _seq, status, assigned_worker_id, first_response_now = row
+    pairs = [] if event["internal"] else [(events.ticket_group(event["ticket"]), event)]
     if status == TicketStatus.ASSIGNED and assigned_worker_id:
-        pairs.append((events.agent_group(assigned_worker_id), events.message_event(message)))
-    return message, pairs, bool(first_response_now)
+        pairs.append((events.agent_group(assigned_worker_id), event))
+    return pairs, bool(first_response_now)
 
 
 # --- Messages from websockets, on the event loop -------------------------------------------------
@@ -321,35 +346,12 @@ def _message_stored(row: tuple, params: dict, user) -> tuple[Message, list[tuple
 # GIL contention that came with them (bench/chat.py, README "Live chat"). Everything else (the
 # refusals, SQLite) goes through `message_post` on a thread.
 
-_socket_pools: dict = {}  # event loop -> (AsyncConnectionPool, the future of its opening)
-
-
 async def _socket_pool() -> AsyncConnectionPool | None:
-    if connection.vendor != "postgresql":
-        return None
-    loop = asyncio.get_running_loop()
-    entry = _socket_pools.get(loop)
-    if entry is None:
-        params = {key: value for key, value in connection.get_connection_params().items()
-                  if key not in ("cursor_factory", "context", "prepare_threshold")}
-
-        async def autocommit(conn) -> None:
-            await conn.set_autocommit(True)
-
-        pool = AsyncConnectionPool(kwargs=params, min_size=1, max_size=max(settings.SOCKET_DB_THREADS, 1),
-                                   open=False, configure=autocommit, name="socket-messages")
-        entry = _socket_pools[loop] = (pool, asyncio.ensure_future(pool.open(wait=True, timeout=10)))
-    pool, opened = entry
-    await asyncio.shield(opened)
-    return pool
+    return await async_pool("sockets")
 
 
 async def _socket_fetchone(sql: str, params) -> tuple | None:
-    """Run one fixed statement on the socket pool; its first row (None without one)."""
-    pool = await _socket_pool()
-    async with pool.connection() as conn:
-        cursor = await conn.execute(sql, params, prepare=True)
-        return await cursor.fetchone() if cursor.description else None
+    return await async_fetchone("sockets", sql, params)
 
 
 _CUSTOMER_OPEN_SQL = (f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s "
@@ -394,12 +396,15 @@ async def ticket_route_from_socket() -> None:
 
 
 async def message_post_from_socket(*, ticket_id: int, body: str, client_id: str, user=None,
-                                   internal: bool = False) -> tuple[Message, bool]:
-    """`message_post` for websocket consumers, run on their event loop (same rules, same answers)."""
+                                   internal: bool = False) -> tuple[dict, bool]:
+    """`message_post` for websocket consumers, run on their event loop (same rules, same answers),
+    answering with the message's event (`events.message_event`) rather than a `Message`: building
+    a model instance for every socket message cost more CPU than the event it was turned into."""
     pool = await _socket_pool()
     if pool is None:
-        return await database_sync_to_async(message_post, thread_sensitive=False)(
+        message, created = await database_sync_to_async(message_post, thread_sensitive=False)(
             ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal)
+        return events.message_event(message), created
     sender = _message_sender(body=body, client_id=client_id, user=user, internal=internal)
     params = _message_params(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
                              internal=internal)
@@ -410,13 +415,16 @@ async def message_post_from_socket(*, ticket_id: int, body: str, client_id: str,
     except psycopg.IntegrityError:  # the same client_id, racing: the statement stored nothing
         row = None
     if row is None:
-        return await database_sync_to_async(_message_not_stored, thread_sensitive=False)(
+        message, created = await database_sync_to_async(_message_not_stored, thread_sensitive=False)(
             ticket_id=ticket_id, client_id=client_id, user=user)
-    message, pairs, first_response_now = _message_stored(row, params, user)
+        return events.message_event(message), created
+    event = events.message_event_of(ticket=ticket_id, seq=row[1], sender=sender, body=body, client_id=client_id,
+                                    sent_at=params["now"], internal=internal)
+    pairs, first_response_now = _message_publication(event, row)
     _publish(pairs)  # committed already (autocommit)
     if first_response_now:
         events.live_board_changed_now()
-    return message, True
+    return event, True
 
 
 def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "") -> Ticket:

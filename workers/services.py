@@ -742,7 +742,7 @@ async def shift_claim_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim:
     now = timezone.now()
     shift_params = {"shift": shift_id, "worker": worker_id, "active": ClaimStatus.ACTIVE,
                     "completed": ClaimStatus.COMPLETED}
-    pool = await async_pool()
+    pool = await async_pool("http")
     async with pool.connection() as conn, conn.pipeline() as pipeline:
         async with conn.transaction():
             worker_cursor = await conn.execute(_LOCK_WORKER_SQL, [worker_id], prepare=True)
@@ -781,7 +781,7 @@ async def shift_release_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim 
     from marketplace.async_db import async_pool
 
     now = timezone.now()
-    pool = await async_pool()
+    pool = await async_pool("http")
     async with pool.connection() as conn, conn.pipeline() as pipeline:
         async with conn.transaction():
             shift_cursor = await conn.execute(_LOCK_SHIFT_SQL, [shift_id], prepare=True)

@@ -59,6 +59,25 @@ def test_group_send_many_keeps_the_order_it_was_given():
     assert [m["n"] for m in ticket_messages] == [m["n"] for m in agent_messages] == list(range(50))
 
 
+def test_group_send_soon_queues_at_once_and_one_message_reaches_every_group():
+    async def scenario():
+        layer = make_layer()
+        ticket, agent = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add("ticket", ticket)
+        await layer.group_add("agent", agent)
+        message = {"type": "t.m", "text": "one event, two groups"}
+        futures = layer.group_send_soon([("ticket", message), ("agent", message)])
+        queued_only = not any(f.done() for f in futures)  # nothing awaited yet: nothing sent yet
+        await asyncio.gather(*futures)
+        got = await drain(layer, ticket, 1), await drain(layer, agent, 1)
+        await layer.flush()
+        return queued_only, got
+
+    queued_only, (ticket_messages, agent_messages) = asyncio.run(scenario())
+    assert queued_only
+    assert ticket_messages == agent_messages == [{"type": "t.m", "text": "one event, two groups"}]
+
+
 def test_a_publish_that_cannot_reach_redis_fails_for_every_waiter():
     async def scenario():
         layer = make_layer(hosts=["redis://127.0.0.1:1"])  # nothing listens there
