@@ -774,28 +774,48 @@ async def shift_claim_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim:
     return claim
 
 
+# `_RELEASE_AND_FREE_SQL` for an early release only: nothing happens unless the shift has not ended,
+# the release is before the cut-off and nobody waits for a seat (read after the shift's row lock).
+_EARLY_RELEASE_SQL = """
+WITH early AS (
+    SELECT s.id FROM workers_shift s
+    WHERE s.id = %(shift)s AND s.ends_at > %(now)s AND s.starts_at - %(cutoff)s >= %(now)s
+      AND NOT EXISTS (SELECT 1 FROM workers_shiftwaitlistentry e WHERE e.shift_id = s.id AND e.status = 'waiting')
+), released AS (
+    UPDATE workers_shiftclaim SET status = 'released', released_at = %(now)s
+    WHERE shift_id = (SELECT id FROM early) AND worker_id = %(worker)s AND status = 'active'
+      AND checked_in_at IS NULL
+    RETURNING *
+), seat AS (
+    UPDATE workers_shift SET seats_taken = seats_taken - 1
+    WHERE id = %(shift)s AND EXISTS (SELECT 1 FROM released)
+    RETURNING seats_taken
+)
+SELECT released.*, (SELECT seats_taken FROM seat) AS shift_seats_taken FROM released
+"""
+
+
 async def shift_release_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim | None:
     """`shift_release` on the event loop for the common case: an early release of an active claim
-    on a running or future shift nobody is waiting for. None (nothing changed) in every other case,
-    which `shift_release` then decides."""
+    on a shift nobody is waiting for. None (nothing changed) in every other case — a late release,
+    a waitlist, an ended shift, nothing to release — which `shift_release` then decides.
+
+    One round trip: the shift's row lock, the release and COMMIT go to PostgreSQL together, so the
+    hottest row is never locked while an answer travels back to this process.
+    """
     from marketplace.async_db import async_pool
 
     now = timezone.now()
+    params = {"now": now, "shift": shift_id, "worker": worker_id, "cutoff": _conf("RELEASE_CUTOFF")}
     pool = await async_pool("http")
-    async with pool.connection() as conn, conn.pipeline() as pipeline:
+    async with pool.connection() as conn, conn.pipeline():
         async with conn.transaction():
             shift_cursor = await conn.execute(_LOCK_SHIFT_SQL, [shift_id], prepare=True)
-            await pipeline.sync()
-            shift = _shift_from_cursor_row(shift_cursor.description, await shift_cursor.fetchone())
-            if (shift is None or shift.ends_at <= now or shift.has_waiting
-                    or now > shift.starts_at - _conf("RELEASE_CUTOFF")):
-                return None
-            released_cursor = await conn.execute(
-                _RELEASE_AND_FREE_SQL,
-                {"status": ClaimStatus.RELEASED, "now": now, "shift": shift_id, "worker": worker_id}, prepare=True)
+            released_cursor = await conn.execute(_EARLY_RELEASE_SQL, params, prepare=True)
         released = _released_claim(released_cursor.description, await released_cursor.fetchone())
+        shift = _shift_from_cursor_row(shift_cursor.description, await shift_cursor.fetchone())
     if released is None:
-        return None  # nothing was released: `shift_release` says why (not claimed, checked in)
+        return None
     shift.seats_taken = released.shift_seats_taken
     released.shift = shift
     broadcast_shift(shift_id)
