@@ -10,8 +10,9 @@ approved workers with API tokens and shifts, then runs three phases with keep-al
 clients (a minimal asyncio client, so the load generator takes as little of the 2 cores as
 possible):
 
-0. read: C clients reading `GET /api/v1/workers/me/`, the ceiling of a plain DRF endpoint on this
-   machine at that moment (other load on the machine moves every figure);
+0. read: C clients reading `GET /api/v1/workers/me/`, for scale: an authenticated request through
+   Django and DRF on the request threads (token claims and releases are answered on the event loop
+   instead, marketplace/http_on_loop.py; other load on the machine moves every figure);
 1. spread: C clients, each looping claim → release on shifts spread over many shifts;
 2. hot: C clients looping claim → release on one shift with fewer seats than clients (409
    `shift_full` answers are normal answers here);
@@ -249,7 +250,7 @@ def main() -> int:
         print(f"bench/claims.py: uvicorn --workers {args.workers} on PostgreSQL, {args.duration:.0f} s per phase",
               flush=True)
         baseline = run_phase(server, tokens[:args.clients], None, args.duration, loop=read_loop)
-        print(line("read", baseline, args.clients, False) + "   (baseline: GET /workers/me/, the stack's ceiling now)",
+        print(line("read", baseline, args.clients, False) + "   (for scale: GET /workers/me/ through Django and DRF)",
               flush=True)
         spread = run_phase(server, tokens[:args.clients], lambda: random.choice(data["spread"]), args.duration)
         print(line("spread", spread, args.clients, True), flush=True)
