@@ -21,6 +21,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from marketplace.http_on_loop import loop_handlers_allowed  # noqa: E402
 from marketplace.routing import websocket_urlpatterns  # noqa: E402
 from marketplace.server_loop import server_loop_remember  # noqa: E402
 from marketplace.ws import websocket_stack  # noqa: E402
@@ -51,9 +52,9 @@ class LoopHandlersFirst:
         return await self.app(scope, receive, send)
 
 
-# The loop handlers use the async PostgreSQL pool; on SQLite (`make run` without services) Django
-# answers everything.
-loop_handlers = [seat_action_on_loop] if connection.vendor == "postgresql" else []
+# The loop handlers use the async PostgreSQL pool; on SQLite (`make run` without services), in DEBUG
+# and with middleware they were not checked against, Django answers everything.
+loop_handlers = [seat_action_on_loop] if connection.vendor == "postgresql" and loop_handlers_allowed() else []
 
 application = RemembersServerLoop(ProtocolTypeRouter(
     {

@@ -15,6 +15,7 @@ size is a setting: `SOCKET_DB_CONNECTIONS` and `HTTP_DB_CONNECTIONS`.
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 from django.conf import settings
 from django.db import connection
@@ -22,14 +23,14 @@ from psycopg_pool import AsyncConnectionPool
 
 POOL_SIZE_SETTINGS = {"sockets": "SOCKET_DB_CONNECTIONS", "http": "HTTP_DB_CONNECTIONS"}
 
-_pools: dict = {}  # (event loop, pool name) -> (AsyncConnectionPool, the future of its opening)
+# event loop -> {pool name: (AsyncConnectionPool, the future of its opening)}
+_pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 async def async_pool(name: str) -> AsyncConnectionPool | None:
     """This loop's pool `name`, or None when the database is not PostgreSQL."""
-    entry = _pools.get((asyncio.get_running_loop(), name))
-    if entry is not None and entry[1].done():  # every message and claim passes here: no shield
-        entry[1].result()
+    entry = _pools.get(asyncio.get_running_loop(), {}).get(name)
+    if entry is not None and entry[1].done() and entry[1].exception() is None:  # the hot path: no shield
         return entry[0]
     return await _async_pool_open(name)
 
@@ -37,22 +38,36 @@ async def async_pool(name: str) -> AsyncConnectionPool | None:
 async def _async_pool_open(name: str) -> AsyncConnectionPool | None:
     if connection.vendor != "postgresql":
         return None
-    key = (asyncio.get_running_loop(), name)
-    entry = _pools.get(key)
+    pools = _pools.setdefault(asyncio.get_running_loop(), {})
+    entry = pools.get(name)
     if entry is None:
         params = {key: value for key, value in connection.get_connection_params().items()
                   if key not in ("cursor_factory", "context", "prepare_threshold")}
 
-        async def autocommit(conn) -> None:
+        async def configure(conn) -> None:
+            # Django's own connections get UTC through their adapters' context, dropped above.
             await conn.set_autocommit(True)
+            await conn.execute("SET TIME ZONE 'UTC'")
 
         size = max(getattr(settings, POOL_SIZE_SETTINGS[name]), 1)
-        pool = AsyncConnectionPool(kwargs=params, min_size=size, max_size=size, open=False, configure=autocommit,
+        pool = AsyncConnectionPool(kwargs=params, min_size=size, max_size=size, open=False, configure=configure,
                                    name=name)
-        entry = _pools[key] = (pool, asyncio.ensure_future(pool.open(wait=True, timeout=10)))
+        entry = pools[name] = (pool, asyncio.ensure_future(pool.open(wait=True, timeout=10)))
     pool, opened = entry
-    await asyncio.shield(opened)
+    try:
+        await asyncio.shield(opened)
+    except BaseException:
+        if pools.get(name) is entry:  # the database was away: the next call tries again
+            del pools[name]
+            await pool.close()
+        raise
     return pool
+
+
+async def async_pools_close() -> None:
+    """Close this loop's pools (tests that run the loop paths in their own event loops)."""
+    for pool, _opened in _pools.pop(asyncio.get_running_loop(), {}).values():
+        await pool.close()
 
 
 async def async_fetchone(name: str, sql: str, params) -> tuple | None:

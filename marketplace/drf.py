@@ -107,6 +107,8 @@ class _RateLimitSwitch:
     def allow_request(self, request, view):
         if not settings.RATELIMIT_ENABLE:
             return True
+        if request.META.get("asgi.scope", {}).get("shiftline.throttles_counted"):
+            return True  # counted on the event loop already (marketplace.http_on_loop.THROTTLES_COUNTED)
         return super().allow_request(request, view)
 
 

@@ -3,10 +3,12 @@
 Every HTTP request goes to Django on a thread of the pool (`marketplace.asgi`), except those a
 handler registered here takes: today only token-authenticated shift claims and releases
 (`workers.api.seat_action_on_loop`), the hottest write of the marketplace. A handler answers exactly
-what its Django view answers — same status, body and headers — and returns False, having read and
-sent nothing, for anything it does not fully understand (another authentication, a body, a host
-Django would refuse, an HTTPS redirect due, a throttled caller, an unusual case of the service), so
-Django then answers as always. Measured in bench/claims.py (README "Shift claims").
+what its Django view answers — same status, body and headers — and returns False, having sent
+nothing and changed nothing, for anything it does not fully understand (another authentication, a
+body, an `Accept` other than JSON, a host Django would refuse, an HTTPS redirect due, a throttled
+caller, an unusual case of the service, a database it cannot reach at once), so Django then answers
+as always. The handlers are installed only with the middleware and settings they were checked
+against (`loop_handlers_allowed`). Measured in bench/claims.py (README "Shift claims").
 """
 
 from __future__ import annotations
@@ -18,6 +20,31 @@ from types import SimpleNamespace
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
+
+# The middleware whose effect on an API answer the handlers reproduce (`send_json`); with any other
+# list, or DEBUG's browsable API, Django answers everything.
+AUDITED_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# Set on a request whose DRF throttles a handler already ran before leaving it to Django, so the
+# view does not count it twice (marketplace.drf reads it from a2wsgi's `asgi.scope`).
+THROTTLES_COUNTED = "shiftline.throttles_counted"
+_JSON_ACCEPTS = {b"*/*", b"application/*", b"application/json"}
+
+
+def loop_handlers_allowed() -> bool:
+    return (not settings.DEBUG and list(settings.MIDDLEWARE) == AUDITED_MIDDLEWARE
+            and not settings.DISALLOWED_USER_AGENTS and not settings.PREPEND_WWW
+            and settings.REST_FRAMEWORK.get("DEFAULT_RENDERER_CLASSES")
+            == ["rest_framework.renderers.JSONRenderer"])
+
 
 LoopHandler = Callable[[dict, Callable[[dict], Awaitable[None]]], Awaitable[bool]]
 
@@ -39,6 +66,9 @@ class LoopRequest:
         if b"\x00repeated" in self.headers or b"transfer-encoding" in self.headers:
             return False
         if self.headers.get(b"content-length", b"0").strip() not in (b"0", b""):
+            return False
+        # DRF's negotiation answers 406 to some and indents for `application/json; indent=N`.
+        if b"accept" in self.headers and self.headers[b"accept"].strip().lower() not in _JSON_ACCEPTS:
             return False
         if settings.USE_X_FORWARDED_HOST or not self._host_allowed():
             return False
@@ -91,7 +121,10 @@ async def throttles_allow(view_class, user, request: LoopRequest) -> bool:
     def allow() -> bool:
         return all(throttle.allow_request(drf_request, view) for throttle in view.get_throttles())
 
-    return await sync_to_async(allow, thread_sensitive=False)()
+    allowed = await sync_to_async(allow, thread_sensitive=False)()
+    if allowed:  # a refused request was not recorded: the view refuses it again, with its 429
+        request.scope[THROTTLES_COUNTED] = True
+    return allowed
 
 
 def _security_headers(secure: bool) -> list[tuple[bytes, bytes]]:

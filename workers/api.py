@@ -9,6 +9,7 @@ import re
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from psycopg_pool import PoolTimeout
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
@@ -559,9 +560,13 @@ async def seat_action_on_loop(scope: dict, send) -> bool:
     key = request.token_key() if request.acceptable() else None
     if key is None:
         return False
-    user = await user_for_token_on_loop(key)
-    if user is None or not user.is_worker or not await throttles_allow(ShiftClaimActionView, user, request):
-        return False  # the view answers 401, 403 or 429
+    try:
+        user = await user_for_token_on_loop(key)
+        if user is None or not user.is_worker or not await throttles_allow(ShiftClaimActionView, user, request):
+            return False  # the view answers 401, 403 or 429
+    except Exception:  # the database or the cache is away this instant: the view copes as always
+        logger.warning("shift seat request left to the view", exc_info=True)
+        return False
     shift_id, action = int(match[1]), match[2]
     try:
         if action == "claim":
@@ -573,6 +578,9 @@ async def seat_action_on_loop(scope: dict, send) -> bool:
         body = ClaimOutput(claim).data
     except DomainError as refusal:
         status, body = refusal.status, refusal.as_dict()
+    except PoolTimeout:  # no connection came: nothing was sent to the database
+        logger.warning("shift seat request left to the view: no connection", exc_info=True)
+        return False
     except Exception:
         logger.exception("shift %s on the event loop failed", action)
         status, body = 500, error_body("server_error", "Something went wrong on our side.")

@@ -646,10 +646,18 @@ def _active_claim_locked(*, worker_id: int, shift_id: int) -> ShiftClaim:
 
 
 def _lock_shift(shift_id: int) -> Shift | None:
-    """Lock the shift row; `has_waiting` tells whether anyone is on its waitlist (same query)."""
-    sql = (f"SELECT s.*, EXISTS (SELECT 1 FROM workers_shiftwaitlistentry e WHERE e.shift_id = s.id "
-           f"AND e.status = %s) AS has_waiting FROM workers_shift s WHERE s.id = %s {_for_update()}")
-    return next(iter(Shift.objects.raw(sql, [WaitlistStatus.WAITING, shift_id])), None)
+    """Lock the shift row; `has_waiting` tells whether anyone is on its waitlist.
+
+    `has_waiting` is read by a statement of its own once the lock is held: in the locking statement
+    it would come from that statement's snapshot, taken before a wait for the lock, and miss a
+    waitlist join that committed meanwhile (joins lock the shift too).
+    """
+    shift = next(iter(Shift.objects.raw(f"SELECT * FROM workers_shift WHERE id = %s {_for_update()}", [shift_id])),
+                 None)
+    if shift is not None:
+        shift.has_waiting = ShiftWaitlistEntry.objects.filter(shift_id=shift_id,
+                                                              status=WaitlistStatus.WAITING).exists()
+    return shift
 
 
 _RELEASE_SQL = """
@@ -717,9 +725,10 @@ def shift_release(*, worker_id: int, shift_id: int) -> ShiftClaim:
 # bench/claims.py (README "Shift claims"). Releases that need more than the common case (late,
 # someone waitlisted, an ended shift, nothing to release) are left to `shift_release`.
 
+# Seconds a loop claim or release waits for a pooled connection before the view takes the request.
+LOOP_CONNECTION_TIMEOUT = 5.0
 _LOCK_WORKER_SQL = "SELECT user_id, status, reliability_score FROM workers_worker WHERE user_id = %s FOR UPDATE"
-_LOCK_SHIFT_SQL = ("SELECT s.*, EXISTS (SELECT 1 FROM workers_shiftwaitlistentry e WHERE e.shift_id = s.id "
-                   "AND e.status = 'waiting') AS has_waiting FROM workers_shift s WHERE s.id = %s FOR UPDATE")
+_LOCK_SHIFT_SQL = "SELECT * FROM workers_shift WHERE id = %s FOR UPDATE"
 _SHIFT_ATTNAMES = frozenset(field.attname for field in Shift._meta.concrete_fields)
 
 
@@ -739,11 +748,11 @@ async def shift_claim_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim:
     """`shift_claim` on the event loop: the same locks, rules, answers and broadcast."""
     from marketplace.async_db import async_pool
 
-    now = timezone.now()
     shift_params = {"shift": shift_id, "worker": worker_id, "active": ClaimStatus.ACTIVE,
                     "completed": ClaimStatus.COMPLETED}
     pool = await async_pool("http")
-    async with pool.connection() as conn, conn.pipeline() as pipeline:
+    async with pool.connection(timeout=LOOP_CONNECTION_TIMEOUT) as conn, conn.pipeline() as pipeline:
+        now = timezone.now()
         async with conn.transaction():
             worker_cursor = await conn.execute(_LOCK_WORKER_SQL, [worker_id], prepare=True)
             # Read after the worker's lock is granted (a statement of its own, so a snapshot of its
@@ -754,6 +763,8 @@ async def shift_claim_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim:
             if worker_row is None:
                 raise errors.WorkerNotApproved("Only workers can claim shifts.")
             worker = Worker(user_id=worker_row[0], status=worker_row[1], reliability_score=worker_row[2])
+            if worker.status != WorkerStatus.APPROVED:
+                raise errors.WorkerNotApproved()
             shift = _shift_from_cursor_row(shift_cursor.description, await shift_cursor.fetchone())
             if shift is None:
                 raise errors.NotFound("No such shift.")
@@ -775,7 +786,9 @@ async def shift_claim_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim:
 
 
 # `_RELEASE_AND_FREE_SQL` for an early release only: nothing happens unless the shift has not ended,
-# the release is before the cut-off and nobody waits for a seat (read after the shift's row lock).
+# the release is before the cut-off and nobody waits for a seat. It runs after `_LOCK_SHIFT_SQL`, as a
+# statement of its own, so it sees every waitlist join committed before the lock was granted (joins
+# lock the shift row too).
 _EARLY_RELEASE_SQL = """
 WITH early AS (
     SELECT s.id FROM workers_shift s
@@ -805,10 +818,9 @@ async def shift_release_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim 
     """
     from marketplace.async_db import async_pool
 
-    now = timezone.now()
-    params = {"now": now, "shift": shift_id, "worker": worker_id, "cutoff": _conf("RELEASE_CUTOFF")}
     pool = await async_pool("http")
-    async with pool.connection() as conn, conn.pipeline():
+    async with pool.connection(timeout=LOOP_CONNECTION_TIMEOUT) as conn, conn.pipeline():
+        params = {"now": timezone.now(), "shift": shift_id, "worker": worker_id, "cutoff": _conf("RELEASE_CUTOFF")}
         async with conn.transaction():
             shift_cursor = await conn.execute(_LOCK_SHIFT_SQL, [shift_id], prepare=True)
             released_cursor = await conn.execute(_EARLY_RELEASE_SQL, params, prepare=True)
@@ -878,6 +890,10 @@ def waitlist_join(*, worker_id: int, shift_id: int) -> ShiftWaitlistEntry:
     worker = _lock_worker(worker_id)
     if worker is None or worker.status != WorkerStatus.APPROVED:
         raise errors.WorkerNotApproved()
+    # The shift's row lock orders this join with every release: a release either sees this entry
+    # (and promotes it) or frees its seat before we read the shift below and find it not full.
+    if _lock_shift(shift_id) is None:
+        raise errors.NotFound("No such shift.")
     shift = _shift_for_worker(shift_id=shift_id, worker_id=worker_id)
     if shift is None:
         raise errors.NotFound("No such shift.")

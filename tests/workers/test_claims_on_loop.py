@@ -8,8 +8,10 @@ claim's fields, and every header Django would send.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -232,3 +234,118 @@ def test_loop_claims_obey_the_per_user_rate_limit(asgi_server_factory):
     assert [status for status, _, _ in answers] == [201, 201, 201, 429]
     assert answers[3][1]["code"] == "rate_limited"
     assert ShiftClaim.objects.filter(worker=worker, status="active").count() == 3
+
+
+def test_suspended_worker_claiming_an_unknown_shift_is_told_they_are_not_approved(asgi_server):
+    worker = WorkerFactory(status="suspended")
+
+    on_loop = answer(asgi_server, worker.user, "/api/v1/shifts/987654321/claim/", on_loop=True)
+    by_view = answer(asgi_server, worker.user, "/api/v1/shifts/987654321/claim/", on_loop=False)
+
+    assert on_loop[:2] == by_view[:2]
+    assert (on_loop[0], on_loop[1]["code"]) == (403, "worker_not_approved")
+
+
+def test_claim_asking_for_html_is_refused_with_406_and_takes_no_seat(asgi_server):
+    worker = WorkerFactory()
+    shift = ShiftFactory()
+
+    response = httpx.post(f"{asgi_server.url}/api/v1/shifts/{shift.pk}/claim/", timeout=10,
+                          headers={"Authorization": f"Token {token_for(worker.user)}", "Accept": "text/html"})
+
+    assert (response.status_code, response.json()["code"]) == (406, "not_acceptable")
+    assert not ShiftClaim.objects.filter(worker=worker).exists()
+
+
+def test_waitlist_join_racing_an_early_release_never_strands_the_joiner(asgi_server):
+    """Whichever goes first, the joiner ends up holding the freed seat or is told it is not full —
+    never waiting for a shift with a free seat."""
+    for _ in range(6):
+        starts = start_hours(20)
+        shift = ShiftFactory(capacity=1, starts_at=starts, ends_at=starts + dt.timedelta(hours=2))
+        holder = ShiftClaimFactory(shift=shift).worker
+        joiner = WorkerFactory()
+        headers = [{"Authorization": f"Token {token_for(person.user)}"} for person in (holder, joiner)]
+
+        with ThreadPoolExecutor(2) as pool:
+            release = pool.submit(httpx.post, f"{asgi_server.url}/api/v1/shifts/{shift.pk}/release/",
+                                  headers=headers[0], timeout=30)
+            join = pool.submit(httpx.post, f"{asgi_server.url}/api/v1/shifts/{shift.pk}/waitlist/",
+                               headers=headers[1], timeout=30)
+            release, join = release.result(), join.result()
+
+        assert release.status_code == 200
+        entry = ShiftWaitlistEntry.objects.filter(shift=shift, worker=joiner).first()
+        seats_taken = Shift.objects.get(pk=shift.pk).seats_taken
+        if join.status_code == 201:
+            assert entry.status == "promoted"
+            assert ShiftClaim.objects.get(shift=shift, status="active").worker_id == joiner.pk
+            assert seats_taken == 1
+        else:
+            assert (join.status_code, join.json()["code"], entry) == (409, "shift_not_full", None)
+            assert seats_taken == 0
+
+
+# --- Which requests the loop answers: the handler called in-process, on an event loop of the test ---
+
+
+def on_loop_in_process(path: str, headers: list[tuple[bytes, bytes]], host: bytes = b"testserver",
+                       ) -> tuple[bool, list[dict]]:
+    """Offer a POST to `seat_action_on_loop`; whether it answered, and what it sent."""
+    from marketplace.async_db import async_pools_close
+    from workers.api import seat_action_on_loop
+
+    async def offer() -> tuple[bool, list[dict]]:
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": path, "scheme": "http", "client": ("127.0.0.1", 40000),
+                 "headers": [(b"host", host), *headers]}
+        try:
+            return await seat_action_on_loop(scope, send), sent
+        finally:
+            await async_pools_close()
+
+    return asyncio.run(offer())
+
+
+def test_loop_answers_a_token_claim_and_release_itself():
+    worker = WorkerFactory()
+    shift = ShiftFactory()
+    auth = (b"authorization", f"Token {token_for(worker.user)}".encode())
+
+    claimed, claim_sent = on_loop_in_process(f"/api/v1/shifts/{shift.pk}/claim/", [auth])
+    full, full_sent = on_loop_in_process(f"/api/v1/shifts/{ShiftClaimFactory(shift__capacity=1).shift_id}/claim/",
+                                         [auth])
+    released, release_sent = on_loop_in_process(f"/api/v1/shifts/{shift.pk}/release/", [auth])
+
+    assert (claimed, claim_sent[0]["status"]) == (True, 201)
+    assert (full, full_sent[0]["status"]) == (True, 409)
+    assert (released, release_sent[0]["status"]) == (True, 200)
+    assert ShiftClaim.objects.get(shift=shift, worker=worker).status == "released"
+
+
+@pytest.mark.parametrize("case", ["late_release", "nothing_to_release", "staff_token", "bad_token", "html_accept",
+                                  "json_body", "session_only", "foreign_host"])
+def test_loop_leaves_to_the_view_what_it_does_not_answer(case):
+    worker = WorkerFactory()
+    starts = start_hours(1 if case == "late_release" else 30)
+    shift = ShiftFactory(starts_at=starts, ends_at=starts + dt.timedelta(hours=2))
+    if case == "late_release":
+        ShiftClaimFactory(shift=shift, worker=worker)
+    user = StaffFactory() if case == "staff_token" else worker.user
+    key = "not-a-token" if case == "bad_token" else token_for(user)
+    headers = [] if case == "session_only" else [(b"authorization", f"Token {key}".encode())]
+    headers += {"html_accept": [(b"accept", b"text/html")], "json_body": [(b"content-length", b"2")]}.get(case, [])
+    host = b"evil.example.com" if case == "foreign_host" else b"testserver"
+    action = "release" if case in ("late_release", "nothing_to_release") else "claim"
+
+    handled, sent = on_loop_in_process(f"/api/v1/shifts/{shift.pk}/{action}/", headers, host)
+
+    assert (handled, sent) == (False, [])
+    if case == "late_release":
+        assert ShiftClaim.objects.get(shift=shift, worker=worker).status == "active"
+    else:
+        assert not ShiftClaim.objects.filter(shift=shift).exists()
