@@ -23,6 +23,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from marketplace.async_db import async_pool
 from marketplace.outbox.services import outbox_record
 from workers import errors
 from workers.errors import BadCredentials, InvalidInput
@@ -666,19 +667,18 @@ WHERE shift_id = %(shift)s AND worker_id = %(worker)s AND status = 'active' AND 
 RETURNING *
 """
 
-# The same, freeing the seat in the same statement (PostgreSQL; when nobody is on the waitlist).
-_RELEASE_AND_FREE_SQL = """
-WITH released AS (
-    UPDATE workers_shiftclaim SET status = %(status)s, released_at = %(now)s
-    WHERE shift_id = %(shift)s AND worker_id = %(worker)s AND status = 'active' AND checked_in_at IS NULL
-    RETURNING *
-), seat AS (
+# The seat of the claim a `released` CTE ended goes back on the board, in the same statement.
+_SEAT_BACK_SQL = """
+, seat AS (
     UPDATE workers_shift SET seats_taken = seats_taken - 1
     WHERE id = %(shift)s AND EXISTS (SELECT 1 FROM released)
     RETURNING seats_taken
 )
 SELECT released.*, (SELECT seats_taken FROM seat) AS shift_seats_taken FROM released
 """
+
+# `_RELEASE_SQL`, freeing the seat in the same statement (PostgreSQL; when nobody is on the waitlist).
+_RELEASE_AND_FREE_SQL = f"WITH released AS ({_RELEASE_SQL}){_SEAT_BACK_SQL}"
 
 
 @transaction.atomic
@@ -746,8 +746,6 @@ def _shift_from_cursor_row(description, row) -> Shift | None:
 
 async def shift_claim_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim:
     """`shift_claim` on the event loop: the same locks, rules, answers and broadcast."""
-    from marketplace.async_db import async_pool
-
     shift_params = {"shift": shift_id, "worker": worker_id, "active": ClaimStatus.ACTIVE,
                     "completed": ClaimStatus.COMPLETED}
     pool = await async_pool("http")
@@ -799,13 +797,7 @@ WITH early AS (
     WHERE shift_id = (SELECT id FROM early) AND worker_id = %(worker)s AND status = 'active'
       AND checked_in_at IS NULL
     RETURNING *
-), seat AS (
-    UPDATE workers_shift SET seats_taken = seats_taken - 1
-    WHERE id = %(shift)s AND EXISTS (SELECT 1 FROM released)
-    RETURNING seats_taken
-)
-SELECT released.*, (SELECT seats_taken FROM seat) AS shift_seats_taken FROM released
-"""
+)""" + _SEAT_BACK_SQL
 
 
 async def shift_release_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim | None:
@@ -816,8 +808,6 @@ async def shift_release_on_loop(*, worker_id: int, shift_id: int) -> ShiftClaim 
     One round trip: the shift's row lock, the release and COMMIT go to PostgreSQL together, so the
     hottest row is never locked while an answer travels back to this process.
     """
-    from marketplace.async_db import async_pool
-
     pool = await async_pool("http")
     async with pool.connection(timeout=LOOP_CONNECTION_TIMEOUT) as conn, conn.pipeline():
         params = {"now": timezone.now(), "shift": shift_id, "worker": worker_id, "cutoff": _conf("RELEASE_CUTOFF")}
