@@ -14,7 +14,6 @@ against (`loop_handlers_allowed`). Measured in bench/claims.py (README "Shift cl
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
 from asgiref.sync import sync_to_async
@@ -46,24 +45,19 @@ def loop_handlers_allowed() -> bool:
             == ["rest_framework.renderers.JSONRenderer"])
 
 
-LoopHandler = Callable[[dict, Callable[[dict], Awaitable[None]]], Awaitable[bool]]
-
-
 class LoopRequest:
     """What a loop handler needs of an HTTP scope, with Django's host and HTTPS rules applied."""
 
     def __init__(self, scope: dict) -> None:
         self.scope = scope
-        self.headers: dict[bytes, bytes] = {}
-        for name, value in scope["headers"]:
-            if name in self.headers:  # a repeated header: leave the request to Django's parsing
-                self.headers[b"\x00repeated"] = b""
-            self.headers[name] = value
+        self.headers = dict(scope["headers"])
+        # A repeated header is left to Django's parsing.
+        self.has_repeated_header = len(self.headers) != len(scope["headers"])
         self.secure = self._is_secure()
 
     def acceptable(self) -> bool:
         """No body, a host Django accepts, and no HTTPS redirect due."""
-        if b"\x00repeated" in self.headers or b"transfer-encoding" in self.headers:
+        if self.has_repeated_header or b"transfer-encoding" in self.headers:
             return False
         if self.headers.get(b"content-length", b"0").strip() not in (b"0", b""):
             return False
@@ -95,11 +89,8 @@ class LoopRequest:
 
     def _host_allowed(self) -> bool:
         host = self.headers.get(b"host", b"").decode("latin1")
-        domain, _port = split_domain_port(host)
-        allowed = settings.ALLOWED_HOSTS
-        if settings.DEBUG and not allowed:
-            allowed = [".localhost", "127.0.0.1", "[::1]"]
-        return bool(domain) and validate_host(domain, allowed)
+        domain, _port = split_domain_port(host)  # DEBUG's implicit hosts do not apply: no handlers in DEBUG
+        return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
     def _is_secure(self) -> bool:
         if settings.SECURE_PROXY_SSL_HEADER:

@@ -520,9 +520,12 @@ def _for_update(*, skip_locked: bool = False) -> str:
     return connection.ops.for_update_sql(skip_locked=skip_locked) if connection.features.has_select_for_update else ""
 
 
+_WORKER_FOR_CLAIM_SQL = "SELECT user_id, status, reliability_score FROM workers_worker WHERE user_id = %s"
+_SHIFT_ROW_SQL = "SELECT * FROM workers_shift WHERE id = %s"
+
+
 def _lock_worker(worker_id: int, *, skip_locked: bool = False) -> Worker | None:
-    sql = (f"SELECT user_id, status, reliability_score FROM workers_worker WHERE user_id = %s "
-           f"{_for_update(skip_locked=skip_locked)}")
+    sql = f"{_WORKER_FOR_CLAIM_SQL} {_for_update(skip_locked=skip_locked)}"
     return next(iter(Worker.objects.raw(sql, [worker_id])), None)
 
 
@@ -653,8 +656,7 @@ def _lock_shift(shift_id: int) -> Shift | None:
     it would come from that statement's snapshot, taken before a wait for the lock, and miss a
     waitlist join that committed meanwhile (joins lock the shift too).
     """
-    shift = next(iter(Shift.objects.raw(f"SELECT * FROM workers_shift WHERE id = %s {_for_update()}", [shift_id])),
-                 None)
+    shift = next(iter(Shift.objects.raw(f"{_SHIFT_ROW_SQL} {_for_update()}", [shift_id])), None)
     if shift is not None:
         shift.has_waiting = ShiftWaitlistEntry.objects.filter(shift_id=shift_id,
                                                               status=WaitlistStatus.WAITING).exists()
@@ -727,8 +729,8 @@ def shift_release(*, worker_id: int, shift_id: int) -> ShiftClaim:
 
 # Seconds a loop claim or release waits for a pooled connection before the view takes the request.
 LOOP_CONNECTION_TIMEOUT = 5.0
-_LOCK_WORKER_SQL = "SELECT user_id, status, reliability_score FROM workers_worker WHERE user_id = %s FOR UPDATE"
-_LOCK_SHIFT_SQL = "SELECT * FROM workers_shift WHERE id = %s FOR UPDATE"
+_LOCK_WORKER_SQL = f"{_WORKER_FOR_CLAIM_SQL} FOR UPDATE"
+_LOCK_SHIFT_SQL = f"{_SHIFT_ROW_SQL} FOR UPDATE"
 _SHIFT_ATTNAMES = frozenset(field.attname for field in Shift._meta.concrete_fields)
 
 

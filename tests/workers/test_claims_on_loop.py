@@ -349,3 +349,13 @@ def test_loop_leaves_to_the_view_what_it_does_not_answer(case):
         assert ShiftClaim.objects.get(shift=shift, worker=worker).status == "active"
     else:
         assert not ShiftClaim.objects.filter(shift=shift).exists()
+
+
+def test_production_settings_install_the_loop_handler():
+    """The handler stands down for middleware it was not checked against; a change to the middleware
+    must come with a look at `send_json` and `AUDITED_MIDDLEWARE`, not silently send every claim to
+    the view."""
+    from marketplace.asgi import loop_handlers
+    from workers.api import seat_action_on_loop
+
+    assert loop_handlers == [seat_action_on_loop]
