@@ -21,7 +21,10 @@ possible):
    plus any final mismatch between `seats_taken` and the active claims.
 
 Prints requests/s, p50/p95/p99 latency and overbookings beside the targets of the issue. Rate
-limits are lifted (RATELIMIT_ENABLE=false), as for load tests.
+limits are lifted (RATELIMIT_ENABLE=false), as for load tests; `--rate-limits` keeps them on with a per-user
+rate no client reaches, so DRF's throttle is in the figures: a worst case for it, since each client is
+one user sending about 40 requests a second and DRF reads and rewrites that user's whole minute of
+request times (thousands) on each request.
 """
 
 from __future__ import annotations
@@ -230,6 +233,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--spread-shifts", type=int, default=200)
+    parser.add_argument("--rate-limits", action="store_true",
+                        help="keep rate limits on (RATE_USER=1000000/min): measure the throttles' cost")
     args = parser.parse_args()
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shiftline")
@@ -237,6 +242,8 @@ def main() -> int:
     database_url = bench_database_url(base, "claims")
     ensure_database(database_url)
     env = server_env(database_url, redis_url, "benchclaims")
+    if args.rate_limits:
+        env.update({"RATELIMIT_ENABLE": "true", "RATE_USER": "1000000/min"})
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
                                            "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT")})
@@ -247,8 +254,8 @@ def main() -> int:
         tokens = data["tokens"]
         # Warm up every worker process (URL conf, first connections) before anything is timed.
         run_phase(server, tokens[:args.clients], lambda: random.choice(data["spread"]), 2.0)
-        print(f"bench/claims.py: uvicorn --workers {args.workers} on PostgreSQL, {args.duration:.0f} s per phase",
-              flush=True)
+        print(f"bench/claims.py: uvicorn --workers {args.workers} on PostgreSQL, {args.duration:.0f} s per phase, "
+              f"rate limits {'on' if args.rate_limits else 'off'}", flush=True)
         baseline = run_phase(server, tokens[:args.clients], None, args.duration, loop=read_loop)
         print(line("read", baseline, args.clients, False) + "   (for scale: GET /workers/me/ through Django and DRF)",
               flush=True)
