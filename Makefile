@@ -13,11 +13,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.deps: requirements.txt constraints.txt $(VENV)/bin/python
-	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+$(VENV)/.deps: requirements.txt requirements-run.txt constraints.txt $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-run.txt -c constraints.txt
 	@touch $@
 
-$(VENV)/.deps-dev: requirements.txt requirements-dev.txt constraints.txt $(VENV)/bin/python
+$(VENV)/.deps-dev: requirements.txt requirements-run.txt requirements-dev.txt constraints.txt $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@touch $@ $(VENV)/.deps
 
@@ -43,4 +43,4 @@ bench: deps-dev
 	  $(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 var staticfiles
+	rm -rf $(VENV) var staticfiles

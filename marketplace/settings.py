@@ -1,7 +1,7 @@
 """Shiftline settings, configured only by environment variables (see README, "Configuration").
 
-Without DATABASE_URL: a SQLite file. Without REDIS_URL: the in-memory channel layer and a
-filesystem Celery transport, so `make run` needs no services at all.
+PostgreSQL is the only database: DATABASE_URL is required (`make run` starts an embedded server
+and sets it). Without REDIS_URL: the in-memory channel layer and a filesystem Celery transport.
 """
 
 import os
@@ -92,24 +92,22 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=0,
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must point at PostgreSQL (postgres://user:password@host:port/name); "
+        "`make run` starts an embedded PostgreSQL server and sets it."
     )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # HTTP requests run on a pool of threads and websocket consumers in sync_to_async threads: a
-    # connection pool, not persistent connections (measured: persistent connections exhausted
-    # PostgreSQL under load, the pool did not). Keep DATABASE_POOL_MAX above HTTP_THREADS.
-    if env_bool("DATABASE_POOL", True):
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": int(os.environ.get("DATABASE_POOL_MIN", "2")),
-            "max_size": int(os.environ.get("DATABASE_POOL_MAX", "20")),
-            "timeout": 10,
-        }
-else:
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+# HTTP requests run on a pool of threads and websocket consumers in sync_to_async threads: a
+# connection pool, not persistent connections (measured: persistent connections exhausted
+# PostgreSQL under load, the pool did not). Keep DATABASE_POOL_MAX above HTTP_THREADS.
+if env_bool("DATABASE_POOL", True):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DATABASE_POOL_MIN", "2")),
+        "max_size": int(os.environ.get("DATABASE_POOL_MAX", "20")),
+        "timeout": 10,
+    }
 # Worker threads per server process for HTTP requests (see marketplace/asgi.py).
 HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "10"))
 # Threads per server process that run the websocket consumers' database work. Few on purpose: a

