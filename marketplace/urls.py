@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from marketplace import pages
+from marketplace.api import json_not_found
 from marketplace.auth_api import MeView
 from marketplace.health import healthz
 from payouts import report_urls
@@ -23,6 +24,8 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
+    # Any other path under /api/ answers the error shape in every mode (DEBUG's technical 404 too).
+    re_path(r"^api/", json_not_found),
     path("admin/", admin.site.urls),
     path("", pages.home, name="home"),
     path("login/", pages.LoginView.as_view(), name="login"),

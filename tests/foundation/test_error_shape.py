@@ -74,3 +74,14 @@ def test_schema_and_docs_are_public(api_client):
     assert b"/api/v1/auth/token/" in schema.content
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_api_path_answers_the_error_shape_in_every_mode(api_client, settings, debug):
+    settings.DEBUG = debug
+
+    response = api_client.get("/api/v1/no-such-endpoint/", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"code": "not_found", "detail": "No such endpoint."}
