@@ -15,22 +15,22 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from marketplace.drf import AnonBurstThrottle, Pagination, ScopedThrottle, UserBurstThrottle
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, ErrorCode
 
 __all__ = ["AnonBurstThrottle", "Pagination", "ScopedThrottle", "UserBurstThrottle", "exception_handler"]
 
 logger = logging.getLogger(__name__)
 
 _DRF_CODES = {
-    exceptions.ParseError: "malformed_request",
-    exceptions.NotAuthenticated: "not_authenticated",
-    exceptions.AuthenticationFailed: "authentication_failed",
-    exceptions.PermissionDenied: "permission_denied",
-    exceptions.NotFound: "not_found",
-    exceptions.MethodNotAllowed: "method_not_allowed",
-    exceptions.NotAcceptable: "not_acceptable",
-    exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.Throttled: "rate_limited",
+    exceptions.ParseError: ErrorCode.MALFORMED_REQUEST,
+    exceptions.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
+    exceptions.AuthenticationFailed: ErrorCode.AUTHENTICATION_FAILED,
+    exceptions.PermissionDenied: ErrorCode.PERMISSION_DENIED,
+    exceptions.NotFound: ErrorCode.NOT_FOUND,
+    exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
+    exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.Throttled: ErrorCode.RATE_LIMITED,
 }
 
 
@@ -80,7 +80,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten_field_errors(exc.detail)
         names = ", ".join(sorted(fields))
-        response.data = error_body("invalid", f"Some fields are not valid: {names}.", fields)
+        response.data = error_body(ErrorCode.INVALID, f"Some fields are not valid: {names}.", fields)
         response.status_code = 400
         return response
     code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), None)
@@ -98,7 +98,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 def json_not_found(request, exception=None):
     """Django's 404 for any path no URL matches: JSON under /api/, HTML elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
+        return JsonResponse(error_body(ErrorCode.NOT_FOUND, "No such endpoint."), status=404)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -106,7 +106,7 @@ def json_not_found(request, exception=None):
 
 def json_server_error(request):
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+        return JsonResponse(error_body(ErrorCode.SERVER_ERROR, "Something went wrong on our side."), status=500)
     from django.views.defaults import server_error
 
     return server_error(request)
@@ -114,7 +114,7 @@ def json_server_error(request):
 
 def json_bad_request(request, exception=None):
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("bad_request", "The request could not be understood."), status=400)
+        return JsonResponse(error_body(ErrorCode.BAD_REQUEST, "The request could not be understood."), status=400)
     from django.views.defaults import bad_request
 
     return bad_request(request, exception)
@@ -122,7 +122,7 @@ def json_bad_request(request, exception=None):
 
 def json_permission_denied(request, exception=None):
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("permission_denied", "You are not allowed to do this."), status=403)
+        return JsonResponse(error_body(ErrorCode.PERMISSION_DENIED, "You are not allowed to do this."), status=403)
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)

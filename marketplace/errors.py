@@ -6,10 +6,31 @@ error shape `{"code", "detail"[, "fields"]}`.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Codes every app shares; each app adds its own enum in `<app>/errors.py`."""
+
+    INVALID = "invalid"
+    MALFORMED_REQUEST = "malformed_request"
+    BAD_REQUEST = "bad_request"
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    CONFLICT = "conflict"
+    INVALID_TRANSITION = "invalid_transition"
+    SERVER_ERROR = "server_error"
+
 
 class DomainError(Exception):
     status = 400
-    code = "invalid"
+    code: str = ErrorCode.INVALID
     default_detail = "The request is not valid."
 
     def __init__(self, detail: str | None = None, *, code: str | None = None,
@@ -29,27 +50,27 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     status = 400
-    code = "invalid"
+    code = ErrorCode.INVALID
 
 
 class NotAllowed(DomainError):
     status = 403
-    code = "permission_denied"
+    code = ErrorCode.PERMISSION_DENIED
     default_detail = "You are not allowed to do this."
 
 
 class NotFound(DomainError):
     status = 404
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
     default_detail = "Not found."
 
 
 class Conflict(DomainError):
     status = 409
-    code = "conflict"
+    code = ErrorCode.CONFLICT
     default_detail = "This conflicts with the current state."
 
 
 class InvalidTransition(Conflict):
-    code = "invalid_transition"
+    code = ErrorCode.INVALID_TRANSITION
     default_detail = "This action is not allowed from the current state."
