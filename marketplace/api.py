@@ -83,14 +83,17 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         response.data = error_body(ErrorCode.INVALID, f"Some fields are not valid: {names}.", fields)
         response.status_code = 400
         return response
-    code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), None)
+    assert isinstance(exc, exceptions.APIException)  # DRF renders nothing else
+    code: str | None = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), None)
     if code is None:
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     if isinstance(exc, exceptions.Throttled):
         detail = "Too many requests; slow down and try again shortly."
-        if exc.wait:
-            detail = f"Too many requests; try again in {int(exc.wait) + 1} s."
+        wait = getattr(exc, "wait", None)  # set by DRF's Throttled; its stubs omit it
+        if wait:
+            detail = f"Too many requests; try again in {int(wait) + 1} s."
     response.data = error_body(code, str(detail))
     return response
 

@@ -112,7 +112,11 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
 
-    signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(0)))
+    def stop_and_exit(*_args) -> None:
+        stop_all()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop_and_exit)
     try:
         for _ in range(100):
             try:
