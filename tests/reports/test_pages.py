@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.payouts.test_reports_data import ReportData, build_report_data
+from tests.reports.data import ReportData, build_report_data
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
 
