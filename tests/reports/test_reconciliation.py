@@ -57,6 +57,24 @@ def test_reconciliation_is_clean_when_ledger_and_stripe_agree(finance_client, st
     assert (body["payouts_checked"], body["transfers_checked"]) == (2, 2)
 
 
+def test_reconciliation_runs_as_many_queries_for_3n_payouts_as_for_n(finance_client, stripe_sandbox,
+                                                                    ready_worker_factory, earn):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            body = finance_client.get("/api/v1/reports/reconciliation/", today_range()).json()
+        return len(captured), body["payouts_checked"]
+
+    paid_payouts(ready_worker_factory, earn, 1)
+    with_n = queries()
+    paid_payouts(ready_worker_factory, earn, 2)
+
+    # The token; our payouts; which listed transfers and payout ids we know; the clearing lines and balances.
+    assert (with_n, queries()) == ((6, 1), (6, 3))
+
+
 def test_reconciliation_catches_every_kind_of_mismatch(finance_client, stripe_sandbox, ready_worker_factory, earn):
     amount_bug, currency_bug, reversed_at_stripe, failed_bug, fine = paid_payouts(ready_worker_factory, earn, 5)
     client = stripe_gateway.stripe_client()
