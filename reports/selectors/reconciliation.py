@@ -129,7 +129,7 @@ def reconciliation_report(*, day_from: dt.date, day_to: dt.date, page_size: int 
 
     mismatches: list[dict] = []
 
-    def flag(kind: str, payout: dict | None, transfer, detail: str) -> None:
+    def flag(kind: str, payout: dict | None, transfer: dict | None, detail: str) -> None:
         mismatches.append({
             "kind": kind,
             "payout": payout["id"] if payout else None,
