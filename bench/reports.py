@@ -227,13 +227,13 @@ def csv_stream(span: str) -> dict:
     """Consume the earnings CSV as the streaming response does, in this (fresh) process."""
     import resource
 
-    from payouts import reports
+    from reports.selectors.exports import earnings_csv
 
     day_from, day_to = (MONTH_FROM, MONTH_TO) if span == "month" else (YEAR_FROM, YEAR_TO)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     rows = size = 0
-    for chunk in reports.earnings_csv(day_from=day_from, day_to=day_to):
+    for chunk in earnings_csv(day_from=day_from, day_to=day_to):
         rows += chunk.count("\n")
         size += len(chunk)
     elapsed = time.perf_counter() - start
@@ -266,7 +266,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from payouts import reports
+    from reports.selectors import exports, operations, payouts
 
     call_command("migrate", verbosity=0)
     existing = counts()
@@ -282,18 +282,18 @@ def main() -> None:
         verdict = "" if target is None else f"< {target * 1000:.0f} ms  {'OK' if seconds < target else 'MISSED'}"
         print(f"{label:<44} {span:<6} {seconds * 1000:>7.0f} ms   {verdict}{extra}")
 
-    line("payout report (JSON, per worker + totals)", "month", timed(lambda: reports.payout_report(**month)), 0.5)
-    line("payout report (JSON, per worker + totals)", "year", timed(lambda: reports.payout_report(**year)), 3.0)
-    line("payout report CSV", "year", timed(lambda: "".join(reports.payout_report_csv(**year))), 3.0)
+    line("payout report (JSON, per worker + totals)", "month", timed(lambda: payouts.payout_report(**month)), 0.5)
+    line("payout report (JSON, per worker + totals)", "year", timed(lambda: payouts.payout_report(**year)), 3.0)
+    line("payout report CSV", "year", timed(lambda: "".join(payouts.payout_report_csv(**year))), 3.0)
     for by in ("day", "week", "shift"):
         line(f"payout breakdown by {by}", "year",
-             timed(lambda by=by: reports.payout_breakdown(**year, by=by)))
-    line("operations report", "month", timed(lambda: reports.operations_report(**month)))
-    line("operations report", "year", timed(lambda: reports.operations_report(**year)))
+             timed(lambda by=by: payouts.payout_breakdown(**year, by=by)))
+    line("operations report", "month", timed(lambda: operations.operations_report(**month)))
+    line("operations report", "year", timed(lambda: operations.operations_report(**year)))
     line("annual earnings export (1099-NEC / DAC7)", "year",
-         timed(lambda: "".join(reports.annual_earnings_csv(year=2026)), repeat=1))
+         timed(lambda: "".join(exports.annual_earnings_csv(year=2026)), repeat=1))
     line("worker statement (drill-down)", "year",
-         timed(lambda: reports.worker_statement(worker_id=1, **year)))
+         timed(lambda: payouts.worker_statement(worker_id=1, **year)))
     for span in ("month", "year"):
         result = csv_stream_in_subprocess(span)
         line("earnings CSV, streamed (fresh process)", span, result["seconds"], None,

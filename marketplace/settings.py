@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "workers",
     "tickets",
     "payouts",
+    "reports",
+    # Dev-only (no models, no URLs): `manage.py stripe_sandbox`, the local Stripe of tests and demos.
+    "stripe_sandbox",
 ]
 
 MIDDLEWARE = [
@@ -209,8 +212,6 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Task modules autodiscovery (`<app>.tasks`) does not find.
-CELERY_IMPORTS = ["payouts.report_tasks"]
 # Beat schedules live in code; each app adds its entries here (seconds or crontab).
 CELERY_BEAT_SCHEDULE = {
     "outbox-redeliver": {"task": "outbox.redeliver", "schedule": timedelta(seconds=30)},

@@ -6,8 +6,8 @@ from marketplace import pages
 from marketplace.api import json_not_found
 from marketplace.auth_api import MeView
 from marketplace.health import healthz
-from payouts import report_urls
 from payouts import urls as payouts_urls
+from reports import urls as reports_urls
 from tickets import urls as tickets_urls
 from workers import urls as workers_urls
 
@@ -16,7 +16,7 @@ api_v1 = [
     *workers_urls.api_urlpatterns,
     *tickets_urls.api_urlpatterns,
     *payouts_urls.api_urlpatterns,
-    *report_urls.api_urlpatterns,
+    *reports_urls.api_urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
@@ -33,7 +33,7 @@ urlpatterns = [
     *workers_urls.urlpatterns,
     *tickets_urls.urlpatterns,
     *payouts_urls.urlpatterns,
-    *report_urls.urlpatterns,
+    *reports_urls.urlpatterns,
 ]
 
 handler400 = "marketplace.api.json_bad_request"

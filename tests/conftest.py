@@ -11,6 +11,9 @@ from rest_framework.test import APIClient
 from tests.factories.workers import StaffFactory, UserFactory, WorkerFactory
 from tests.servers import AsgiServer, CeleryWorker, live_processes, stop_processes_started_since
 
+# Stripe sandbox, connected workers and earnings: payouts' fixtures, which the reports tests share.
+pytest_plugins = ["tests.payouts.fixtures"]
+
 
 def pytest_configure(config):
     from django.conf import settings

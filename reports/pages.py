@@ -21,8 +21,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from marketplace.api import _flatten_field_errors
-from payouts import reports
-from payouts.report_api import ReportRangeQuery
+from payouts.models import Earning
+from reports.api import ReportRangeQuery
+from reports.formatting import format_amount
+from reports.selectors import exports, payouts, reconciliation
+from reports.selectors.operations import operations_report
+from tickets.models import Ticket
+from workers.models import Worker
 
 DEFAULT_RANGE_DAYS = 30
 # Up to this many earnings the line-item CSV streams straight away; above it the dashboard offers
@@ -81,8 +86,8 @@ def plotly_js(request, version: str):
 
 def _formatted(row: dict, currency: str) -> dict:
     """The row with `<money>_formatted` beside each money figure, for the tables."""
-    money = [*reports.PAYOUT_MONEY_FIELDS, "case_cost", "cost_per_resolved_case", "amount", "reversed_amount"]
-    return {**row, **{f"{k}_formatted": reports.format_amount(row[k], currency) for k in money if k in row}}
+    money = [*payouts.PAYOUT_MONEY_FIELDS, "case_cost", "cost_per_resolved_case", "amount", "reversed_amount"]
+    return {**row, **{f"{k}_formatted": format_amount(row[k], currency) for k in money if k in row}}
 
 
 def _duration(seconds: float | None) -> str:
@@ -110,10 +115,10 @@ def finance_dashboard(request):
     """Headline money figures, payouts per week, cost per case, CSAT, response times, reconciliation flag."""
     _require(request, lambda user: user.is_finance)
     day_from, day_to, errors = _range(request)
-    payout = reports.payout_report(day_from=day_from, day_to=day_to)
-    operations = reports.operations_report(day_from=day_from, day_to=day_to)
+    payout = payouts.payout_report(day_from=day_from, day_to=day_to)
+    operations = operations_report(day_from=day_from, day_to=day_to)
     currency = payout["currency"]
-    weekly = reports.payouts_by_week(day_from=day_from, day_to=day_to, currency=currency)
+    weekly = payouts.payouts_by_week(day_from=day_from, day_to=day_to, currency=currency)
     payout["results"] = [_formatted(row, currency) for row in payout["results"]]
     payout["totals"] = _formatted(payout["totals"], currency)
     operations["totals"] = _formatted(operations["totals"], currency)
@@ -123,10 +128,10 @@ def finance_dashboard(request):
         "errors": errors,
         "payout": payout,
         "operations": operations,
-        "reconciliation": reports.reconciliation_latest(),
+        "reconciliation": reconciliation.reconciliation_latest(),
         "csv_url": f"{reverse('report-payouts')}?{query}&format=csv",
         "earnings_csv_url": f"{reverse('report-earnings')}?{query}",
-        "earnings_count": (earnings_count := reports.earnings_export_count(day_from=day_from, day_to=day_to)),
+        "earnings_count": (earnings_count := exports.earnings_export_count(day_from=day_from, day_to=day_to)),
         "earnings_export_in_background": earnings_count > STREAM_EXPORT_MAX_ROWS,
         "exports_url": reverse("report-exports"),
         "query": query,
@@ -146,7 +151,7 @@ def ops_dashboard(request):
     """Volumes, first-response and resolution times, CSAT and cost per case; by day, language and topic."""
     _require(request, lambda user: user.is_ops or user.is_finance)
     day_from, day_to, errors = _range(request)
-    operations = reports.operations_report(day_from=day_from, day_to=day_to)
+    operations = operations_report(day_from=day_from, day_to=day_to)
     currency = operations["totals"]["currency"]
     operations["totals"] = _formatted(operations["totals"], currency)
     for name in ("first_response_median", "first_response_p90", "resolution_median", "resolution_p90"):
@@ -172,14 +177,12 @@ def ops_dashboard(request):
 @login_required
 def worker_statement(request, worker_id: int):
     """Drill-down from the payout table: one worker's earnings (each with its ticket) and payouts."""
-    from workers.models import Worker
-
     _require(request, lambda user: user.is_finance)
     worker = Worker.objects.filter(pk=worker_id).values("user_id", "full_name", "country").first()
     if worker is None:
         raise Http404
     day_from, day_to, errors = _range(request)
-    statement = reports.worker_statement(worker_id=worker_id, day_from=day_from, day_to=day_to)
+    statement = payouts.worker_statement(worker_id=worker_id, day_from=day_from, day_to=day_to)
     for key in ("earnings", "payouts"):
         statement[key] = [_formatted(row, row["currency"]) for row in statement[key]]
     return render(request, "reports/worker_statement.html", {
@@ -190,9 +193,6 @@ def worker_statement(request, worker_id: int):
 @login_required
 def earning_ticket(request, ticket_id: int):
     """Drill-down from an earning to its ticket: what finance needs to judge the case pay (no chat)."""
-    from payouts.models import Earning
-    from tickets.models import Ticket
-
     _require(request, lambda user: user.is_finance)
     ticket = (
         Ticket.objects.filter(pk=ticket_id)

@@ -15,7 +15,7 @@ import pytest
 from payouts import services, stripe_gateway
 from payouts.models import AccountKind, JournalKind, Payout, PayoutRun
 
-pytestmark = pytest.mark.usefixtures("payouts_inline")
+pytestmark = pytest.mark.usefixtures("payouts_inline", "skill_catalogue")
 
 
 
@@ -55,6 +55,24 @@ def test_reconciliation_is_clean_when_ledger_and_stripe_agree(finance_client, st
     assert body["ok"] is True
     assert body["mismatches"] == []
     assert (body["payouts_checked"], body["transfers_checked"]) == (2, 2)
+
+
+def test_reconciliation_runs_as_many_queries_for_3n_payouts_as_for_n(finance_client, stripe_sandbox,
+                                                                    ready_worker_factory, earn):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            body = finance_client.get("/api/v1/reports/reconciliation/", today_range()).json()
+        return len(captured), body["payouts_checked"]
+
+    paid_payouts(ready_worker_factory, earn, 1)
+    with_n = queries()
+    paid_payouts(ready_worker_factory, earn, 2)
+
+    # The token; our payouts; which listed transfers and payout ids we know; the clearing lines and balances.
+    assert (with_n, queries()) == ((6, 1), (6, 3))
 
 
 def test_reconciliation_catches_every_kind_of_mismatch(finance_client, stripe_sandbox, ready_worker_factory, earn):
@@ -109,7 +127,7 @@ def test_reconciliation_catches_every_kind_of_mismatch(finance_client, stripe_sa
 
 def test_daily_task_stores_the_result_for_the_finance_dashboard(stripe_sandbox, ready_worker_factory, earn,
                                                                   finance_user, client):
-    from payouts.report_tasks import reconcile_daily
+    from reports.tasks import reconcile_daily
 
     (payout,) = paid_payouts(ready_worker_factory, earn, 1)
     stripe_gateway.stripe_client().v1.transfers.reversals.create(payout.stripe_transfer_id, params={"amount": 2000})
@@ -134,13 +152,13 @@ def test_reconciliation_reports_stripe_down_as_503(finance_client, stripe_sandbo
 
 
 def test_reconciliation_follows_stripe_pagination(db, stripe_sandbox, ready_worker_factory, earn):
-    from payouts import reports
+    from reports.selectors.reconciliation import reconciliation_report
 
     payouts = paid_payouts(ready_worker_factory, earn, 5)
     today = dt.datetime.now(dt.UTC).date()
 
     # Two transfers a page: three pages, all followed by the SDK's auto-pagination.
-    result = reports.reconciliation_report(day_from=today, day_to=today, page_size=2)
+    result = reconciliation_report(day_from=today, day_to=today, page_size=2)
 
     assert (result["ok"], result["payouts_checked"], result["transfers_checked"]) == (True, 5, 5)
     assert stripe_sandbox.stats()["transfers"] == len(payouts)

@@ -44,7 +44,7 @@ from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-logger = logging.getLogger("payouts.sandbox")
+logger = logging.getLogger("stripe_sandbox")
 
 API_VERSION = "2025-10-29.clover"
 PLATFORM_BALANCE = 10**12

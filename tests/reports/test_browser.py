@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.factories.workers import DEFAULT_PASSWORD, StaffFactory
-from tests.payouts.test_reports_data import build_report_data
+from tests.reports.data import build_report_data
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -8,7 +8,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from payouts.sandbox.server import serve
+from stripe_sandbox.server import serve
 
 
 class Command(BaseCommand):

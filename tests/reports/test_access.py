@@ -78,3 +78,49 @@ def test_a_whole_leap_year_is_allowed(finance_client):
 
     assert response.status_code == 200
     assert response.json()["totals"]["gross"] == 0
+
+
+FAR_SPANS = [{"from": "9999-01-01", "to": "9999-12-31"}, {"from": "0001-01-01", "to": "0001-12-31"}]
+ENDPOINTS_WITH_A_RANGE = [
+    *[(path, {}) for path in REPORTS],
+    ("/api/v1/reports/payouts/", {"format": "csv"}),
+    ("/api/v1/reports/operations/", {"format": "csv"}),
+    ("/api/v1/reports/payouts/breakdown/", {"by": "day"}),
+    ("/api/v1/reports/payouts/breakdown/", {"by": "shift", "format": "csv"}),
+    ("/api/v1/reports/payouts/workers/{worker}/", {}),
+    ("/api/v1/reports/earnings/", {}),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "params"), ENDPOINTS_WITH_A_RANGE)
+@pytest.mark.parametrize("span", FAR_SPANS)
+def test_far_dates_are_400_invalid_naming_both_fields(finance_client, worker, path, params, span):
+    response = finance_client.get(path.format(worker=worker.pk), {**params, **span})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "invalid",
+        "detail": response.json()["detail"],
+        "fields": {"from": ["Must be between 2000-01-01 and 2100-12-31."],
+                   "to": ["Must be between 2000-01-01 and 2100-12-31."]},
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("span", FAR_SPANS)
+def test_far_dates_start_no_export(finance_client, settings, tmp_path, span):
+    settings.VAR_DIR = tmp_path
+
+    response = finance_client.post("/api/v1/reports/exports/", {"kind": "earnings", **span}, format="json")
+
+    assert (response.status_code, sorted(response.json()["fields"])) == (400, ["from", "to"])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_the_last_year_allowed_answers_an_empty_report(finance_client):
+    response = finance_client.get("/api/v1/reports/payouts/", {"from": "2100-01-01", "to": "2100-12-31"})
+
+    assert response.status_code == 200
+    assert (response.json()["results"], response.json()["totals"]["gross"]) == ([], 0)

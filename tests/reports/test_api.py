@@ -1,6 +1,6 @@
 """The payout and operations reports on a known data set: every figure computed by hand.
 
-The data set and the arithmetic are in `test_reports_data.py`; the range is November 2026.
+The data set and the arithmetic are in `data.py`; the range is November 2026.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import io
 
 import pytest
 
-from tests.payouts.test_reports_data import ReportData, build_report_data
+from tests.reports.data import ReportData, build_report_data
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
 
@@ -32,12 +32,16 @@ def row_for(rows, **match):
     return found[0]
 
 
-def test_percentile_oracle_interpolates_like_postgresql():
-    from payouts.reports import percentile_cont
+def test_percentiles_interpolate_between_the_closest_ranks(ops_client, skill_catalogue):
+    from tests.reports.data import at, make_ticket
 
-    assert percentile_cont([5, 20, 40, 60, 100, 400, 3700], 0.5) == 60
-    assert percentile_cont([5, 20, 40, 60, 100, 400, 3700], 0.9) == pytest.approx(1720)
-    assert percentile_cont([], 0.5) is None
+    for seconds in (3700, 5, 400, 20, 100, 40, 60):
+        make_ticket(created=at("11-05", "10:00"), first_response_after=seconds)
+
+    totals = ops_client.get("/api/v1/reports/operations/", {"from": "2026-11-05", "to": "2026-11-05"}).json()["totals"]
+
+    # PostgreSQL's PERCENTILE_CONT: the median is the 4th of 7; p90 lies 0.4 of the way from 400 to 3700.
+    assert (totals["first_response_median_seconds"], totals["first_response_p90_seconds"]) == (60.0, 1720.0)
 
 
 def test_payout_report_per_worker_figures(finance_client, report_data):
@@ -288,18 +292,18 @@ def test_large_export_runs_as_a_task_with_progress_and_a_download_link(finance_c
 def test_report_query_counts_do_not_grow_with_the_data(report_data, django_assert_num_queries):
     import datetime as dt
 
-    from payouts import reports
-    from tests.payouts.test_reports_data import make_earning
+    from reports.selectors import operations, payouts
+    from tests.reports.data import make_earning
 
     nov = {"day_from": dt.date(2026, 11, 1), "day_to": dt.date(2026, 11, 30)}
     # Rate card currency, earnings grouped by worker, payouts grouped by worker, the workers, and
     # the two totals aggregates.
     with django_assert_num_queries(6):
-        reports.payout_report(**nov)
+        payouts.payout_report(**nov)
     for ticket in ("t3", "t9"):
         make_earning(worker=report_data.cleo, ticket=report_data.tickets[ticket], amount=100, kind="csat_bonus",
                      earned=dt.datetime(2026, 11, 20, tzinfo=dt.UTC), status="pending")
     with django_assert_num_queries(6):
-        assert len(reports.payout_report(**nov)["results"]) == 3
+        assert len(payouts.payout_report(**nov)["results"]) == 3
     with django_assert_num_queries(27):
-        reports.operations_report(**nov)
+        operations.operations_report(**nov)

@@ -23,12 +23,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api import DateRangeQuery, parse_query
-from marketplace.errors import Conflict, DomainError, NotFound
-from payouts import report_tasks, reports
+from marketplace.errors import NotFound
+from payouts.errors import StripeUnavailable
+from reports import tasks
+from reports.errors import ExportNotReady
+from reports.formatting import csv_lines
+from reports.selectors import exports, operations, payouts, reconciliation
+from workers.models import Worker
 
 JSON_OR_CSV = {200: OpenApiResponse(OpenApiTypes.OBJECT, description="JSON; with `format=csv`, text/csv")}
 # A year of inclusive days, leap years included; anything longer is refused.
 MAX_RANGE_DAYS = 366
+# Days a report may cover (the annual export's years too): far dates are typos, and their day
+# bounds or a day of listing margin would leave Python's and Stripe's range of dates.
+EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 
 
 class IsFinance(BasePermission):
@@ -53,6 +61,12 @@ class ReportRangeQuery(DateRangeQuery):
     format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
 
     def validate(self, attrs):
+        outside = {
+            name: [f"Must be between {EARLIEST_DAY} and {LATEST_DAY}."]
+            for name in ("from", "to") if not EARLIEST_DAY <= attrs[name] <= LATEST_DAY
+        }
+        if outside:
+            raise serializers.ValidationError(outside)
         attrs = super().validate(attrs)
         # "At most a year" on the calendar: 2025-01-01..2025-12-31 is fine, ..2026-01-01 is not.
         if attrs["to"] >= _one_year_after(attrs["from"]):
@@ -112,10 +126,10 @@ class OperationsReportView(APIView):
     @extend_schema(parameters=[ReportRangeQuery], responses=JSON_OR_CSV)
     def get(self, request):
         query = parse_query(ReportRangeQuery, request)
-        report = reports.operations_report(day_from=query["from"], day_to=query["to"])
+        report = operations.operations_report(day_from=query["from"], day_to=query["to"])
         if query["format"] == "csv":
             return csv_response(
-                request, reports.operations_csv_lines(report), f"shiftline-operations-{_range_name(query)}.csv"
+                request, operations.operations_csv_lines(report), f"shiftline-operations-{_range_name(query)}.csv"
             )
         return Response(report)
 
@@ -131,14 +145,8 @@ class PayoutReportView(APIView):
         args = {"day_from": query["from"], "day_to": query["to"], "currency": query.get("currency")}
         if query["format"] == "csv":
             filename = f"shiftline-payouts-{_range_name(query)}.csv"
-            return csv_response(request, reports.payout_report_csv(**args), filename)
-        return Response(reports.payout_report(**args))
-
-
-class StripeUnavailable(DomainError):
-    status = 503
-    code = "stripe_unavailable"
-    default_detail = "Stripe could not be reached; try the reconciliation again shortly."
+            return csv_response(request, payouts.payout_report_csv(**args), filename)
+        return Response(payouts.payout_report(**args))
 
 
 class ReconciliationQuery(ReportRangeQuery):
@@ -154,15 +162,15 @@ class ReconciliationView(APIView):
     def get(self, request):
         query = parse_query(ReconciliationQuery, request)
         try:
-            result = reports.reconciliation_report(day_from=query["from"], day_to=query["to"])
+            result = reconciliation.reconciliation_report(day_from=query["from"], day_to=query["to"])
         except stripe.StripeError as exc:
             raise StripeUnavailable(f"Stripe could not be reached ({type(exc).__name__}); try again shortly.")
-        reports.reconciliation_store(result)
+        reconciliation.reconciliation_store(result)
         return Response(result)
 
 
 class BreakdownQuery(MoneyRangeQuery):
-    by = serializers.ChoiceField(choices=list(reports.BREAKDOWNS))
+    by = serializers.ChoiceField(choices=list(payouts.BREAKDOWNS))
 
 
 class PayoutBreakdownView(APIView):
@@ -173,12 +181,12 @@ class PayoutBreakdownView(APIView):
     @extend_schema(parameters=[BreakdownQuery], responses=JSON_OR_CSV)
     def get(self, request):
         query = parse_query(BreakdownQuery, request)
-        rows = reports.payout_breakdown(
+        rows = payouts.payout_breakdown(
             day_from=query["from"], day_to=query["to"], by=query["by"], currency=query.get("currency")
         )
         if query["format"] == "csv":
             header = list(rows[0]) if rows else [query["by"]]
-            lines = reports.csv_lines(header, ([row[k] for k in header] for row in rows))
+            lines = csv_lines(header, ([row[k] for k in header] for row in rows))
             return csv_response(request, lines, f"shiftline-payouts-by-{query['by']}-{_range_name(query)}.csv")
         return Response({"from": query["from"], "to": query["to"], "by": query["by"], "results": rows})
 
@@ -190,13 +198,11 @@ class WorkerStatementView(APIView):
 
     @extend_schema(parameters=[ReconciliationQuery], responses={200: OpenApiTypes.OBJECT})
     def get(self, request, worker_id: int):
-        from workers.models import Worker
-
         query = parse_query(ReconciliationQuery, request)
         worker = Worker.objects.filter(pk=worker_id).values("user_id", "full_name", "country").first()
         if worker is None:
             raise NotFound("No such worker.")
-        statement = reports.worker_statement(worker_id=worker_id, day_from=query["from"], day_to=query["to"])
+        statement = payouts.worker_statement(worker_id=worker_id, day_from=query["from"], day_to=query["to"])
         return Response({"worker": worker_id, "worker_name": worker["full_name"], "from": query["from"],
                          "to": query["to"], **statement})
 
@@ -210,13 +216,13 @@ class EarningsExportView(APIView):
     def get(self, request):
         query = parse_query(ReportRangeQuery, request)
         return csv_response(
-            request, reports.earnings_csv(day_from=query["from"], day_to=query["to"]),
+            request, exports.earnings_csv(day_from=query["from"], day_to=query["to"]),
             f"shiftline-earnings-{_range_name(query)}.csv",
         )
 
 
 class YearQuery(serializers.Serializer):
-    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    year = serializers.IntegerField(min_value=EARLIEST_DAY.year, max_value=LATEST_DAY.year)
     format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="csv")
 
 
@@ -229,13 +235,13 @@ class AnnualEarningsView(APIView):
     def get(self, request):
         query = parse_query(YearQuery, request)
         if query["format"] == "csv":
-            return csv_response(request, reports.annual_earnings_csv(year=query["year"]),
+            return csv_response(request, exports.annual_earnings_csv(year=query["year"]),
                                 f"shiftline-annual-earnings-{query['year']}.csv")
-        return Response({"year": query["year"], "results": list(reports.annual_earnings_rows(year=query["year"]))})
+        return Response({"year": query["year"], "results": list(exports.annual_earnings_rows(year=query["year"]))})
 
 
 class ExportRequest(ReportRangeQuery):
-    kind = serializers.ChoiceField(choices=list(report_tasks.EXPORT_KINDS))
+    kind = serializers.ChoiceField(choices=list(tasks.EXPORT_KINDS))
     format = serializers.ChoiceField(choices=["csv"], required=False, default="csv")
 
 
@@ -262,17 +268,17 @@ class ExportListView(APIView):
         serializer.is_valid(raise_exception=True)
         query = serializer.validated_data
         export_id = uuid.uuid4().hex
-        state = report_tasks.export_state_set(
+        state = tasks.export_state_set(
             export_id, kind=query["kind"], status="queued", progress=0, rows_done=0,
             **{"from": query["from"].isoformat(), "to": query["to"].isoformat()}, owner=request.user.pk,
         )
-        report_tasks.export_csv.delay(export_id)
-        state = report_tasks.export_state(export_id) or state
+        tasks.export_csv.delay(export_id)
+        state = tasks.export_state(export_id) or state
         return Response(_export_body(request, export_id, state), status=202)
 
 
 def _own_export(request, export_id: str) -> dict:
-    state = report_tasks.export_state(export_id)
+    state = tasks.export_state(export_id)
     if state is None or state.get("owner") != request.user.pk:
         raise NotFound("No such export (exports are kept for a day).")
     return state
@@ -293,8 +299,8 @@ class ExportDownloadView(APIView):
     def get(self, request, export_id: str):
         state = _own_export(request, export_id)
         if state["status"] != "done":
-            raise Conflict("The export is not ready yet.", code="export_not_ready")
-        path = report_tasks.export_dir() / f"{export_id}.csv"
+            raise ExportNotReady
+        path = tasks.export_dir() / f"{export_id}.csv"
         if not path.exists():
             raise NotFound("The export file is gone; start it again.")
         name = f"shiftline-{state['kind']}-{state['from'].replace('-', '')}-{state['to'].replace('-', '')}.csv"

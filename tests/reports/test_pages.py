@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.payouts.test_reports_data import ReportData, build_report_data
+from tests.reports.data import ReportData, build_report_data
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
 
@@ -118,3 +118,12 @@ def test_plotly_is_served_from_the_installed_package(finance_user):
     assert response["Content-Encoding"] == "gzip"
     assert response["Cache-Control"] == "public, max-age=31536000, immutable"
     assert client.get("/reports/vendor/plotly-0.0.0.min.js").status_code == 404
+
+
+@pytest.mark.parametrize("span", [{"from": "9999-01-01", "to": "9999-12-31"},
+                                  {"from": "0001-01-01", "to": "0001-12-31"}])
+def test_far_dates_on_a_page_are_explained_not_a_500(finance_user, report_data, span):
+    response = signed_in(finance_user).get("/finance/dashboard/", span)
+
+    assert response.status_code == 200
+    assert "Must be between 2000-01-01 and 2100-12-31." in response.content.decode()

@@ -1,16 +1,16 @@
-"""Celery tasks of the reports: the daily reconciliation with Stripe, and large CSV exports.
-
-Registered through `CELERY_IMPORTS` in settings (autodiscovery only finds `payouts.tasks`).
-"""
+"""Celery tasks of the reports: the daily reconciliation with Stripe, and large CSV exports."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 
 from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
 
-from payouts import reports
+from reports.selectors import exports, reconciliation
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +25,10 @@ def reconcile_daily() -> dict:
     Read-only against the ledger and Stripe: safe to run twice; the later result replaces the earlier.
     """
     today = dt.datetime.now(dt.UTC).date()
-    result = reports.reconciliation_report(
+    result = reconciliation.reconciliation_report(
         day_from=today - dt.timedelta(days=RECONCILIATION_LOOKBACK_DAYS - 1), day_to=today
     )
-    reports.reconciliation_store(result)
+    reconciliation.reconciliation_store(result)
     if not result["ok"]:
         logger.warning("Reconciliation found %s mismatches: %s", len(result["mismatches"]), result["mismatch_counts"])
     return {"ok": result["ok"], "mismatches": len(result["mismatches"])}
@@ -40,23 +40,17 @@ EXPORT_KINDS = ("earnings",)
 EXPORT_TTL = 24 * 3600  # seconds an export's state (and link) is kept
 
 
-def export_dir():
-    from django.conf import settings
-
+def export_dir() -> Path:
     path = settings.VAR_DIR / "report-exports"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def export_state(export_id: str) -> dict | None:
-    from django.core.cache import cache
-
     return cache.get(f"reports:export:{export_id}")
 
 
 def export_state_set(export_id: str, **changes) -> dict:
-    from django.core.cache import cache
-
     state = {**(export_state(export_id) or {}), **changes}
     cache.set(f"reports:export:{export_id}", state, timeout=EXPORT_TTL)
     return state
@@ -73,14 +67,14 @@ def export_csv(export_id: str) -> None:
     if state is None or state.get("status") == "done":
         return
     day_from, day_to = dt.date.fromisoformat(state["from"]), dt.date.fromisoformat(state["to"])
-    total = reports.earnings_export_count(day_from=day_from, day_to=day_to)
+    total = exports.earnings_export_count(day_from=day_from, day_to=day_to)
     export_state_set(export_id, status="running", rows_total=total, rows_done=0, progress=0)
     target = export_dir() / f"{export_id}.csv"
     partial = target.with_suffix(".partial")
     try:
         rows_done = 0
         with open(partial, "w", encoding="utf-8", newline="") as out:
-            for chunk in reports.earnings_csv(day_from=day_from, day_to=day_to):
+            for chunk in exports.earnings_csv(day_from=day_from, day_to=day_to):
                 out.write(chunk)
                 rows_done += chunk.count("\n")
                 if rows_done % 10_000 < chunk.count("\n"):

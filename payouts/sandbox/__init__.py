@@ -1,1 +1,0 @@
-"""`stripe_sandbox`: Shiftline's local Stripe-compatible server (see `server.py`)."""
