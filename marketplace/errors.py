@@ -50,27 +50,27 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     status = 400
-    code = ErrorCode.INVALID
+    code: str = ErrorCode.INVALID
 
 
 class NotAllowed(DomainError):
     status = 403
-    code = ErrorCode.PERMISSION_DENIED
+    code: str = ErrorCode.PERMISSION_DENIED
     default_detail = "You are not allowed to do this."
 
 
 class NotFound(DomainError):
     status = 404
-    code = ErrorCode.NOT_FOUND
+    code: str = ErrorCode.NOT_FOUND
     default_detail = "Not found."
 
 
 class Conflict(DomainError):
     status = 409
-    code = ErrorCode.CONFLICT
+    code: str = ErrorCode.CONFLICT
     default_detail = "This conflicts with the current state."
 
 
 class InvalidTransition(Conflict):
-    code = ErrorCode.INVALID_TRANSITION
+    code: str = ErrorCode.INVALID_TRANSITION
     default_detail = "This action is not allowed from the current state."
