@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import re
+from decimal import Decimal
 
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
-from psycopg_pool import PoolTimeout
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.api import Pagination, ScopedThrottle, error_body, parse_query
-from marketplace.drf import user_for_token_on_loop
-from marketplace.errors import DomainError
-from marketplace.http_on_loop import LoopRequest, send_json, throttles_allow
-from workers import selectors, services
+from marketplace.api import Pagination, ScopedThrottle, parse_query
+from workers import selectors
 from workers.errors import NotFound
 from workers.models import ClaimStatus, WorkerStatus
-
-logger = logging.getLogger(__name__)
+from workers.services import accounts, claims, shifts, validation, vetting
 
 # --- Permissions -----------------------------------------------------------------------------
 
@@ -158,7 +152,7 @@ class ShiftOutput(serializers.Serializer):
         return sorted(skill.code for skill in shift.skills.all())
 
     def get_opens_to_all_at(self, shift) -> dt.datetime:
-        return services.shift_opens_to_all_at(shift)
+        return shifts.shift_opens_to_all_at(shift)
 
     def get_rate_changes(self, shift) -> list[dict]:
         changes = getattr(shift, "rate_changes", None)
@@ -180,7 +174,7 @@ class ShiftInput(serializers.Serializer):
     language = serializers.CharField(max_length=8)
     skills = serializers.ListField(child=serializers.CharField(max_length=40), max_length=50, required=False,
                                    default=list)
-    rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, default="1.00")
+    rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, default=Decimal("1.00"))
     max_rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False)
 
 
@@ -289,7 +283,7 @@ class ShiftListQuery(serializers.Serializer):
     available = serializers.BooleanField(required=False)
 
     def validate_language(self, value):
-        if (error := services.language_error(value)) is not None:
+        if (error := validation.language_error(value)) is not None:
             raise serializers.ValidationError(error)
         return value.lower()
 
@@ -342,7 +336,7 @@ class AuthTokenView(APIView):
         return Response({"token": token.key, "user": UserOutput(user).data})
 
 
-auth_token_issue = services.auth_token_issue
+auth_token_issue = accounts.auth_token_issue
 
 
 # --- Workers ---------------------------------------------------------------------------------
@@ -366,7 +360,7 @@ class WorkerApplicationView(APIView):
         data = ApplyInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        worker = services.worker_apply(timezone_name=values.pop("timezone"), **values)
+        worker = accounts.worker_apply(timezone_name=values.pop("timezone"), **values)
         return Response(WorkerOutput(selectors.worker_of(worker.user)).data, status=201)
 
 
@@ -410,8 +404,8 @@ class WorkerDecisionView(APIView):
     def post(self, request, worker_id: int):
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
-        service = {"approve": services.worker_approve, "reject": services.worker_reject,
-                   "suspend": services.worker_suspend}[self.action]
+        service = {"approve": vetting.worker_approve, "reject": vetting.worker_reject,
+                   "suspend": vetting.worker_suspend}[self.action]
         service(worker_id=worker_id, actor=request.user, reason=data.validated_data["reason"])
         return _worker_response(worker_id, request.user)
 
@@ -436,7 +430,7 @@ class NoticesView(APIView):
     @extend_schema(request=None,
                    responses=inline_serializer("NoticesRead", {"marked_read": serializers.IntegerField()}))
     def post(self, request):
-        return Response({"marked_read": services.worker_notices_mark_read(worker_id=request.user.pk)})
+        return Response({"marked_read": claims.worker_notices_mark_read(worker_id=request.user.pk)})
 
 
 class AssessmentView(APIView):
@@ -468,7 +462,7 @@ class AssessmentView(APIView):
     def post(self, request):
         data = AssessmentInput(data=request.data)
         data.is_valid(raise_exception=True)
-        attempt = services.assessment_submit(worker_id=request.user.pk, answers=data.validated_data["answers"])
+        attempt = vetting.assessment_submit(worker_id=request.user.pk, answers=data.validated_data["answers"])
         return Response({"id": attempt.pk, "score": float(attempt.score), "correct": attempt.correct,
                          "total": attempt.total,
                          "submitted_at": serializers.DateTimeField().to_representation(attempt.submitted_at)},
@@ -501,7 +495,7 @@ class ShiftListView(APIView):
     def post(self, request):
         data = ShiftInput(data=request.data)
         data.is_valid(raise_exception=True)
-        shift = services.shift_create(actor=request.user, **data.validated_data)
+        shift = shifts.shift_create(actor=request.user, **data.validated_data)
         return Response(ShiftOutput(_visible_shift(request, shift.pk)).data, status=201)
 
 
@@ -517,7 +511,7 @@ class ShiftDetailView(APIView):
     def patch(self, request, shift_id: int):
         data = ShiftUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.shift_update(shift_id=shift_id, actor=request.user, **data.validated_data)
+        shifts.shift_update(shift_id=shift_id, actor=request.user, **data.validated_data)
         return Response(ShiftOutput(_visible_shift(request, shift_id)).data)
 
 
@@ -528,7 +522,7 @@ class ShiftCancelView(APIView):
     def post(self, request, shift_id: int):
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.shift_cancel(shift_id=shift_id, actor=request.user, reason=data.validated_data["reason"])
+        shifts.shift_cancel(shift_id=shift_id, actor=request.user, reason=data.validated_data["reason"])
         return Response(ShiftOutput(_visible_shift(request, shift_id)).data)
 
 
@@ -540,52 +534,10 @@ class ShiftClaimActionView(APIView):
 
     @extend_schema(request=None, responses=ClaimOutput)
     def post(self, request, shift_id: int):
-        service = {"claim": services.shift_claim, "release": services.shift_release,
-                   "check-in": services.shift_check_in, "check-out": services.shift_check_out}[self.action]
+        service = {"claim": claims.shift_claim, "release": claims.shift_release,
+                   "check-in": claims.shift_check_in, "check-out": claims.shift_check_out}[self.action]
         claim = service(worker_id=request.user.pk, shift_id=shift_id)
         return Response(ClaimOutput(claim).data, status=201 if self.action == "claim" else 200)
-
-
-_SEAT_ACTION_PATH = re.compile(r"/api/v1/shifts/([0-9]{1,18})/(claim|release)/")
-
-
-async def seat_action_on_loop(scope: dict, send) -> bool:
-    """`ShiftClaimActionView`'s claim and release for a worker's API token, answered on the event
-    loop with the services' loop versions (marketplace/http_on_loop.py); False leaves the request to
-    the view, untouched."""
-    match = _SEAT_ACTION_PATH.fullmatch(scope["path"])
-    if match is None or scope["method"] != "POST":
-        return False
-    request = LoopRequest(scope)
-    key = request.token_key() if request.acceptable() else None
-    if key is None:
-        return False
-    try:
-        user = await user_for_token_on_loop(key)
-        if user is None or not user.is_worker or not await throttles_allow(ShiftClaimActionView, user, request):
-            return False  # the view answers 401, 403 or 429
-    except Exception:  # the database or the cache is away this instant: the view copes as always
-        logger.warning("shift seat request left to the view", exc_info=True)
-        return False
-    shift_id, action = int(match[1]), match[2]
-    try:
-        if action == "claim":
-            claim, status = await services.shift_claim_on_loop(worker_id=user.pk, shift_id=shift_id), 201
-        else:
-            claim, status = await services.shift_release_on_loop(worker_id=user.pk, shift_id=shift_id), 200
-            if claim is None:
-                return False  # a late release, a waitlist, an ended shift or nothing to release
-        body = ClaimOutput(claim).data
-    except DomainError as refusal:
-        status, body = refusal.status, refusal.as_dict()
-    except PoolTimeout:  # no connection came: nothing was sent to the database
-        logger.warning("shift seat request left to the view: no connection", exc_info=True)
-        return False
-    except Exception:
-        logger.exception("shift %s on the event loop failed", action)
-        status, body = 500, error_body("server_error", "Something went wrong on our side.")
-    await send_json(send, request, status, body, allow="POST, OPTIONS")
-    return True
 
 
 class ShiftWaitlistView(APIView):
@@ -595,12 +547,12 @@ class ShiftWaitlistView(APIView):
 
     @extend_schema(request=None, responses={201: WaitlistOutput})
     def post(self, request, shift_id: int):
-        entry = services.waitlist_join(worker_id=request.user.pk, shift_id=shift_id)
+        entry = claims.waitlist_join(worker_id=request.user.pk, shift_id=shift_id)
         return Response(WaitlistOutput(entry).data, status=201)
 
     @extend_schema(request=None, responses=WaitlistOutput)
     def delete(self, request, shift_id: int):
-        entry = services.waitlist_leave(worker_id=request.user.pk, shift_id=shift_id)
+        entry = claims.waitlist_leave(worker_id=request.user.pk, shift_id=shift_id)
         return Response(WaitlistOutput(entry).data)
 
 
@@ -624,12 +576,12 @@ class ShiftTemplateInput(serializers.Serializer):
     weekday = serializers.IntegerField(help_text="0 = Monday … 6 = Sunday")
     start_time = serializers.TimeField()
     timezone = serializers.CharField(max_length=64, default="UTC")
-    duration_minutes = serializers.IntegerField()
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=60 * 24 * 7)
     capacity = serializers.IntegerField()
     language = serializers.CharField(max_length=8)
     skills = serializers.ListField(child=serializers.CharField(max_length=40), max_length=50, required=False,
                                    default=list)
-    rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, default="1.00")
+    rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, default=Decimal("1.00"))
     max_rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False)
     weeks_ahead = serializers.IntegerField(required=False, default=2)
 
@@ -674,7 +626,7 @@ class ShiftTemplateListView(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         minutes = values.pop("duration_minutes")
-        template = services.shift_template_create(
+        template = shifts.shift_template_create(
             actor=request.user, timezone_name=values.pop("timezone"), duration=dt.timedelta(minutes=minutes),
             **values)
         return Response(ShiftTemplateOutput(selectors.shift_templates().get(pk=template.pk)).data, status=201)
@@ -685,5 +637,5 @@ class ShiftTemplateDeactivateView(APIView):
 
     @extend_schema(request=None, responses=ShiftTemplateOutput)
     def post(self, request, template_id: int):
-        services.shift_template_deactivate(template_id=template_id, actor=request.user)
+        shifts.shift_template_deactivate(template_id=template_id, actor=request.user)
         return Response(ShiftTemplateOutput(selectors.shift_templates().get(pk=template_id)).data)

@@ -51,11 +51,10 @@ def _post_to_view(worker, path):
     return call
 
 
-@pytest.fixture(params=["view", "server-loop"])
+@pytest.fixture(params=["in-process", "server"])
 def post_as(request):
     """`post_as(worker, path)`: a call that POSTs with the worker's token, in-process through the
-    Django view (the services on threads), or to a running server, whose event loop answers token
-    claims and releases itself (`workers.api.seat_action_on_loop`)."""
+    Django view, or over HTTP to a running server (its request threads and connection pool)."""
     if request.param == "view":
         return _post_to_view
     server = request.getfixturevalue("asgi_server")
