@@ -45,6 +45,14 @@ def paginated(request, view, queryset, serializer_class, **context):
 
 # --- Serializers -----------------------------------------------------------------------------
 
+_DATETIME = serializers.DateTimeField()
+_MULTIPLIER = serializers.DecimalField(max_digits=4, decimal_places=2)
+
+
+def _when(value: dt.datetime | None) -> str | None:
+    return None if value is None else _DATETIME.to_representation(value)
+
+
 
 class AuthTokenInput(serializers.Serializer):
     username = serializers.CharField(max_length=150)
@@ -79,13 +87,30 @@ class WorkerOutput(serializers.Serializer):
     status_changed_at = serializers.DateTimeField(allow_null=True)
 
     def get_languages(self, worker) -> list[str]:
-        return sorted(lang.language for lang in worker.languages.all())
+        return worker.language_codes
 
     def get_skills(self, worker) -> list[str]:
-        return sorted(skill.code for skill in worker.skills.all())
+        return worker.skill_codes
 
     def get_priority_access(self, worker) -> bool:
         return selectors.has_priority_access(worker)
+
+    def to_representation(self, worker) -> dict:
+        # The fields above, written out: DRF's per-field path (a deep copy of every field per
+        # serializer) cost more than the rest of `GET /workers/me/`. `worker` comes from a selector
+        # (`language_codes`, `skill_codes`); tests/workers/test_apply.py checks the keys.
+        user = worker.user
+        return {
+            "id": worker.pk, "username": user.username, "email": user.email, "full_name": worker.full_name,
+            "status": worker.status, "country": worker.country, "timezone": worker.timezone,
+            "languages": worker.language_codes, "skills": worker.skill_codes,
+            "quality_score": float(worker.quality_score), "reliability_score": float(worker.reliability_score),
+            "priority_access": self.get_priority_access(worker), "concurrency_cap": worker.concurrency_cap,
+            "payout_account_status": worker.payout_account_status, "stripe_account_id": worker.stripe_account_id,
+            "assessment_score": None if worker.assessment_score is None else float(worker.assessment_score),
+            "assessment_taken_at": _when(worker.assessment_taken_at), "applied_at": _when(worker.applied_at),
+            "status_changed_at": _when(worker.status_changed_at),
+        }
 
 
 class ApplyInput(serializers.Serializer):
@@ -214,21 +239,16 @@ class ClaimOutput(serializers.Serializer):
         # The fields above, written out: claim and release answer with this on the hottest endpoint,
         # and DRF's per-field path (a deep copy of every field per serializer) cost about 0.5 ms.
         # tests/workers/test_claims.py checks that the keys match the declared fields.
-        def when(value):
-            return None if value is None else _DATETIME.to_representation(value)
-
         return {
             "id": claim.pk, "shift": claim.shift_id, "worker": claim.worker_id, "status": claim.status,
             "rate_multiplier": _MULTIPLIER.to_representation(claim.rate_multiplier),
-            "starts_at": when(claim.starts_at), "ends_at": when(claim.ends_at), "claimed_at": when(claim.claimed_at),
-            "checked_in_at": when(claim.checked_in_at), "checked_out_at": when(claim.checked_out_at),
-            "released_at": when(claim.released_at), "late_release": self.get_late_release(claim),
+            "starts_at": _when(claim.starts_at), "ends_at": _when(claim.ends_at), "claimed_at": _when(claim.claimed_at),
+            "checked_in_at": _when(claim.checked_in_at), "checked_out_at": _when(claim.checked_out_at),
+            "released_at": _when(claim.released_at), "late_release": self.get_late_release(claim),
             "shift_detail": self.get_shift_detail(claim),
         }
 
 
-_DATETIME = serializers.DateTimeField()
-_MULTIPLIER = serializers.DecimalField(max_digits=4, decimal_places=2)
 
 
 class WaitlistOutput(serializers.Serializer):

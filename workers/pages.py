@@ -137,8 +137,8 @@ def assessment(request, worker):
 def profile(request, worker):
     return render(request, "workers/profile.html", {
         "worker": worker,
-        "languages": sorted(lang.language for lang in worker.languages.all()),
-        "skills": sorted(skill.code for skill in worker.skills.all()),
+        "languages": worker.language_codes,
+        "skills": worker.skill_codes,
         "priority": selectors.has_priority_access(worker),
         "settings": _priority_settings(),
         "notices": selectors.notices_of(worker_id=worker.pk, limit=10),
@@ -163,7 +163,7 @@ class BoardFilter(forms.Form):
 def shift_board(request, worker):
     """Shifts the worker may claim, in their own timezone, live seat counts over /ws/shifts/."""
     tz = zoneinfo.ZoneInfo(worker.timezone)
-    own_languages = sorted(lang.language for lang in worker.languages.all())
+    own_languages = worker.language_codes
     board_filter = BoardFilter(request.GET or None)
     board_filter.fields["language"].choices = [("", "All my languages")] + [(c, c) for c in own_languages]
     starts_from = starts_before = None

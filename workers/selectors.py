@@ -9,6 +9,8 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -31,16 +33,42 @@ from workers.models import (
 )
 
 
+def _with_codes(qs: QuerySet[Worker]) -> QuerySet[Worker]:
+    """Workers with their user and, in the same query, `language_codes` and `skill_codes` (sorted)."""
+    return qs.select_related("user").annotate(
+        language_codes=ArraySubquery(
+            WorkerLanguage.objects.filter(worker_id=OuterRef("pk")).order_by("language").values("language")),
+        skill_codes=ArraySubquery(
+            Worker.skills.through.objects.filter(worker_id=OuterRef("pk")).order_by("skill_id").values("skill_id")),
+    )
+
+
+# `_with_codes` for one worker already loaded (token authentication reads `user.worker` with the
+# user): a fixed statement, since building the ORM query cost several times running it.
+_CODES_SQL = """
+SELECT ARRAY(SELECT language FROM workers_workerlanguage WHERE worker_id = %(worker)s ORDER BY language),
+       ARRAY(SELECT skill_id FROM workers_worker_skills WHERE worker_id = %(worker)s ORDER BY skill_id)
+"""
+
+
 def worker_of(user: User) -> Worker | None:
-    """The caller's worker profile, or None for staff and anonymous users."""
+    """The caller's worker profile with `language_codes` and `skill_codes`, or None for staff and
+    anonymous users. One query when token authentication loaded the profile, two otherwise."""
     if not getattr(user, "is_authenticated", False) or not user.is_worker:
         return None
-    return Worker.objects.filter(pk=user.pk).select_related("user").prefetch_related("languages", "skills").first()
+    try:
+        worker = user.worker
+    except Worker.DoesNotExist:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_CODES_SQL, {"worker": worker.pk})
+        worker.language_codes, worker.skill_codes = cursor.fetchone()
+    return worker
 
 
 def workers_visible_to(user: User) -> QuerySet[Worker]:
     """Ops see every worker; a worker sees only themself."""
-    qs = Worker.objects.select_related("user").prefetch_related("languages", "skills")
+    qs = _with_codes(Worker.objects.all())
     if user.is_ops:
         return qs
     if user.is_worker:
