@@ -11,7 +11,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from workers.models import (
@@ -97,11 +99,15 @@ def has_priority_access(worker: Worker) -> bool:
     return worker.reliability_score >= Decimal(settings.SHIFTLINE["PRIORITY_MIN_RELIABILITY"])
 
 
-def _with_rate_changes(qs: QuerySet[Shift]) -> QuerySet[Shift]:
-    return qs.prefetch_related(
-        "skills",
-        Prefetch("events", queryset=ShiftEvent.objects.filter(kind="rate_changed").order_by("created_at", "id"),
-                 to_attr="rate_changes"),
+def _with_board_fields(qs: QuerySet[Shift]) -> QuerySet[Shift]:
+    """Shifts with, in the same query, `skill_codes` (sorted) and `rate_changes` (oldest first,
+    `{"at", "rate_from", "rate_to"}`)."""
+    return qs.annotate(
+        skill_codes=ArraySubquery(
+            Shift.skills.through.objects.filter(shift_id=OuterRef("pk")).order_by("skill_id").values("skill_id")),
+        rate_changes=ArraySubquery(
+            ShiftEvent.objects.filter(shift_id=OuterRef("pk"), kind="rate_changed").order_by("created_at", "id")
+            .values(change=JSONObject(at="created_at", rate_from=KT("data__from"), rate_to=KT("data__to")))),
     )
 
 
@@ -112,11 +118,12 @@ def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet
     `waitlisted`."""
     now = now or timezone.now()
     if user.is_ops:
-        return _with_rate_changes(Shift.objects.all())
+        return _with_board_fields(Shift.objects.all())
     if not user.is_worker:
         return Shift.objects.none()
-    worker = Worker.objects.filter(pk=user.pk).only("reliability_score").first()
-    if worker is None:
+    try:
+        worker = user.worker  # loaded with the user by token authentication
+    except Worker.DoesNotExist:
         return Shift.objects.none()
     worker_skills = Worker.skills.through.objects.filter(worker_id=worker.pk).values("skill_id")
     qs = (
@@ -135,7 +142,7 @@ def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet
     if not has_priority_access(worker):
         head_start = settings.SHIFTLINE["PRIORITY_HEAD_START"]
         qs = qs.filter(Q(published_at__lte=now - head_start) | Q(starts_at__lte=now + head_start))
-    return _with_rate_changes(qs)
+    return _with_board_fields(qs)
 
 
 def shift_list(*, user: User, starts_from: dt.datetime | None = None, starts_before: dt.datetime | None = None,
@@ -195,7 +202,7 @@ def assessment_state(*, worker: Worker) -> dict:
 
 
 def ops_shift_board(*, include_past: bool = False) -> QuerySet[Shift]:
-    qs = _with_rate_changes(Shift.objects.all()).annotate(
+    qs = _with_board_fields(Shift.objects.all()).annotate(
         waitlist_count=Count("waitlist", filter=Q(waitlist__status=WaitlistStatus.WAITING)))
     if not include_past:
         qs = qs.filter(ends_at__gt=timezone.now())
