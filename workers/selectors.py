@@ -29,6 +29,7 @@ from workers.models import (
     User,
     WaitlistStatus,
     Worker,
+    WorkerEvent,
     WorkerLanguage,
     WorkerNotice,
     WorkerStatus,
@@ -91,8 +92,8 @@ def vetting_queue() -> QuerySet[Worker]:
             .order_by(F("status_changed_at").desc(nulls_first=True), "applied_at"))
 
 
-def worker_events(*, worker_id: int):
-    return Worker.objects.get(pk=worker_id).events.select_related("actor").order_by("-created_at", "-id")
+def worker_events(*, worker_id: int) -> QuerySet[WorkerEvent]:
+    return WorkerEvent.objects.filter(worker_id=worker_id).select_related("actor").order_by("-created_at", "-id")
 
 
 def has_priority_access(worker: Worker) -> bool:
