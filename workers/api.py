@@ -45,12 +45,14 @@ def paginated(request, view, queryset, serializer_class, **context):
 
 # --- Serializers -----------------------------------------------------------------------------
 
-_DATETIME = serializers.DateTimeField()
-_MULTIPLIER = serializers.DecimalField(max_digits=4, decimal_places=2)
-
-
 def _when(value: dt.datetime | None) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
+    """A datetime as DRF's DateTimeField renders it (ISO 8601, UTC as "Z"; TIME_ZONE is UTC)."""
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _multiplier(value) -> str:
+    """A multiplier as DRF's DecimalField(decimal_places=2) renders it."""
+    return f"{value:.2f}"
 
 
 
@@ -174,7 +176,7 @@ class ShiftOutput(serializers.Serializer):
         return shifts.shift_opens_to_all_at(shift)
 
     def get_rate_changes(self, shift) -> list[dict]:
-        return [{"at": _DATETIME.to_representation(parse_datetime(change["at"])), "rate_from": change["rate_from"],
+        return [{"at": _when(parse_datetime(change["at"])), "rate_from": change["rate_from"],
                  "rate_to": change["rate_to"]} for change in shift.rate_changes]
 
     def get_my_claim(self, shift) -> int | None:
@@ -190,8 +192,8 @@ class ShiftOutput(serializers.Serializer):
             "id": shift.pk, "starts_at": _when(shift.starts_at), "ends_at": _when(shift.ends_at),
             "capacity": shift.capacity, "seats_taken": shift.seats_taken, "seats_left": self.get_seats_left(shift),
             "language": shift.language, "skills": shift.skill_codes,
-            "rate_multiplier": _MULTIPLIER.to_representation(shift.rate_multiplier),
-            "max_rate_multiplier": _MULTIPLIER.to_representation(shift.max_rate_multiplier),
+            "rate_multiplier": _multiplier(shift.rate_multiplier),
+            "max_rate_multiplier": _multiplier(shift.max_rate_multiplier),
             "status": shift.status, "published_at": _when(shift.published_at),
             "opens_to_all_at": _when(self.get_opens_to_all_at(shift)), "rate_changes": self.get_rate_changes(shift),
             "my_claim": self.get_my_claim(shift), "waitlisted": self.get_waitlisted(shift),
@@ -235,10 +237,10 @@ class ClaimOutput(serializers.Serializer):
     def get_shift_detail(self, claim) -> dict:
         shift = claim.shift
         return {
-            "id": shift.pk, "starts_at": _DATETIME.to_representation(shift.starts_at),
-            "ends_at": _DATETIME.to_representation(shift.ends_at),
+            "id": shift.pk, "starts_at": _when(shift.starts_at),
+            "ends_at": _when(shift.ends_at),
             "language": shift.language, "capacity": shift.capacity, "seats_taken": shift.seats_taken,
-            "rate_multiplier": _MULTIPLIER.to_representation(shift.rate_multiplier), "status": shift.status,
+            "rate_multiplier": _multiplier(shift.rate_multiplier), "status": shift.status,
         }
 
     def to_representation(self, claim) -> dict:
@@ -247,7 +249,7 @@ class ClaimOutput(serializers.Serializer):
         # tests/workers/test_claims.py checks that the keys match the declared fields.
         return {
             "id": claim.pk, "shift": claim.shift_id, "worker": claim.worker_id, "status": claim.status,
-            "rate_multiplier": _MULTIPLIER.to_representation(claim.rate_multiplier),
+            "rate_multiplier": _multiplier(claim.rate_multiplier),
             "starts_at": _when(claim.starts_at), "ends_at": _when(claim.ends_at), "claimed_at": _when(claim.claimed_at),
             "checked_in_at": _when(claim.checked_in_at), "checked_out_at": _when(claim.checked_out_at),
             "released_at": _when(claim.released_at), "late_release": self.get_late_release(claim),

@@ -10,19 +10,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-from django.db.models.fields.json import KT
-from django.db.models.functions import JSONObject
+from django.db.models import BigIntegerField, BooleanField, CharField, Count, F, Field, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from workers.models import (
     AssessmentAttempt,
     AssessmentQuestion,
-    ClaimStatus,
     Shift,
     ShiftClaim,
-    ShiftEvent,
     ShiftStatus,
     ShiftTemplate,
     ShiftWaitlistEntry,
@@ -100,16 +98,32 @@ def has_priority_access(worker: Worker) -> bool:
     return worker.reliability_score >= Decimal(settings.SHIFTLINE["PRIORITY_MIN_RELIABILITY"])
 
 
+# The worker-facing shift rules as fixed SQL fragments over `workers_shift`: the shift lists are
+# read on every board refresh, and building the same conditions from querysets (Exists, OuterRef,
+# ArraySubquery) cost several milliseconds of CPU a request, more than everything else together.
+_BOARD_FIELDS = {
+    "skill_codes": "ARRAY(SELECT ss.skill_id FROM workers_shift_skills ss WHERE ss.shift_id = workers_shift.id"
+                   " ORDER BY ss.skill_id)",
+    "rate_changes": "ARRAY(SELECT json_build_object('at', e.created_at, 'rate_from', e.data ->> 'from',"
+                    " 'rate_to', e.data ->> 'to') FROM workers_shiftevent e WHERE e.shift_id = workers_shift.id"
+                    " AND e.kind = 'rate_changed' ORDER BY e.created_at, e.id)",
+}
+_WORKER_MAY_SEE = """workers_shift.status = 'published'
+    AND EXISTS (SELECT 1 FROM workers_workerlanguage wl
+                WHERE wl.worker_id = %s AND wl.language = workers_shift.language)
+    AND NOT EXISTS (SELECT 1 FROM workers_shift_skills ss WHERE ss.shift_id = workers_shift.id AND ss.skill_id
+                    NOT IN (SELECT ws.skill_id FROM workers_worker_skills ws WHERE ws.worker_id = %s))"""
+_MY_CLAIM = """(SELECT c.id FROM workers_shiftclaim c WHERE c.shift_id = workers_shift.id AND c.worker_id = %s
+                AND c.status IN ('active', 'completed') LIMIT 1)"""
+_WAITLISTED = """EXISTS (SELECT 1 FROM workers_shiftwaitlistentry w WHERE w.shift_id = workers_shift.id
+                         AND w.worker_id = %s AND w.status = 'waiting')"""
+
+
 def _with_board_fields(qs: QuerySet[Shift]) -> QuerySet[Shift]:
     """Shifts with, in the same query, `skill_codes` (sorted) and `rate_changes` (oldest first,
     `{"at", "rate_from", "rate_to"}`)."""
-    return qs.annotate(
-        skill_codes=ArraySubquery(
-            Shift.skills.through.objects.filter(shift_id=OuterRef("pk")).order_by("skill_id").values("skill_id")),
-        rate_changes=ArraySubquery(
-            ShiftEvent.objects.filter(shift_id=OuterRef("pk"), kind="rate_changed").order_by("created_at", "id")
-            .values(change=JSONObject(at="created_at", rate_from=KT("data__from"), rate_to=KT("data__to")))),
-    )
+    return qs.annotate(skill_codes=RawSQL(_BOARD_FIELDS["skill_codes"], [], output_field=ArrayField(CharField())),
+                       rate_changes=RawSQL(_BOARD_FIELDS["rate_changes"], [], output_field=Field()))
 
 
 def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet[Shift]:
@@ -126,20 +140,9 @@ def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet
         worker = user.worker  # loaded with the user by token authentication
     except Worker.DoesNotExist:
         return Shift.objects.none()
-    worker_skills = Worker.skills.through.objects.filter(worker_id=worker.pk).values("skill_id")
-    qs = (
-        Shift.objects.filter(status=ShiftStatus.PUBLISHED)
-        .filter(Exists(WorkerLanguage.objects.filter(worker_id=worker.pk, language=OuterRef("language"))))
-        .exclude(Exists(Shift.skills.through.objects.filter(shift_id=OuterRef("pk"))
-                        .exclude(skill_id__in=worker_skills)))
-        .annotate(
-            my_claim=ShiftClaim.objects.filter(
-                shift_id=OuterRef("pk"), worker_id=worker.pk,
-                status__in=[ClaimStatus.ACTIVE, ClaimStatus.COMPLETED]).values("pk")[:1],
-            waitlisted=Exists(ShiftWaitlistEntry.objects.filter(
-                shift_id=OuterRef("pk"), worker_id=worker.pk, status=WaitlistStatus.WAITING)),
-        )
-    )
+    qs = Shift.objects.filter(RawSQL(_WORKER_MAY_SEE, [worker.pk, worker.pk], output_field=BooleanField())).annotate(
+        my_claim=RawSQL(_MY_CLAIM, [worker.pk], output_field=BigIntegerField()),
+        waitlisted=RawSQL(_WAITLISTED, [worker.pk], output_field=BooleanField()))
     if not has_priority_access(worker):
         head_start = settings.SHIFTLINE["PRIORITY_HEAD_START"]
         qs = qs.filter(Q(published_at__lte=now - head_start) | Q(starts_at__lte=now + head_start))

@@ -63,6 +63,8 @@ def _refusal_error(refusal: str, shift: Shift | None) -> errors.DomainError:
 
 def _seat_call(sql: str, params: list) -> ShiftClaim:
     """Run a claim or release function; the claim with its `shift`, or raise its refusal."""
+    if not 0 < params[1] < 2**63:  # no such shift id (bigint); the function would not take it
+        raise errors.NotFound("No such shift.")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
