@@ -3,7 +3,7 @@
     python bench/requests.py                 # defaults, about two minutes
     python bench/requests.py --duration 10 --clients 8
 
-Starts uvicorn (`marketplace.asgi:application`, one process) in production mode (DEBUG=false) on a
+Starts uvicorn (`marketplace.asgi:application`, one process per server) in production mode (DEBUG=false) on a
 dedicated PostgreSQL database (`<DATABASE_URL name>_bench_requests`, migrated and emptied at start)
 with Redis, rate limits ON (rates no client reaches, so every request is counted by the limiter),
 makes approved workers with API tokens and 20 shifts they may claim, and drives each phase with
@@ -14,10 +14,11 @@ makes approved workers with API tokens and 20 shifts they may claim, and drives 
 - claim+release: `POST /api/v1/shifts/{id}/claim/` then `.../release/` (figures per request);
 - shifts: `GET /api/v1/shifts/?available=true`, which answers 20 shifts.
 
-The server process's CPU time (user + system, from /proc) is divided by the requests answered.
-Then a second server with rate limits OFF runs the 404 and `me` phases again: the limiter's own
-cost is `me` with limits on minus `me` with limits off, in units of each run's 404. Each line shows
-its target and whether it was met.
+The server process's CPU time (user + system, from /proc) is divided by the requests answered. A
+second server with rate limits OFF runs the 404 and `me` phases too: the limiter's own cost is
+`me` with limits on minus `me` with limits off, each in units of its server's 404. Phases of both
+servers are interleaved over `--rounds` rounds, so that other load on the machine falls on every
+line alike. Each line shows its target and whether it was met.
 """
 
 from __future__ import annotations
@@ -83,33 +84,40 @@ async def _client(port: int, token: str | None, paths, deadline: float, counts: 
         connection.close()
 
 
-def run_phase(server: Server, tokens: list[str | None], paths_for, duration: float) -> dict:
-    """Each client loops over `paths_for(index)`; the server CPU per request and the answers."""
-    counts: dict[int, int] = {}
-
-    async def run() -> None:
-        deadline = time.monotonic() + duration
-        await asyncio.gather(*(_client(server.port, token, paths_for(i), deadline, counts)
-                               for i, token in enumerate(tokens)))
-
-    cpu_before, began = server.cpu_seconds(), time.monotonic()
-    asyncio.run(run())
-    elapsed = time.monotonic() - began
-    requests = sum(counts.values())
-    return {"cpu_ms": (server.cpu_seconds() - cpu_before) / max(requests, 1) * 1000, "rps": requests / elapsed,
-            "answers": dict(sorted(counts.items()))}
+async def _phase(port: int, tokens: list[str | None], paths_for, duration: float, counts: dict[int, int]) -> None:
+    deadline = time.monotonic() + duration
+    await asyncio.gather(*(_client(port, token, paths_for(i), deadline, counts) for i, token in enumerate(tokens)))
 
 
-def phases(server: Server, tokens: list[str], shifts: list[int], duration: float, *, only_reads: bool) -> dict:
+def phases_for(tokens: list[str], shifts: list[int], *, only_reads: bool) -> dict:
+    """name -> (the clients' tokens, each client's request loop)."""
     anonymous: list[str | None] = [None] * len(tokens)
-    results = {"404": run_phase(server, anonymous, lambda i: [("GET", "/api/v1/no-such-endpoint/")], duration),
-               "me": run_phase(server, tokens, lambda i: [("GET", "/api/v1/workers/me/")], duration)}
-    if only_reads:
-        return results
-    results["claim+release"] = run_phase(server, tokens, lambda i: [
-        ("POST", f"/api/v1/shifts/{shifts[i % len(shifts)]}/claim/"),
-        ("POST", f"/api/v1/shifts/{shifts[i % len(shifts)]}/release/")], duration)
-    results["shifts"] = run_phase(server, tokens, lambda i: [("GET", "/api/v1/shifts/?available=true")], duration)
+    phases = {"404": (anonymous, lambda i: [("GET", "/api/v1/no-such-endpoint/")]),
+              "me": (tokens, lambda i: [("GET", "/api/v1/workers/me/")])}
+    if not only_reads:
+        phases["claim+release"] = (tokens, lambda i: [("POST", f"/api/v1/shifts/{shifts[i % len(shifts)]}/claim/"),
+                                                      ("POST", f"/api/v1/shifts/{shifts[i % len(shifts)]}/release/")])
+        phases["shifts"] = (tokens, lambda i: [("GET", "/api/v1/shifts/?available=true")])
+    return phases
+
+
+def measure(servers: dict, phases: dict, duration: float, rounds: int) -> dict:
+    """Every phase on every server, interleaved over `rounds` rounds so that other load on the
+    machine falls on all of them alike: {(server, phase): {cpu_ms, rps, answers}}."""
+    totals: dict = {}
+    for _ in range(rounds):
+        for label, server in servers.items():
+            for name, (tokens, paths_for) in phases[label].items():
+                entry = totals.setdefault((label, name), {"cpu": 0.0, "seconds": 0.0, "answers": {}})
+                cpu_before, began = server.cpu_seconds(), time.monotonic()
+                asyncio.run(_phase(server.port, tokens, paths_for, duration / rounds, entry["answers"]))
+                entry["seconds"] += time.monotonic() - began
+                entry["cpu"] += server.cpu_seconds() - cpu_before
+    results = {}
+    for key, entry in totals.items():
+        requests = sum(entry["answers"].values())
+        results[key] = {"cpu_ms": entry["cpu"] / max(requests, 1) * 1000, "rps": requests / entry["seconds"],
+                        "answers": dict(sorted(entry["answers"].items()))}
     return results
 
 
@@ -125,7 +133,8 @@ def line(name: str, result: dict, unit: float) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per phase")
+    parser.add_argument("--duration", type=float, default=9.0, help="seconds per line")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shiftline")
@@ -142,27 +151,29 @@ def main() -> int:
     os.environ["DATABASE_POOL"] = "false"
     data = prepare_data(args.clients)
     tokens, shifts = data["tokens"], data["shifts"]
-    print(f"bench/requests.py: uvicorn (1 process) on PostgreSQL + Redis, production mode, {args.clients} "
-          f"keep-alive clients, {args.duration:.0f} s per phase", flush=True)
-    failures = 0
-    for env, label in ((limits_on, "rate limits on"), (limits_off, "rate limits off")):
-        server = Server(["marketplace.asgi:application"], env)
-        try:
-            phases(server, tokens, shifts, 2.0, only_reads=env is limits_off)  # warm up every path
-            results = phases(server, tokens, shifts, args.duration, only_reads=env is limits_off)
-        finally:
+    print(f"bench/requests.py: uvicorn (1 process each) on PostgreSQL + Redis, production mode, {args.clients} "
+          f"keep-alive clients, {args.duration:.0f} s per line in {args.rounds} interleaved rounds", flush=True)
+    servers = {"on": Server(["marketplace.asgi:application"], limits_on),
+               "off": Server(["marketplace.asgi:application"], limits_off)}
+    phases = {"on": phases_for(tokens, shifts, only_reads=False), "off": phases_for(tokens, shifts, only_reads=True)}
+    try:
+        measure(servers, phases, 2.0 * len(servers), 1)  # warm up every path
+        results = measure(servers, phases, args.duration, args.rounds)
+    finally:
+        for server in servers.values():
             server.stop()
-        unit = results["404"]["cpu_ms"]
-        print(f"-- {label}", flush=True)
-        for name, result in results.items():
+    failures = 0
+    for label in servers:
+        unit = results[(label, "404")]["cpu_ms"]
+        print(f"-- rate limits {label}", flush=True)
+        for name in phases[label]:
+            result = results[(label, name)]
             print(line(name, result, unit), flush=True)
             failures += sum(n for status, n in result["answers"].items() if status >= 500 or status == 429)
-        if env is limits_on:
-            on_me = results["me"]["cpu_ms"] / unit
-        else:
-            cost = on_me - results["me"]["cpu_ms"] / unit
-            print(f"{'limiter':<14} {cost:5.2f}× the 404 (me with limits on minus off, each in its run's 404)   "
-                  f"target ≤ {TARGETS['limiter']}×: {'met' if cost <= TARGETS['limiter'] else 'NOT met'}", flush=True)
+    cost = (results[("on", "me")]["cpu_ms"] / results[("on", "404")]["cpu_ms"]
+            - results[("off", "me")]["cpu_ms"] / results[("off", "404")]["cpu_ms"])
+    print(f"{'limiter':<14} {cost:5.2f}× the 404 (me with limits on minus off, each in its server's 404)   "
+          f"target ≤ {TARGETS['limiter']}×: {'met' if cost <= TARGETS['limiter'] else 'NOT met'}", flush=True)
     return 1 if failures else 0
 
 
