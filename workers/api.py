@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api import Pagination, ScopedThrottle, parse_query
+from marketplace.drf import WindowCountPagination
 from workers import selectors
 from workers.errors import NotFound
 from workers.models import ClaimStatus, WorkerStatus
@@ -36,8 +37,8 @@ class IsWorker(BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.is_worker)
 
 
-def paginated(request, view, queryset, serializer_class, **context):
-    paginator = Pagination()
+def paginated(request, view, queryset, serializer_class, pagination_class=Pagination, **context):
+    paginator = pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     data = serializer_class(page, many=True, context={"request": request, **context}).data
     return paginator.get_paginated_response(data)
@@ -517,7 +518,8 @@ class ShiftListView(APIView):
     )
     def get(self, request):
         query = parse_query(ShiftListQuery, request)
-        return paginated(request, self, selectors.shift_list(user=request.user, **query), ShiftOutput)
+        return paginated(request, self, selectors.shift_list(user=request.user, **query), ShiftOutput,
+                         pagination_class=WindowCountPagination)
 
     @extend_schema(request=ShiftInput, responses={201: ShiftOutput})
     def post(self, request):

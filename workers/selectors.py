@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import BigIntegerField, BooleanField, CharField, Count, F, Field, OuterRef, Q, QuerySet
+from django.db.models import BigIntegerField, BooleanField, CharField, Count, F, JSONField, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -104,9 +104,10 @@ def has_priority_access(worker: Worker) -> bool:
 _BOARD_FIELDS = {
     "skill_codes": "ARRAY(SELECT ss.skill_id FROM workers_shift_skills ss WHERE ss.shift_id = workers_shift.id"
                    " ORDER BY ss.skill_id)",
-    "rate_changes": "ARRAY(SELECT json_build_object('at', e.created_at, 'rate_from', e.data ->> 'from',"
-                    " 'rate_to', e.data ->> 'to') FROM workers_shiftevent e WHERE e.shift_id = workers_shift.id"
-                    " AND e.kind = 'rate_changed' ORDER BY e.created_at, e.id)",
+    "rate_changes": "COALESCE((SELECT jsonb_agg(jsonb_build_object('at', e.created_at, 'rate_from',"
+                    " e.data ->> 'from', 'rate_to', e.data ->> 'to') ORDER BY e.created_at, e.id)"
+                    " FROM workers_shiftevent e WHERE e.shift_id = workers_shift.id AND e.kind = 'rate_changed'),"
+                    " '[]')",
 }
 _WORKER_MAY_SEE = """workers_shift.status = 'published'
     AND EXISTS (SELECT 1 FROM workers_workerlanguage wl
@@ -123,7 +124,7 @@ def _with_board_fields(qs: QuerySet[Shift]) -> QuerySet[Shift]:
     """Shifts with, in the same query, `skill_codes` (sorted) and `rate_changes` (oldest first,
     `{"at", "rate_from", "rate_to"}`)."""
     return qs.annotate(skill_codes=RawSQL(_BOARD_FIELDS["skill_codes"], [], output_field=ArrayField(CharField())),
-                       rate_changes=RawSQL(_BOARD_FIELDS["rate_changes"], [], output_field=Field()))
+                       rate_changes=RawSQL(_BOARD_FIELDS["rate_changes"], [], output_field=JSONField()))
 
 
 def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet[Shift]:

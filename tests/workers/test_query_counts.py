@@ -77,9 +77,9 @@ CASES = {
     "workers": ("ops", "/api/v1/workers/", add_workers, 3),
     "worker events": ("ops", "/api/v1/workers/{worker}/events/", add_worker_events, 4),
     "notices": ("worker", "/api/v1/workers/me/notices/", add_notices, 2),
-    "shifts (worker)": ("worker", "/api/v1/shifts/", add_shifts, 3),
-    "shifts available (worker)": ("worker", "/api/v1/shifts/?available=true", add_shifts, 3),
-    "shifts (ops)": ("ops", "/api/v1/shifts/", add_shifts, 3),
+    "shifts (worker)": ("worker", "/api/v1/shifts/", add_shifts, 2),
+    "shifts available (worker)": ("worker", "/api/v1/shifts/?available=true", add_shifts, 2),
+    "shifts (ops)": ("ops", "/api/v1/shifts/", add_shifts, 2),
     "my claims": ("worker", "/api/v1/shifts/mine/", add_claims, 4),
     "shift templates": ("ops", "/api/v1/shift-templates/", add_templates, 5),
 }
