@@ -30,18 +30,20 @@ from workers.models import (
 from workers.services.reliability import worker_reliability_refresh
 from workers.services.shifts import shift_opens_to_all_at
 
+# The functions answer (refusal, claim row, shift row); the rows' columns in model field order.
 _CLAIM_FIELDS = ShiftClaim._meta.concrete_fields
 _SHIFT_FIELDS = Shift._meta.concrete_fields
+_CLAIM_ATTNAMES = [f.attname for f in _CLAIM_FIELDS]
+_SHIFT_ATTNAMES = [f.attname for f in _SHIFT_FIELDS]
 _ROWS = (", ".join(f"(r.claim).{f.column}" for f in _CLAIM_FIELDS) + ", "
          + ", ".join(f"(r.shift).{f.column}" for f in _SHIFT_FIELDS))
 _CLAIM_SQL = f"SELECT r.refusal, {_ROWS} FROM workers_shift_claim(%s, %s, %s, %s, %s) r"
 _RELEASE_SQL = f"SELECT r.refusal, {_ROWS} FROM workers_shift_release(%s, %s, %s, %s, %s, %s) r"
 
 _REFUSALS: dict[str, type[errors.DomainError]] = {
-    "worker_not_approved": errors.WorkerNotApproved, "shift_cancelled": errors.ShiftCancelled,
-    "shift_ended": errors.ShiftEnded, "not_eligible": errors.NotEligible, "already_claimed": errors.AlreadyClaimed,
-    "shift_overlap": errors.ShiftOverlap, "shift_full": errors.ShiftFull, "not_claimed": errors.NotClaimed,
-    "checked_in": errors.StillCheckedIn,
+    error.code: error for error in (errors.WorkerNotApproved, errors.ShiftCancelled, errors.ShiftEnded,
+                                    errors.NotEligible, errors.AlreadyClaimed, errors.ShiftOverlap, errors.ShiftFull,
+                                    errors.NotClaimed, errors.StillCheckedIn)
 }
 
 
@@ -69,13 +71,11 @@ def _seat_call(sql: str, params: list) -> ShiftClaim:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     refusal, values = row[0], row[1:]
-    split = len(_CLAIM_FIELDS)
-    shift = None
-    if values[split] is not None:
-        shift = Shift.from_db(connection.alias, [f.attname for f in _SHIFT_FIELDS], values[split:])
+    split = len(_CLAIM_ATTNAMES)
+    shift = None if values[split] is None else Shift.from_db(connection.alias, _SHIFT_ATTNAMES, values[split:])
     if refusal is not None:
         raise _refusal_error(refusal, shift)
-    claim = ShiftClaim.from_db(connection.alias, [f.attname for f in _CLAIM_FIELDS], values[:split])
+    claim = ShiftClaim.from_db(connection.alias, _CLAIM_ATTNAMES, values[:split])
     claim.shift = shift
     broadcast_shift_on_commit(shift.pk)
     return claim
