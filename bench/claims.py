@@ -11,8 +11,7 @@ clients (a minimal asyncio client, so the load generator takes as little of the 
 possible):
 
 0. read: C clients reading `GET /api/v1/workers/me/`, for scale: an authenticated request through
-   Django and DRF on the request threads (token claims and releases are answered on the event loop
-   instead, marketplace/http_on_loop.py; other load on the machine moves every figure);
+   Django and DRF (other load on the machine moves every figure);
 1. spread: C clients, each looping claim → release on shifts spread over many shifts;
 2. hot: C clients looping claim → release on one shift with fewer seats than clients (409
    `shift_full` answers are normal answers here);
@@ -20,11 +19,10 @@ possible):
    database; overbookings = samples where active claims or `seats_taken` exceeded the capacity,
    plus any final mismatch between `seats_taken` and the active claims.
 
-Prints requests/s, p50/p95/p99 latency and overbookings beside the targets of the issue. Rate
-limits are lifted (RATELIMIT_ENABLE=false), as for load tests; `--rate-limits` keeps them on with a per-user
-rate no client reaches, so DRF's throttle is in the figures: a worst case for it, since each client is
-one user sending about 40 requests a second and DRF reads and rewrites that user's whole minute of
-request times (thousands) on each request.
+Prints requests/s, p50/p95/p99 latency and overbookings beside the targets of the issue, and hot
+claims against spread claims (target: hot ≥ 0.9× spread). Rate limits are lifted
+(RATELIMIT_ENABLE=false), as for load tests; `--rate-limits` keeps them on with a per-user rate no
+client reaches, so the throttle is in the figures.
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import Server, bench_database_url, ensure_database, server_env  # noqa: E402
+from _common import Connection, Server, bench_database_url, ensure_database, server_env  # noqa: E402
 
 TARGETS = {"rps": 400, "p95_ms": 60, "overbookings": 0}
 
@@ -83,50 +81,6 @@ def prepare_data(workers: int, spread_shifts: int) -> dict:
         "hot": shifts(1, 8)[0],
         "race": shifts(1, 10)[0],
     }
-
-
-# --- A minimal keep-alive HTTP/1.1 client --------------------------------------------------------
-
-
-class Connection:
-    def __init__(self, port: int, token: str) -> None:
-        self.port, self.token = port, token
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, method: str = "POST") -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        request = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Token {self.token}\r\n"
-                   "Content-Length: 0\r\nAccept: application/json\r\n\r\n")
-        self.writer.write(request.encode())
-        await self.writer.drain()
-        status_line = await self.reader.readline()
-        status = int(status_line.split()[1])
-        length = 0
-        chunked = False
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.decode("latin1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value.strip())
-            elif name.lower() == "transfer-encoding" and "chunked" in value.lower():
-                chunked = True
-        if chunked:
-            while True:
-                size = int((await self.reader.readline()).strip(), 16)
-                await self.reader.readexactly(size + 2)
-                if size == 0:
-                    break
-        elif length:
-            await self.reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
 
 
 async def claim_release_loop(port: int, token: str, pick_shift, deadline: float, latencies: list[float],
@@ -263,6 +217,8 @@ def main() -> int:
         print(line("spread", spread, args.clients, True), flush=True)
         hot = run_phase(server, tokens[:args.clients], lambda: data["hot"], args.duration)
         print(line("hot", hot, args.clients, True), flush=True)
+        ratio = hot["rps"] / spread["rps"]
+        print(f"hot/spread {ratio:.2f}   target ≥ 0.90: {'met' if ratio >= 0.9 else 'NOT met'}", flush=True)
         samples: list[int] = []
         race = run_phase(server, tokens[:args.race_clients], lambda: data["race"], args.duration,
                          monitor=race_monitor(database_url, data["race"], 10, samples))

@@ -19,13 +19,10 @@ django_wsgi_app = get_wsgi_application()
 from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
 
-from marketplace.http_on_loop import loop_handlers_allowed  # noqa: E402
 from marketplace.routing import websocket_urlpatterns  # noqa: E402
 from marketplace.server_loop import server_loop_remember  # noqa: E402
 from marketplace.ws import websocket_stack  # noqa: E402
-from workers.api import seat_action_on_loop  # noqa: E402
 
 
 class RemembersServerLoop:
@@ -39,26 +36,9 @@ class RemembersServerLoop:
         return await self.app(scope, receive, send)
 
 
-class LoopHandlersFirst:
-    """HTTP: the requests a handler of `marketplace.http_on_loop` answers on the loop, then Django."""
-
-    def __init__(self, app, handlers) -> None:
-        self.app, self.handlers = app, tuple(handlers)
-
-    async def __call__(self, scope, receive, send):
-        for handler in self.handlers:
-            if await handler(scope, send):
-                return None
-        return await self.app(scope, receive, send)
-
-
-# The loop handlers use the async PostgreSQL pool; on SQLite (`make run` without services), in DEBUG
-# and with middleware they were not checked against, Django answers everything.
-loop_handlers = [seat_action_on_loop] if connection.vendor == "postgresql" and loop_handlers_allowed() else []
-
 application = RemembersServerLoop(ProtocolTypeRouter(
     {
-        "http": LoopHandlersFirst(WSGIMiddleware(django_wsgi_app, workers=settings.HTTP_THREADS), loop_handlers),
+        "http": WSGIMiddleware(django_wsgi_app, workers=settings.HTTP_THREADS),
         "websocket": websocket_stack(URLRouter(websocket_urlpatterns)),
     }
 ))

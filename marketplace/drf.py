@@ -4,60 +4,71 @@ Kept apart from marketplace/api.py on purpose: DRF imports these while `rest_fra
 still initialising, so this module must not import `rest_framework.views` itself.
 """
 
+import collections
 import functools
+import itertools
+import os
+import threading
+import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.core.paginator import Paginator as DjangoPaginator
+from django.db.models import Count, Window
 from rest_framework import authentication, exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+# The user's one-to-one profiles read together with the token, so that a view needs no query for
+# them (`request.user.worker`). A profile the user lacks is simply not cached.
+TOKEN_USER_PROFILES = ("worker",)
 
 
 @functools.cache
-def _token_user_query() -> tuple[str, list[str]]:
-    """The token → user SQL and the user's attribute names, in column order (built once)."""
+def _token_user_query() -> tuple[str, list[str], list[tuple[str, type, list[str]]]]:
+    """The token → user (+ profiles) SQL, the user's attribute names and each profile's (built once)."""
     from django.db import connection
     from rest_framework.authtoken.models import Token
 
-    concrete = get_user_model()._meta.concrete_fields
-    columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in concrete)
-    sql = (f"SELECT {columns} FROM {get_user_model()._meta.db_table} u "
-           f"JOIN {Token._meta.db_table} t ON t.user_id = u.id WHERE t.key = %s")
-    return sql, [field.attname for field in concrete]
+    user_model = get_user_model()
+    quote = connection.ops.quote_name
+    columns = [f"u.{quote(field.column)}" for field in user_model._meta.concrete_fields]
+    joins, profiles = [], []
+    for index, name in enumerate(TOKEN_USER_PROFILES):
+        model = user_model._meta.get_field(name).related_model
+        fields = model._meta.concrete_fields
+        columns += [f"p{index}.{quote(field.column)}" for field in fields]
+        joins.append(f"LEFT JOIN {model._meta.db_table} p{index} ON p{index}.{quote(model._meta.pk.column)} = u.id")
+        profiles.append((name, model, [field.attname for field in fields]))
+    sql = (f"SELECT {', '.join(columns)} FROM {Token._meta.db_table} t "
+           f"JOIN {user_model._meta.db_table} u ON u.id = t.user_id {' '.join(joins)} WHERE t.key = %s")
+    return sql, [field.attname for field in user_model._meta.concrete_fields], profiles
 
 
 def user_for_token(key: str):
-    """The active user holding API token `key`, or None, in one fixed SQL statement.
-
-    Every API request and every token socket runs this: building the join with the ORM cost about
-    0.7 ms more CPU per request, and a raw queryset another 0.3 ms resolving its columns (measured
-    in-process and in bench/claims.py), so the row goes straight from a cursor into `from_db`.
-    """
+    """The active user holding API token `key`, with their profiles (`user.worker`), or None: one
+    fixed SQL statement. Every API request and every token socket runs it, so the row goes straight
+    from a cursor into `from_db` (building the join with the ORM cost about 0.7 ms of CPU more)."""
     from django.db import connection
 
-    user_model = get_user_model()
-    sql, attnames = _token_user_query()
-    if connection.vendor != "postgresql":  # SQLite needs Django's value converters (booleans)
-        user = next(iter(user_model.objects.raw(sql, [key])), None)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [key])
-            row = cursor.fetchone()
-        user = None if row is None else user_model.from_db(connection.alias, attnames, row)
-    return user if user is not None and user.is_active else None
-
-
-async def user_for_token_on_loop(key: str):
-    """`user_for_token` on the event loop's async pool (PostgreSQL only)."""
-    from django.db import connection
-
-    from marketplace.async_db import async_fetchone
-
-    sql, attnames = _token_user_query()
-    row = await async_fetchone("http", sql, [key])
-    user = None if row is None else get_user_model().from_db(connection.alias, attnames, row)
-    return user if user is not None and user.is_active else None
+    sql, attnames, profiles = _token_user_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user = get_user_model().from_db(connection.alias, attnames, row[:len(attnames)])
+    if not user.is_active:
+        return None
+    offset = len(attnames)
+    for name, model, names in profiles:
+        values = row[offset:offset + len(names)]
+        offset += len(names)
+        if values[0] is not None:
+            setattr(user, name, model.from_db(connection.alias, names, values))
+    return user
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -101,26 +112,113 @@ class Pagination(PageNumberPagination):
         }
 
 
-class _RateLimitSwitch:
-    """`RATELIMIT_ENABLE=false` lifts every limit (load tests, acceptance runs)."""
+class _WindowCountPaginator(DjangoPaginator):
+    """Django's paginator, reading the total in the page's own query (`COUNT(*) OVER ()`): one
+    query a page instead of a COUNT and a SELECT."""
+
+    def page(self, number):
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list.annotate(page_total=Window(Count("pk")))[bottom:bottom + self.per_page])
+        if not rows and number > 1:
+            raise EmptyPage(self.error_messages["no_results"])
+        self.count = rows[0].page_total if rows else 0
+        return self._get_page(rows, number, self)
+
+
+class WindowCountPagination(Pagination):
+    """`Pagination` in one query, for the hottest lists (the shift board)."""
+
+    django_paginator_class = _WindowCountPaginator
+
+
+# An exact sliding window per key, in one Redis round trip: drop the entries older than the
+# window, admit the request if fewer than the limit remain, else answer the microseconds until the
+# oldest leaves the window. Redis's own clock, so every server process counts on one time line.
+_WINDOW_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+    redis.call('ZADD', KEYS[1], now, ARGV[3])
+    redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
+    return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(math.ceil(tonumber(oldest[2]) + window - now), 1)
+"""
+
+
+class _LocalWindows:
+    """The same exact sliding window in this process, for `make run` without Redis."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.hits: dict[str, collections.deque[float]] = {}
+
+    def __call__(self, keys: list[str], args: list) -> int:
+        limit, window = args[0], args[1] / 1_000_000
+        now = time.monotonic()
+        with self.lock:
+            hits = self.hits.setdefault(keys[0], collections.deque())
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if len(hits) < limit:
+                hits.append(now)
+                return 0
+            return max(int((hits[0] + window - now) * 1_000_000), 1)
+
+
+@functools.cache
+def _window_script():
+    """The sliding-window script on REDIS_URL (EVALSHA, loaded on first use), or its local twin."""
+    if not settings.REDIS_URL:
+        return _LocalWindows()
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL).register_script(_WINDOW_LUA)
+
+
+_hit_ids = itertools.count()
+
+
+class WindowRateThrottle(SimpleRateThrottle):
+    """DRF's rate throttles (same scopes, rates and 429 with Retry-After) counted in an exact sliding
+    window: at most `num_requests` in any `duration` seconds, whatever the burst. `RATELIMIT_ENABLE=false`
+    lifts every limit (load tests, acceptance runs)."""
+
+    _prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
 
     def allow_request(self, request, view):
-        if not settings.RATELIMIT_ENABLE:
+        if not settings.RATELIMIT_ENABLE or self.rate is None:
             return True
-        if request.META.get("asgi.scope", {}).get("shiftline.throttles_counted"):
-            return True  # counted on the event loop already (marketplace.http_on_loop.THROTTLES_COUNTED)
-        return super().allow_request(request, view)
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        member = f"{os.getpid()}:{next(_hit_ids)}"
+        self.wait_us = int(_window_script()(keys=[f"{self._prefix}:{key}"],
+                                            args=[self.num_requests, self.duration * 1_000_000, member]))
+        return self.wait_us == 0
+
+    def wait(self):
+        return self.wait_us / 1_000_000
 
 
-class AnonBurstThrottle(_RateLimitSwitch, AnonRateThrottle):
+class AnonBurstThrottle(AnonRateThrottle, WindowRateThrottle):
     pass
 
 
-class UserBurstThrottle(_RateLimitSwitch, UserRateThrottle):
+class UserBurstThrottle(UserRateThrottle, WindowRateThrottle):
     pass
 
 
-class ScopedThrottle(_RateLimitSwitch, ScopedRateThrottle):
+class ScopedThrottle(ScopedRateThrottle, WindowRateThrottle):
     """Per-endpoint limit: set `throttle_scope` on the view (rates in REST_FRAMEWORK settings)."""
 
     def get_cache_key(self, request, view):

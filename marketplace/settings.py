@@ -117,13 +117,10 @@ HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "10"))
 # chat query takes well under a millisecond, and more threads only contend for the GIL (20
 # threads saturated lower than 4 in bench/chat.py).
 SOCKET_DB_THREADS = int(os.environ.get("SOCKET_DB_THREADS", "4"))
-# Connections per server process of the async pools on the event loop (marketplace/async_db.py).
+# Connections per server process of the async pool on the event loop (marketplace/async_db.py).
 # Sockets: each chat message is its own commit; with more connections more commits are in flight at
 # once and PostgreSQL flushes them together (bench/chat.py, README "Live chat").
 SOCKET_DB_CONNECTIONS = int(os.environ.get("SOCKET_DB_CONNECTIONS", "8"))
-# HTTP: token claims and releases; few, so that claims of one hot shift queue here rather than on
-# its row lock (4 held 500 claims/s on one shift where 8 fell to 450 with twice the p95; bench/claims.py).
-HTTP_DB_CONNECTIONS = int(os.environ.get("HTTP_DB_CONNECTIONS", "4"))
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_shiftline")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import re
+from decimal import Decimal
 
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
-from psycopg_pool import PoolTimeout
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.api import Pagination, ScopedThrottle, error_body, parse_query
-from marketplace.drf import user_for_token_on_loop
-from marketplace.errors import DomainError
-from marketplace.http_on_loop import LoopRequest, send_json, throttles_allow
-from workers import selectors, services
+from marketplace.api import Pagination, ScopedThrottle, parse_query
+from marketplace.drf import WindowCountPagination
+from workers import selectors
 from workers.errors import NotFound
 from workers.models import ClaimStatus, WorkerStatus
-
-logger = logging.getLogger(__name__)
+from workers.services import accounts, claims, shifts, validation, vetting
 
 # --- Permissions -----------------------------------------------------------------------------
 
@@ -42,14 +37,24 @@ class IsWorker(BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.is_worker)
 
 
-def paginated(request, view, queryset, serializer_class, **context):
-    paginator = Pagination()
+def paginated(request, view, queryset, serializer_class, pagination_class=Pagination, **context):
+    paginator = pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     data = serializer_class(page, many=True, context={"request": request, **context}).data
     return paginator.get_paginated_response(data)
 
 
 # --- Serializers -----------------------------------------------------------------------------
+
+def _when(value: dt.datetime | None) -> str | None:
+    """A datetime as DRF's DateTimeField renders it (ISO 8601, UTC as "Z"; TIME_ZONE is UTC)."""
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _multiplier(value) -> str:
+    """A multiplier as DRF's DecimalField(decimal_places=2) renders it."""
+    return f"{value:.2f}"
+
 
 
 class AuthTokenInput(serializers.Serializer):
@@ -85,13 +90,30 @@ class WorkerOutput(serializers.Serializer):
     status_changed_at = serializers.DateTimeField(allow_null=True)
 
     def get_languages(self, worker) -> list[str]:
-        return sorted(lang.language for lang in worker.languages.all())
+        return worker.language_codes
 
     def get_skills(self, worker) -> list[str]:
-        return sorted(skill.code for skill in worker.skills.all())
+        return worker.skill_codes
 
     def get_priority_access(self, worker) -> bool:
         return selectors.has_priority_access(worker)
+
+    def to_representation(self, worker) -> dict:
+        # The fields above, written out: DRF's per-field path (a deep copy of every field per
+        # serializer) cost more than the rest of `GET /workers/me/`. `worker` comes from a selector
+        # (`language_codes`, `skill_codes`); tests/workers/test_apply.py checks the keys.
+        user = worker.user
+        return {
+            "id": worker.pk, "username": user.username, "email": user.email, "full_name": worker.full_name,
+            "status": worker.status, "country": worker.country, "timezone": worker.timezone,
+            "languages": worker.language_codes, "skills": worker.skill_codes,
+            "quality_score": float(worker.quality_score), "reliability_score": float(worker.reliability_score),
+            "priority_access": self.get_priority_access(worker), "concurrency_cap": worker.concurrency_cap,
+            "payout_account_status": worker.payout_account_status, "stripe_account_id": worker.stripe_account_id,
+            "assessment_score": None if worker.assessment_score is None else float(worker.assessment_score),
+            "assessment_taken_at": _when(worker.assessment_taken_at), "applied_at": _when(worker.applied_at),
+            "status_changed_at": _when(worker.status_changed_at),
+        }
 
 
 class ApplyInput(serializers.Serializer):
@@ -127,12 +149,6 @@ class WorkerEventOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class RateChangeOutput(serializers.Serializer):
-    at = serializers.DateTimeField(source="created_at")
-    rate_from = serializers.CharField(source="data.from")
-    rate_to = serializers.CharField(source="data.to")
-
-
 class ShiftOutput(serializers.Serializer):
     id = serializers.IntegerField()
     starts_at = serializers.DateTimeField()
@@ -155,22 +171,34 @@ class ShiftOutput(serializers.Serializer):
         return max(shift.capacity - shift.seats_taken, 0)
 
     def get_skills(self, shift) -> list[str]:
-        return sorted(skill.code for skill in shift.skills.all())
+        return shift.skill_codes
 
     def get_opens_to_all_at(self, shift) -> dt.datetime:
-        return services.shift_opens_to_all_at(shift)
+        return shifts.shift_opens_to_all_at(shift)
 
     def get_rate_changes(self, shift) -> list[dict]:
-        changes = getattr(shift, "rate_changes", None)
-        if changes is None:
-            changes = shift.events.filter(kind="rate_changed").order_by("created_at", "id")
-        return RateChangeOutput(changes, many=True).data
+        return [{"at": _when(parse_datetime(change["at"])), "rate_from": change["rate_from"],
+                 "rate_to": change["rate_to"]} for change in shift.rate_changes]
 
     def get_my_claim(self, shift) -> int | None:
         return getattr(shift, "my_claim", None)
 
     def get_waitlisted(self, shift) -> bool | None:
         return getattr(shift, "waitlisted", None)
+
+    def to_representation(self, shift) -> dict:
+        # The fields above, written out (DRF's per-field path cost more than the shift list's
+        # queries). `shift` comes from a selector (`skill_codes`, `rate_changes`).
+        return {
+            "id": shift.pk, "starts_at": _when(shift.starts_at), "ends_at": _when(shift.ends_at),
+            "capacity": shift.capacity, "seats_taken": shift.seats_taken, "seats_left": self.get_seats_left(shift),
+            "language": shift.language, "skills": shift.skill_codes,
+            "rate_multiplier": _multiplier(shift.rate_multiplier),
+            "max_rate_multiplier": _multiplier(shift.max_rate_multiplier),
+            "status": shift.status, "published_at": _when(shift.published_at),
+            "opens_to_all_at": _when(self.get_opens_to_all_at(shift)), "rate_changes": self.get_rate_changes(shift),
+            "my_claim": self.get_my_claim(shift), "waitlisted": self.get_waitlisted(shift),
+        }
 
 
 class ShiftInput(serializers.Serializer):
@@ -180,7 +208,7 @@ class ShiftInput(serializers.Serializer):
     language = serializers.CharField(max_length=8)
     skills = serializers.ListField(child=serializers.CharField(max_length=40), max_length=50, required=False,
                                    default=list)
-    rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, default="1.00")
+    rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, default=Decimal("1.00"))
     max_rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False)
 
 
@@ -210,31 +238,26 @@ class ClaimOutput(serializers.Serializer):
     def get_shift_detail(self, claim) -> dict:
         shift = claim.shift
         return {
-            "id": shift.pk, "starts_at": _DATETIME.to_representation(shift.starts_at),
-            "ends_at": _DATETIME.to_representation(shift.ends_at),
+            "id": shift.pk, "starts_at": _when(shift.starts_at),
+            "ends_at": _when(shift.ends_at),
             "language": shift.language, "capacity": shift.capacity, "seats_taken": shift.seats_taken,
-            "rate_multiplier": _MULTIPLIER.to_representation(shift.rate_multiplier), "status": shift.status,
+            "rate_multiplier": _multiplier(shift.rate_multiplier), "status": shift.status,
         }
 
     def to_representation(self, claim) -> dict:
         # The fields above, written out: claim and release answer with this on the hottest endpoint,
         # and DRF's per-field path (a deep copy of every field per serializer) cost about 0.5 ms.
         # tests/workers/test_claims.py checks that the keys match the declared fields.
-        def when(value):
-            return None if value is None else _DATETIME.to_representation(value)
-
         return {
             "id": claim.pk, "shift": claim.shift_id, "worker": claim.worker_id, "status": claim.status,
-            "rate_multiplier": _MULTIPLIER.to_representation(claim.rate_multiplier),
-            "starts_at": when(claim.starts_at), "ends_at": when(claim.ends_at), "claimed_at": when(claim.claimed_at),
-            "checked_in_at": when(claim.checked_in_at), "checked_out_at": when(claim.checked_out_at),
-            "released_at": when(claim.released_at), "late_release": self.get_late_release(claim),
+            "rate_multiplier": _multiplier(claim.rate_multiplier),
+            "starts_at": _when(claim.starts_at), "ends_at": _when(claim.ends_at), "claimed_at": _when(claim.claimed_at),
+            "checked_in_at": _when(claim.checked_in_at), "checked_out_at": _when(claim.checked_out_at),
+            "released_at": _when(claim.released_at), "late_release": self.get_late_release(claim),
             "shift_detail": self.get_shift_detail(claim),
         }
 
 
-_DATETIME = serializers.DateTimeField()
-_MULTIPLIER = serializers.DecimalField(max_digits=4, decimal_places=2)
 
 
 class WaitlistOutput(serializers.Serializer):
@@ -289,7 +312,7 @@ class ShiftListQuery(serializers.Serializer):
     available = serializers.BooleanField(required=False)
 
     def validate_language(self, value):
-        if (error := services.language_error(value)) is not None:
+        if (error := validation.language_error(value)) is not None:
             raise serializers.ValidationError(error)
         return value.lower()
 
@@ -342,7 +365,7 @@ class AuthTokenView(APIView):
         return Response({"token": token.key, "user": UserOutput(user).data})
 
 
-auth_token_issue = services.auth_token_issue
+auth_token_issue = accounts.auth_token_issue
 
 
 # --- Workers ---------------------------------------------------------------------------------
@@ -366,7 +389,7 @@ class WorkerApplicationView(APIView):
         data = ApplyInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        worker = services.worker_apply(timezone_name=values.pop("timezone"), **values)
+        worker = accounts.worker_apply(timezone_name=values.pop("timezone"), **values)
         return Response(WorkerOutput(selectors.worker_of(worker.user)).data, status=201)
 
 
@@ -410,8 +433,8 @@ class WorkerDecisionView(APIView):
     def post(self, request, worker_id: int):
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
-        service = {"approve": services.worker_approve, "reject": services.worker_reject,
-                   "suspend": services.worker_suspend}[self.action]
+        service = {"approve": vetting.worker_approve, "reject": vetting.worker_reject,
+                   "suspend": vetting.worker_suspend}[self.action]
         service(worker_id=worker_id, actor=request.user, reason=data.validated_data["reason"])
         return _worker_response(worker_id, request.user)
 
@@ -436,7 +459,7 @@ class NoticesView(APIView):
     @extend_schema(request=None,
                    responses=inline_serializer("NoticesRead", {"marked_read": serializers.IntegerField()}))
     def post(self, request):
-        return Response({"marked_read": services.worker_notices_mark_read(worker_id=request.user.pk)})
+        return Response({"marked_read": claims.worker_notices_mark_read(worker_id=request.user.pk)})
 
 
 class AssessmentView(APIView):
@@ -468,7 +491,7 @@ class AssessmentView(APIView):
     def post(self, request):
         data = AssessmentInput(data=request.data)
         data.is_valid(raise_exception=True)
-        attempt = services.assessment_submit(worker_id=request.user.pk, answers=data.validated_data["answers"])
+        attempt = vetting.assessment_submit(worker_id=request.user.pk, answers=data.validated_data["answers"])
         return Response({"id": attempt.pk, "score": float(attempt.score), "correct": attempt.correct,
                          "total": attempt.total,
                          "submitted_at": serializers.DateTimeField().to_representation(attempt.submitted_at)},
@@ -495,13 +518,14 @@ class ShiftListView(APIView):
     )
     def get(self, request):
         query = parse_query(ShiftListQuery, request)
-        return paginated(request, self, selectors.shift_list(user=request.user, **query), ShiftOutput)
+        return paginated(request, self, selectors.shift_list(user=request.user, **query), ShiftOutput,
+                         pagination_class=WindowCountPagination)
 
     @extend_schema(request=ShiftInput, responses={201: ShiftOutput})
     def post(self, request):
         data = ShiftInput(data=request.data)
         data.is_valid(raise_exception=True)
-        shift = services.shift_create(actor=request.user, **data.validated_data)
+        shift = shifts.shift_create(actor=request.user, **data.validated_data)
         return Response(ShiftOutput(_visible_shift(request, shift.pk)).data, status=201)
 
 
@@ -517,7 +541,7 @@ class ShiftDetailView(APIView):
     def patch(self, request, shift_id: int):
         data = ShiftUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.shift_update(shift_id=shift_id, actor=request.user, **data.validated_data)
+        shifts.shift_update(shift_id=shift_id, actor=request.user, **data.validated_data)
         return Response(ShiftOutput(_visible_shift(request, shift_id)).data)
 
 
@@ -528,7 +552,7 @@ class ShiftCancelView(APIView):
     def post(self, request, shift_id: int):
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.shift_cancel(shift_id=shift_id, actor=request.user, reason=data.validated_data["reason"])
+        shifts.shift_cancel(shift_id=shift_id, actor=request.user, reason=data.validated_data["reason"])
         return Response(ShiftOutput(_visible_shift(request, shift_id)).data)
 
 
@@ -540,52 +564,10 @@ class ShiftClaimActionView(APIView):
 
     @extend_schema(request=None, responses=ClaimOutput)
     def post(self, request, shift_id: int):
-        service = {"claim": services.shift_claim, "release": services.shift_release,
-                   "check-in": services.shift_check_in, "check-out": services.shift_check_out}[self.action]
+        service = {"claim": claims.shift_claim, "release": claims.shift_release,
+                   "check-in": claims.shift_check_in, "check-out": claims.shift_check_out}[self.action]
         claim = service(worker_id=request.user.pk, shift_id=shift_id)
         return Response(ClaimOutput(claim).data, status=201 if self.action == "claim" else 200)
-
-
-_SEAT_ACTION_PATH = re.compile(r"/api/v1/shifts/([0-9]{1,18})/(claim|release)/")
-
-
-async def seat_action_on_loop(scope: dict, send) -> bool:
-    """`ShiftClaimActionView`'s claim and release for a worker's API token, answered on the event
-    loop with the services' loop versions (marketplace/http_on_loop.py); False leaves the request to
-    the view, untouched."""
-    match = _SEAT_ACTION_PATH.fullmatch(scope["path"])
-    if match is None or scope["method"] != "POST":
-        return False
-    request = LoopRequest(scope)
-    key = request.token_key() if request.acceptable() else None
-    if key is None:
-        return False
-    try:
-        user = await user_for_token_on_loop(key)
-        if user is None or not user.is_worker or not await throttles_allow(ShiftClaimActionView, user, request):
-            return False  # the view answers 401, 403 or 429
-    except Exception:  # the database or the cache is away this instant: the view copes as always
-        logger.warning("shift seat request left to the view", exc_info=True)
-        return False
-    shift_id, action = int(match[1]), match[2]
-    try:
-        if action == "claim":
-            claim, status = await services.shift_claim_on_loop(worker_id=user.pk, shift_id=shift_id), 201
-        else:
-            claim, status = await services.shift_release_on_loop(worker_id=user.pk, shift_id=shift_id), 200
-            if claim is None:
-                return False  # a late release, a waitlist, an ended shift or nothing to release
-        body = ClaimOutput(claim).data
-    except DomainError as refusal:
-        status, body = refusal.status, refusal.as_dict()
-    except PoolTimeout:  # no connection came: nothing was sent to the database
-        logger.warning("shift seat request left to the view: no connection", exc_info=True)
-        return False
-    except Exception:
-        logger.exception("shift %s on the event loop failed", action)
-        status, body = 500, error_body("server_error", "Something went wrong on our side.")
-    await send_json(send, request, status, body, allow="POST, OPTIONS")
-    return True
 
 
 class ShiftWaitlistView(APIView):
@@ -595,12 +577,12 @@ class ShiftWaitlistView(APIView):
 
     @extend_schema(request=None, responses={201: WaitlistOutput})
     def post(self, request, shift_id: int):
-        entry = services.waitlist_join(worker_id=request.user.pk, shift_id=shift_id)
+        entry = claims.waitlist_join(worker_id=request.user.pk, shift_id=shift_id)
         return Response(WaitlistOutput(entry).data, status=201)
 
     @extend_schema(request=None, responses=WaitlistOutput)
     def delete(self, request, shift_id: int):
-        entry = services.waitlist_leave(worker_id=request.user.pk, shift_id=shift_id)
+        entry = claims.waitlist_leave(worker_id=request.user.pk, shift_id=shift_id)
         return Response(WaitlistOutput(entry).data)
 
 
@@ -624,12 +606,12 @@ class ShiftTemplateInput(serializers.Serializer):
     weekday = serializers.IntegerField(help_text="0 = Monday … 6 = Sunday")
     start_time = serializers.TimeField()
     timezone = serializers.CharField(max_length=64, default="UTC")
-    duration_minutes = serializers.IntegerField()
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=60 * 24 * 7)
     capacity = serializers.IntegerField()
     language = serializers.CharField(max_length=8)
     skills = serializers.ListField(child=serializers.CharField(max_length=40), max_length=50, required=False,
                                    default=list)
-    rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, default="1.00")
+    rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, default=Decimal("1.00"))
     max_rate_multiplier = serializers.DecimalField(max_digits=4, decimal_places=2, required=False)
     weeks_ahead = serializers.IntegerField(required=False, default=2)
 
@@ -674,7 +656,7 @@ class ShiftTemplateListView(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         minutes = values.pop("duration_minutes")
-        template = services.shift_template_create(
+        template = shifts.shift_template_create(
             actor=request.user, timezone_name=values.pop("timezone"), duration=dt.timedelta(minutes=minutes),
             **values)
         return Response(ShiftTemplateOutput(selectors.shift_templates().get(pk=template.pk)).data, status=201)
@@ -685,5 +667,5 @@ class ShiftTemplateDeactivateView(APIView):
 
     @extend_schema(request=None, responses=ShiftTemplateOutput)
     def post(self, request, template_id: int):
-        services.shift_template_deactivate(template_id=template_id, actor=request.user)
+        shifts.shift_template_deactivate(template_id=template_id, actor=request.user)
         return Response(ShiftTemplateOutput(selectors.shift_templates().get(pk=template_id)).data)

@@ -21,8 +21,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from marketplace.errors import DomainError
-from workers import selectors, services
+from workers import selectors
 from workers.models import ClaimStatus, Skill, WorkerStatus
+from workers.services import accounts, claims, shifts, vetting
 
 LANGUAGE_CHOICES = sorted(
     ((lang.alpha_2, f"{lang.name} ({lang.alpha_2})") for lang in pycountry.languages if hasattr(lang, "alpha_2")),
@@ -97,7 +98,7 @@ def apply(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            worker = services.worker_apply(
+            worker = accounts.worker_apply(
                 username=data["username"], password=data["password"], email=data["email"],
                 full_name=data["full_name"], country=data["country"], timezone_name=data["timezone"],
                 languages=data["languages"], skills=data["skills"],
@@ -121,7 +122,7 @@ def assessment(request, worker):
             if value.isdigit():
                 answers[str(question.pk)] = int(value)
         try:
-            attempt = services.assessment_submit(worker_id=worker.pk, answers=answers)
+            attempt = vetting.assessment_submit(worker_id=worker.pk, answers=answers)
         except DomainError as error:
             messages.error(request, error.detail if not error.fields else "Answer every question.")
         else:
@@ -136,8 +137,8 @@ def assessment(request, worker):
 def profile(request, worker):
     return render(request, "workers/profile.html", {
         "worker": worker,
-        "languages": sorted(lang.language for lang in worker.languages.all()),
-        "skills": sorted(skill.code for skill in worker.skills.all()),
+        "languages": worker.language_codes,
+        "skills": worker.skill_codes,
         "priority": selectors.has_priority_access(worker),
         "settings": _priority_settings(),
         "notices": selectors.notices_of(worker_id=worker.pk, limit=10),
@@ -162,7 +163,7 @@ class BoardFilter(forms.Form):
 def shift_board(request, worker):
     """Shifts the worker may claim, in their own timezone, live seat counts over /ws/shifts/."""
     tz = zoneinfo.ZoneInfo(worker.timezone)
-    own_languages = sorted(lang.language for lang in worker.languages.all())
+    own_languages = worker.language_codes
     board_filter = BoardFilter(request.GET or None)
     board_filter.fields["language"].choices = [("", "All my languages")] + [(c, c) for c in own_languages]
     starts_from = starts_before = None
@@ -185,12 +186,12 @@ def shift_board(request, worker):
 
 
 _ACTIONS = {
-    "claim": (services.shift_claim, "You claimed the shift."),
-    "release": (services.shift_release, "You released the shift."),
-    "check-in": (services.shift_check_in, "You are checked in. Open the console to take chats."),
-    "check-out": (services.shift_check_out, "You are checked out. Thank you!"),
-    "waitlist": (services.waitlist_join, "You are on the waitlist; you will get the first free seat."),
-    "leave-waitlist": (services.waitlist_leave, "You left the waitlist."),
+    "claim": (claims.shift_claim, "You claimed the shift."),
+    "release": (claims.shift_release, "You released the shift."),
+    "check-in": (claims.shift_check_in, "You are checked in. Open the console to take chats."),
+    "check-out": (claims.shift_check_out, "You are checked out. Thank you!"),
+    "waitlist": (claims.waitlist_join, "You are on the waitlist; you will get the first free seat."),
+    "leave-waitlist": (claims.waitlist_leave, "You left the waitlist."),
 }
 
 
@@ -246,8 +247,8 @@ def ops_vetting(request):
 @ops_page
 def ops_vetting_decide(request, worker_id: int):
     action = request.POST.get("action", "")
-    service = {"approve": services.worker_approve, "reinstate": services.worker_approve,
-               "reject": services.worker_reject, "suspend": services.worker_suspend}.get(action)
+    service = {"approve": vetting.worker_approve, "reinstate": vetting.worker_approve,
+               "reject": vetting.worker_reject, "suspend": vetting.worker_suspend}.get(action)
     if service is None:
         raise PermissionDenied
     try:
@@ -304,12 +305,12 @@ def ops_shifts(request):
         try:
             if repeat:
                 starts_at = data.pop("starts_at")
-                template = services.shift_template_create(
+                template = shifts.shift_template_create(
                     actor=request.user, weekday=starts_at.weekday(), start_time=starts_at.time(),
                     timezone_name="UTC", duration=data.pop("ends_at") - starts_at, weeks_ahead=weeks_ahead, **data)
                 done = f"Weekly shift published {template.shifts.count()} shifts for the next {weeks_ahead} weeks."
             else:
-                shift = services.shift_create(actor=request.user, **data)
+                shift = shifts.shift_create(actor=request.user, **data)
                 done = f"Shift {shift.pk} published."
         except DomainError as error:
             if error.fields and "duration" in error.fields:
@@ -327,7 +328,7 @@ def ops_shifts(request):
 @ops_page
 def ops_shift_cancel(request, shift_id: int):
     try:
-        services.shift_cancel(shift_id=shift_id, actor=request.user, reason=request.POST.get("reason", ""))
+        shifts.shift_cancel(shift_id=shift_id, actor=request.user, reason=request.POST.get("reason", ""))
     except DomainError as error:
         messages.error(request, error.detail)
     else:
@@ -377,7 +378,7 @@ def ops_shift_edit(request, shift_id: int):
             return redirect("ops-shifts-page")
         else:
             try:
-                services.shift_update(shift_id=shift.pk, actor=request.user, **changes)
+                shifts.shift_update(shift_id=shift.pk, actor=request.user, **changes)
             except DomainError as error:
                 if error.fields:
                     _show_domain_error(request, form, error)

@@ -103,7 +103,7 @@ def presence_mark_assigned(*, worker_id: int, at: dt.datetime) -> None:
 def worker_missed_assignment_record(*, worker_id: int, ticket_id: int, waited_seconds: int) -> WorkerEvent:
     """An assigned ticket went unanswered too long: keep the record and recompute reliability with the
     workers app's one formula (missed assignments weigh in there)."""
-    from workers.services import worker_reliability_refresh
+    from workers.services.reliability import worker_reliability_refresh
 
     with transaction.atomic():
         event = WorkerEvent.objects.create(

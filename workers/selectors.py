@@ -9,38 +9,67 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection
+from django.db.models import BigIntegerField, BooleanField, CharField, Count, F, JSONField, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from workers.models import (
     AssessmentAttempt,
     AssessmentQuestion,
-    ClaimStatus,
     Shift,
     ShiftClaim,
-    ShiftEvent,
     ShiftStatus,
     ShiftTemplate,
     ShiftWaitlistEntry,
     User,
     WaitlistStatus,
     Worker,
+    WorkerEvent,
     WorkerLanguage,
     WorkerNotice,
     WorkerStatus,
 )
 
 
+def _with_codes(qs: QuerySet[Worker]) -> QuerySet[Worker]:
+    """Workers with their user and, in the same query, `language_codes` and `skill_codes` (sorted)."""
+    return qs.select_related("user").annotate(
+        language_codes=ArraySubquery(
+            WorkerLanguage.objects.filter(worker_id=OuterRef("pk")).order_by("language").values("language")),
+        skill_codes=ArraySubquery(
+            Worker.skills.through.objects.filter(worker_id=OuterRef("pk")).order_by("skill_id").values("skill_id")),
+    )
+
+
+# `_with_codes` for one worker already loaded (token authentication reads `user.worker` with the
+# user): a fixed statement, since building the ORM query cost several times running it.
+_CODES_SQL = """
+SELECT ARRAY(SELECT language FROM workers_workerlanguage WHERE worker_id = %(worker)s ORDER BY language),
+       ARRAY(SELECT skill_id FROM workers_worker_skills WHERE worker_id = %(worker)s ORDER BY skill_id)
+"""
+
+
 def worker_of(user: User) -> Worker | None:
-    """The caller's worker profile, or None for staff and anonymous users."""
+    """The caller's worker profile with `language_codes` and `skill_codes`, or None for staff and
+    anonymous users. One query when token authentication loaded the profile, two otherwise."""
     if not getattr(user, "is_authenticated", False) or not user.is_worker:
         return None
-    return Worker.objects.filter(pk=user.pk).select_related("user").prefetch_related("languages", "skills").first()
+    try:
+        worker = user.worker
+    except Worker.DoesNotExist:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_CODES_SQL, {"worker": worker.pk})
+        worker.language_codes, worker.skill_codes = cursor.fetchone()
+    return worker
 
 
 def workers_visible_to(user: User) -> QuerySet[Worker]:
     """Ops see every worker; a worker sees only themself."""
-    qs = Worker.objects.select_related("user").prefetch_related("languages", "skills")
+    qs = _with_codes(Worker.objects.all())
     if user.is_ops:
         return qs
     if user.is_worker:
@@ -61,20 +90,41 @@ def vetting_queue() -> QuerySet[Worker]:
             .order_by(F("status_changed_at").desc(nulls_first=True), "applied_at"))
 
 
-def worker_events(*, worker_id: int):
-    return Worker.objects.get(pk=worker_id).events.select_related("actor").order_by("-created_at", "-id")
+def worker_events(*, worker_id: int) -> QuerySet[WorkerEvent]:
+    return WorkerEvent.objects.filter(worker_id=worker_id).select_related("actor").order_by("-created_at", "-id")
 
 
 def has_priority_access(worker: Worker) -> bool:
     return worker.reliability_score >= Decimal(settings.SHIFTLINE["PRIORITY_MIN_RELIABILITY"])
 
 
-def _with_rate_changes(qs: QuerySet[Shift]) -> QuerySet[Shift]:
-    return qs.prefetch_related(
-        "skills",
-        Prefetch("events", queryset=ShiftEvent.objects.filter(kind="rate_changed").order_by("created_at", "id"),
-                 to_attr="rate_changes"),
-    )
+# The worker-facing shift rules as fixed SQL fragments over `workers_shift`: the shift lists are
+# read on every board refresh, and building the same conditions from querysets (Exists, OuterRef,
+# ArraySubquery) cost several milliseconds of CPU a request, more than everything else together.
+_BOARD_FIELDS = {
+    "skill_codes": "ARRAY(SELECT ss.skill_id FROM workers_shift_skills ss WHERE ss.shift_id = workers_shift.id"
+                   " ORDER BY ss.skill_id)",
+    "rate_changes": "COALESCE((SELECT jsonb_agg(jsonb_build_object('at', e.created_at, 'rate_from',"
+                    " e.data ->> 'from', 'rate_to', e.data ->> 'to') ORDER BY e.created_at, e.id)"
+                    " FROM workers_shiftevent e WHERE e.shift_id = workers_shift.id AND e.kind = 'rate_changed'),"
+                    " '[]')",
+}
+_WORKER_MAY_SEE = """workers_shift.status = 'published'
+    AND EXISTS (SELECT 1 FROM workers_workerlanguage wl
+                WHERE wl.worker_id = %s AND wl.language = workers_shift.language)
+    AND NOT EXISTS (SELECT 1 FROM workers_shift_skills ss WHERE ss.shift_id = workers_shift.id AND ss.skill_id
+                    NOT IN (SELECT ws.skill_id FROM workers_worker_skills ws WHERE ws.worker_id = %s))"""
+_MY_CLAIM = """(SELECT c.id FROM workers_shiftclaim c WHERE c.shift_id = workers_shift.id AND c.worker_id = %s
+                AND c.status IN ('active', 'completed') LIMIT 1)"""
+_WAITLISTED = """EXISTS (SELECT 1 FROM workers_shiftwaitlistentry w WHERE w.shift_id = workers_shift.id
+                         AND w.worker_id = %s AND w.status = 'waiting')"""
+
+
+def _with_board_fields(qs: QuerySet[Shift]) -> QuerySet[Shift]:
+    """Shifts with, in the same query, `skill_codes` (sorted) and `rate_changes` (oldest first,
+    `{"at", "rate_from", "rate_to"}`)."""
+    return qs.annotate(skill_codes=RawSQL(_BOARD_FIELDS["skill_codes"], [], output_field=ArrayField(CharField())),
+                       rate_changes=RawSQL(_BOARD_FIELDS["rate_changes"], [], output_field=JSONField()))
 
 
 def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet[Shift]:
@@ -84,30 +134,20 @@ def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet
     `waitlisted`."""
     now = now or timezone.now()
     if user.is_ops:
-        return _with_rate_changes(Shift.objects.all())
+        return _with_board_fields(Shift.objects.all())
     if not user.is_worker:
         return Shift.objects.none()
-    worker = Worker.objects.filter(pk=user.pk).only("reliability_score").first()
-    if worker is None:
+    try:
+        worker = user.worker  # loaded with the user by token authentication
+    except Worker.DoesNotExist:
         return Shift.objects.none()
-    worker_skills = Worker.skills.through.objects.filter(worker_id=worker.pk).values("skill_id")
-    qs = (
-        Shift.objects.filter(status=ShiftStatus.PUBLISHED)
-        .filter(Exists(WorkerLanguage.objects.filter(worker_id=worker.pk, language=OuterRef("language"))))
-        .exclude(Exists(Shift.skills.through.objects.filter(shift_id=OuterRef("pk"))
-                        .exclude(skill_id__in=worker_skills)))
-        .annotate(
-            my_claim=ShiftClaim.objects.filter(
-                shift_id=OuterRef("pk"), worker_id=worker.pk,
-                status__in=[ClaimStatus.ACTIVE, ClaimStatus.COMPLETED]).values("pk")[:1],
-            waitlisted=Exists(ShiftWaitlistEntry.objects.filter(
-                shift_id=OuterRef("pk"), worker_id=worker.pk, status=WaitlistStatus.WAITING)),
-        )
-    )
+    qs = Shift.objects.filter(RawSQL(_WORKER_MAY_SEE, [worker.pk, worker.pk], output_field=BooleanField())).annotate(
+        my_claim=RawSQL(_MY_CLAIM, [worker.pk], output_field=BigIntegerField()),
+        waitlisted=RawSQL(_WAITLISTED, [worker.pk], output_field=BooleanField()))
     if not has_priority_access(worker):
         head_start = settings.SHIFTLINE["PRIORITY_HEAD_START"]
         qs = qs.filter(Q(published_at__lte=now - head_start) | Q(starts_at__lte=now + head_start))
-    return _with_rate_changes(qs)
+    return _with_board_fields(qs)
 
 
 def shift_list(*, user: User, starts_from: dt.datetime | None = None, starts_before: dt.datetime | None = None,
@@ -167,7 +207,7 @@ def assessment_state(*, worker: Worker) -> dict:
 
 
 def ops_shift_board(*, include_past: bool = False) -> QuerySet[Shift]:
-    qs = _with_rate_changes(Shift.objects.all()).annotate(
+    qs = _with_board_fields(Shift.objects.all()).annotate(
         waitlist_count=Count("waitlist", filter=Q(waitlist__status=WaitlistStatus.WAITING)))
     if not include_past:
         qs = qs.filter(ends_at__gt=timezone.now())

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from workers import services
 from workers.models import ClaimStatus, Shift, ShiftClaim, ShiftStatus, ShiftTemplate, Worker, WorkerStatus
+from workers.services import claims, reliability, shifts
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -23,7 +23,7 @@ def mark_no_shows() -> int:
     due = timezone.now() - settings.SHIFTLINE["NO_SHOW_AFTER"]
     ids = list(ShiftClaim.objects.filter(status=ClaimStatus.ACTIVE, checked_in_at__isnull=True, starts_at__lte=due)
                .order_by("starts_at", "pk").values_list("pk", flat=True)[:BATCH])
-    return sum(services.claim_mark_no_show(claim_id=claim_id) for claim_id in ids)
+    return sum(claims.claim_mark_no_show(claim_id=claim_id) for claim_id in ids)
 
 
 @shared_task(name="workers.complete_ended_claims", acks_late=True)
@@ -31,7 +31,7 @@ def complete_ended_claims() -> int:
     """Claims whose shift has ended: checked in → completed (`worker.checked_out`); else no-show."""
     ids = list(ShiftClaim.objects.filter(status=ClaimStatus.ACTIVE, ends_at__lte=timezone.now())
                .order_by("ends_at", "pk").values_list("pk", flat=True)[:BATCH])
-    return sum(services.claim_complete_at_end(claim_id=claim_id) for claim_id in ids)
+    return sum(claims.claim_complete_at_end(claim_id=claim_id) for claim_id in ids)
 
 
 @shared_task(name="workers.surge_rates", acks_late=True)
@@ -42,7 +42,7 @@ def surge_rates() -> int:
         status=ShiftStatus.PUBLISHED, starts_at__gt=now, starts_at__lte=now + settings.SHIFTLINE["SURGE_WINDOW"],
         seats_taken__lt=F("capacity"), rate_multiplier__lt=F("max_rate_multiplier"),
     ).values_list("pk", flat=True)[:BATCH])
-    return sum(services.shift_surge(shift_id=shift_id) is not None for shift_id in ids)
+    return sum(shifts.shift_surge(shift_id=shift_id) is not None for shift_id in ids)
 
 
 @shared_task(name="workers.refresh_reliability", acks_late=True)
@@ -50,7 +50,7 @@ def refresh_reliability() -> int:
     """Recompute every approved worker's reliability (missed assignments come from the tickets app)."""
     ids = Worker.objects.filter(status=WorkerStatus.APPROVED).values_list("pk", flat=True)
     for worker_id in ids.iterator():
-        services.worker_reliability_refresh(worker_id=worker_id)
+        reliability.worker_reliability_refresh(worker_id=worker_id)
     return ids.count()
 
 
@@ -58,4 +58,4 @@ def refresh_reliability() -> int:
 def generate_template_shifts() -> int:
     """Publish the coming weeks' shifts of every active weekly template (each slot once)."""
     ids = ShiftTemplate.objects.filter(active=True).values_list("pk", flat=True)
-    return sum(len(services.shift_template_generate(template_id=template_id)) for template_id in ids)
+    return sum(len(shifts.shift_template_generate(template_id=template_id)) for template_id in ids)

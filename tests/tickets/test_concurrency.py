@@ -9,7 +9,7 @@ from django.db import connection
 from tests.factories.tickets import on_shift_worker
 from tickets.models import Ticket, TicketEvent
 from tickets.services import ticket_create
-from workers.services import shift_check_in
+from workers.services.claims import shift_check_in
 
 pytestmark = pytest.mark.slow
 

@@ -120,7 +120,7 @@ def test_presence_within_grace_keeps_tickets(ticket_factory, on_shift):
 
 
 def test_check_out_hands_open_tickets_over(ticket_factory, on_shift, django_capture_on_commit_callbacks):
-    from workers.services import shift_check_out
+    from workers.services.claims import shift_check_out
 
     leaving, staying = on_shift(), on_shift()
     held = ticket_factory(status="assigned", assigned_worker=leaving, assigned_claim=leaving.claim)
@@ -135,7 +135,7 @@ def test_check_out_hands_open_tickets_over(ticket_factory, on_shift, django_capt
 
 
 def test_check_in_runs_routing(ticket_factory, on_shift, django_capture_on_commit_callbacks):
-    from workers.services import shift_check_in
+    from workers.services.claims import shift_check_in
 
     worker = on_shift(checked_in=False)
     ticket = ticket_factory()
@@ -149,7 +149,7 @@ def test_check_in_runs_routing(ticket_factory, on_shift, django_capture_on_commi
 
 def test_suspension_requeues_the_workers_tickets(ticket_factory, on_shift, ops_user,
                                                  django_capture_on_commit_callbacks):
-    from workers.services import worker_suspend
+    from workers.services.vetting import worker_suspend
 
     worker = on_shift()
     held = ticket_factory(status="assigned", assigned_worker=worker, assigned_claim=worker.claim)

@@ -93,6 +93,24 @@ def test_claim_refused_for_worker_not_approved(client_for, worker_factory, shift
         assert_refused(client_for(worker.user).post(claim_url(shift)), 403, "worker_not_approved", shift, 0, 0)
 
 
+def test_suspended_worker_claiming_an_unknown_shift_is_told_they_are_not_approved(client_for, worker_factory):
+    worker = worker_factory(status="suspended")
+
+    response = client_for(worker.user).post("/api/v1/shifts/987654321/claim/")
+
+    assert (response.status_code, response.json()["code"]) == (403, "worker_not_approved")
+    assert not ShiftClaim.objects.exists()
+
+
+def test_claim_asking_for_html_is_refused_with_406_and_takes_no_seat(worker, worker_client, shift_factory):
+    shift = shift_factory()
+
+    response = worker_client.post(claim_url(shift), HTTP_ACCEPT="text/html")
+
+    assert (response.status_code, response.json()["code"]) == (406, "not_acceptable")
+    assert not ShiftClaim.objects.filter(worker=worker).exists()
+
+
 def test_claim_refused_when_language_does_not_match(client_for, worker_factory, shift_factory):
     worker = worker_factory(languages=["pt"])
     shift = shift_factory(language="en")

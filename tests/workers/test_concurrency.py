@@ -51,11 +51,10 @@ def _post_to_view(worker, path):
     return call
 
 
-@pytest.fixture(params=["view", "server-loop"])
+@pytest.fixture(params=["in-process", "server"])
 def post_as(request):
     """`post_as(worker, path)`: a call that POSTs with the worker's token, in-process through the
-    Django view (the services on threads), or to a running server, whose event loop answers token
-    claims and releases itself (`workers.api.seat_action_on_loop`)."""
+    Django view, or over HTTP to a running server (its request threads and connection pool)."""
     if request.param == "view":
         return _post_to_view
     server = request.getfixturevalue("asgi_server")
@@ -150,3 +149,25 @@ def test_release_racing_direct_claim_on_full_shift_gives_seat_once(post_as):
         assert shift.seats_taken == 1
         assert list(ShiftClaim.objects.filter(shift=shift, status="active").values_list("worker_id", flat=True)) == [
             waiting.pk]
+
+
+def test_waitlist_join_racing_an_early_release_never_strands_the_joiner(post_as):
+    """Whichever goes first, the joiner ends up holding the freed seat or is told it is not full —
+    never waiting for a shift with a free seat."""
+    for _ in range(6):
+        shift = ShiftFactory(capacity=1)
+        holder = ShiftClaimFactory(shift=shift).worker
+        joiner = WorkerFactory()
+
+        release, join = run_at_once([post_as(holder, f"/api/v1/shifts/{shift.pk}/release/"),
+                                     post_as(joiner, f"/api/v1/shifts/{shift.pk}/waitlist/")])
+
+        assert release == (200, None)
+        entry = ShiftWaitlistEntry.objects.filter(shift=shift, worker=joiner).first()
+        seats_taken = Shift.objects.get(pk=shift.pk).seats_taken
+        if join == (201, None):
+            assert entry.status == "promoted"
+            assert ShiftClaim.objects.get(shift=shift, status="active").worker_id == joiner.pk
+            assert seats_taken == 1
+        else:
+            assert (join, entry, seats_taken) == ((409, "shift_not_full"), None, 0)

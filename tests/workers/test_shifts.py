@@ -284,3 +284,24 @@ def test_shift_list_query_count_is_flat(ops_client, shift_factory, django_assert
     with django_assert_max_num_queries(6):
         response = ops_client.get("/api/v1/shifts/")
     assert response.json()["count"] == 15
+
+
+def test_create_without_multiplier_pays_the_base_rate(ops_client, in_hours):
+    request = shift_body(in_hours)
+    del request["rate_multiplier"]
+
+    response = ops_client.post("/api/v1/shifts/", request, format="json")
+
+    assert response.status_code == 201
+    assert (response.json()["rate_multiplier"], response.json()["max_rate_multiplier"]) == ("1.00", "1.00")
+    assert str(Shift.objects.get().rate_multiplier) == "1.00"
+
+
+@pytest.mark.parametrize("value", ["NaN", "sNaN", "-NaN", "Infinity", "-inf"])
+@pytest.mark.parametrize("field", ["rate_multiplier", "max_rate_multiplier"])
+def test_create_refuses_a_multiplier_that_is_not_a_number(ops_client, in_hours, field, value):
+    response = ops_client.post("/api/v1/shifts/", shift_body(in_hours, **{field: value}), format="json")
+
+    assert response.status_code == 400
+    assert (response.json()["code"], list(response.json()["fields"])) == ("invalid", [field])
+    assert not Shift.objects.exists()

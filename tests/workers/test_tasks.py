@@ -10,7 +10,7 @@ from django.utils import timezone
 from marketplace.outbox.models import OutboxEvent
 from workers import tasks
 from workers.models import ShiftClaim, ShiftEvent, ShiftWaitlistEntry, WorkerEvent
-from workers.services import reliability_compute
+from workers.services.reliability import reliability_compute
 
 
 def minutes(n: float) -> dt.datetime:

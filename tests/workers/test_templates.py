@@ -80,3 +80,27 @@ def test_template_validation(ops_client, overrides, field):
 def test_templates_are_for_ops(worker_client):
     assert worker_client.post("/api/v1/shift-templates/", template_body(), format="json").status_code == 403
     assert worker_client.get("/api/v1/shift-templates/").status_code == 403
+
+
+def test_template_without_multiplier_pays_the_base_rate(ops_client):
+    body = template_body()
+    del body["rate_multiplier"]
+
+    response = ops_client.post("/api/v1/shift-templates/", body, format="json")
+
+    assert response.status_code == 201
+    assert (response.json()["rate_multiplier"], response.json()["max_rate_multiplier"]) == ("1.00", "1.00")
+    assert {str(s.rate_multiplier) for s in Shift.objects.all()} == {"1.00"}
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"duration_minutes": 5_000_000_000}, "duration_minutes"), ({"duration_minutes": 10**20}, "duration_minutes"),
+    ({"duration_minutes": 0}, "duration_minutes"), ({"rate_multiplier": "NaN"}, "rate_multiplier"),
+])
+def test_template_refuses_out_of_range_numbers(ops_client, overrides, field):
+    response = ops_client.post("/api/v1/shift-templates/", template_body(**overrides), format="json")
+
+    assert response.status_code == 400
+    assert (response.json()["code"], list(response.json()["fields"])) == ("invalid", [field])
+    assert not ShiftTemplate.objects.exists()
+    assert not Shift.objects.exists()

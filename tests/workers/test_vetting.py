@@ -199,7 +199,7 @@ def test_suspended_workers_cannot_claim(client_for, worker_factory, shift_factor
 
 
 def test_transaction_rolls_back_suspension_on_error(worker, ops_user):
-    from workers.services import worker_suspend
+    from workers.services.vetting import worker_suspend
 
     with pytest.raises(RuntimeError), transaction.atomic():
         worker_suspend(worker_id=worker.pk, actor=ops_user, reason="x")

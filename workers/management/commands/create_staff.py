@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from marketplace.errors import DomainError
 from workers.models import Role
-from workers.services import staff_create
+from workers.services.accounts import staff_create
 
 
 class Command(BaseCommand):

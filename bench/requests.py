@@ -1,0 +1,181 @@
+"""Request path benchmark: server CPU per request of ordinary endpoints, against a JSON 404.
+
+    python bench/requests.py                 # defaults, about two minutes
+    python bench/requests.py --duration 10 --clients 8
+
+Starts uvicorn (`marketplace.asgi:application`, one process per server) in production mode (DEBUG=false) on a
+dedicated PostgreSQL database (`<DATABASE_URL name>_bench_requests`, migrated and emptied at start)
+with Redis, rate limits ON (rates no client reaches, so every request is counted by the limiter),
+makes approved workers with API tokens and 20 shifts they may claim, and drives each phase with
+`--clients` keep-alive HTTP/1.1 clients (each a worker with its own token):
+
+- 404: anonymous `GET /api/v1/no-such-endpoint/` (Django's JSON 404), the unit of every line;
+- me: `GET /api/v1/workers/me/` with a token;
+- claim+release: `POST /api/v1/shifts/{id}/claim/` then `.../release/` (figures per request);
+- shifts: `GET /api/v1/shifts/?available=true`, which answers 20 shifts.
+
+The server process's CPU time (user + system, from /proc) is divided by the requests answered. A
+second server with rate limits OFF runs every phase too: the limiter's own cost is
+`me` with limits on minus `me` with limits off, each in units of its server's 404. Phases of both
+servers are interleaved over `--rounds` rounds, so that other load on the machine falls on every
+line alike. Each line shows its target and whether it was met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from _common import Connection, Server, bench_database_url, ensure_database, server_env  # noqa: E402
+
+# This file's directory is first on sys.path and this file is named like the `requests` library,
+# which Django's apps (Stripe's SDK) may import: take the directory off again.
+sys.path = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+
+TARGETS = {"me": 2.5, "claim+release": 3.0, "shifts": 5.0, "limiter": 0.5}
+SHIFTS_LISTED = 20
+
+
+def prepare_data(workers: int) -> dict:
+    """Empty the bench database's people and shifts; make approved workers with tokens and shifts."""
+    import binascii
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from workers.models import Shift, User, Worker, WorkerLanguage
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE workers_user, workers_shift, outbox_outboxevent RESTART IDENTITY CASCADE")
+    start = timezone.now().replace(microsecond=0) + dt.timedelta(hours=6)
+    users = User.objects.bulk_create([User(username=f"bench-r{i}", role="worker", password="!")
+                                      for i in range(workers)])
+    people = Worker.objects.bulk_create([Worker(user=u, full_name=f"Bench {u.pk}", country="PT", timezone="UTC",
+                                                status="approved") for u in users])
+    WorkerLanguage.objects.bulk_create([WorkerLanguage(worker=w, language="en") for w in people])
+    tokens = Token.objects.bulk_create([Token(key=binascii.hexlify(os.urandom(20)).decode(), user=u) for u in users])
+    shifts = Shift.objects.bulk_create([
+        Shift(starts_at=start + dt.timedelta(hours=3 * i), ends_at=start + dt.timedelta(hours=3 * i + 2),
+              capacity=1000, language="en") for i in range(SHIFTS_LISTED)])
+    return {"tokens": [t.key for t in tokens], "shifts": [s.pk for s in shifts]}
+
+
+async def _client(port: int, token: str | None, paths, deadline: float, counts: dict[int, int]) -> None:
+    connection = Connection(port, token)
+    try:
+        while time.monotonic() < deadline:
+            for method, path in paths:
+                status = await connection.post(path, method=method)
+                counts[status] = counts.get(status, 0) + 1
+    finally:
+        connection.close()
+
+
+async def _phase(port: int, tokens: list[str | None], paths_for, duration: float, counts: dict[int, int]) -> None:
+    deadline = time.monotonic() + duration
+    await asyncio.gather(*(_client(port, token, paths_for(i), deadline, counts) for i, token in enumerate(tokens)))
+
+
+def phases_for(tokens: list[str], shifts: list[int]) -> dict:
+    """name -> (the clients' tokens, each client's request loop)."""
+    anonymous: list[str | None] = [None] * len(tokens)
+    phases = {"404": (anonymous, lambda i: [("GET", "/api/v1/no-such-endpoint/")]),
+              "me": (tokens, lambda i: [("GET", "/api/v1/workers/me/")])}
+    phases["claim+release"] = (tokens, lambda i: [("POST", f"/api/v1/shifts/{shifts[i % len(shifts)]}/claim/"),
+                                                  ("POST", f"/api/v1/shifts/{shifts[i % len(shifts)]}/release/")])
+    phases["shifts"] = (tokens, lambda i: [("GET", "/api/v1/shifts/?available=true")])
+    return phases
+
+
+def measure(servers: dict, phases: dict, duration: float, rounds: int) -> dict:
+    """Every phase on every server, interleaved over `rounds` rounds so that other load on the
+    machine falls on all of them alike: {(server, phase): {cpu_ms, rps, answers}}."""
+    totals: dict = {}
+    for _ in range(rounds):
+        for label, server in servers.items():
+            for name, (tokens, paths_for) in phases[label].items():
+                entry = totals.setdefault((label, name), {"cpu": 0.0, "seconds": 0.0, "answers": {}})
+                cpu_before, began = server.cpu_seconds(), time.monotonic()
+                asyncio.run(_phase(server.port, tokens, paths_for, duration / rounds, entry["answers"]))
+                entry["seconds"] += time.monotonic() - began
+                entry["cpu"] += server.cpu_seconds() - cpu_before
+    results = {}
+    for key, entry in totals.items():
+        requests = sum(entry["answers"].values())
+        results[key] = {"cpu_ms": entry["cpu"] / max(requests, 1) * 1000, "rps": requests / entry["seconds"],
+                        "answers": dict(sorted(entry["answers"].items()))}
+    return results
+
+
+def line(name: str, result: dict, unit: float) -> str:
+    ratio = result["cpu_ms"] / unit
+    text = (f"{name:<14} {result['rps']:7.0f} req/s  server CPU {result['cpu_ms']:5.2f} ms/req  "
+            f"{ratio:5.2f}× the 404  answers {result['answers']}")
+    if name in TARGETS:
+        text += f"   target ≤ {TARGETS[name]}×: {'met' if ratio <= TARGETS[name] else 'NOT met'}"
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=9.0, help="seconds per line")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shiftline")
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    database_url = bench_database_url(base, "requests")
+    ensure_database(database_url)
+    limits_on = server_env(database_url, redis_url, "benchrequests")
+    limits_on.update({"RATELIMIT_ENABLE": "true", "RATE_USER": "100000000/min", "RATE_ANON": "100000000/min"})
+    limits_off = {**limits_on, "RATELIMIT_ENABLE": "false"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=limits_on,
+                   check=True)
+    os.environ.update({k: limits_on[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+                                                 "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT")})
+    os.environ["DATABASE_POOL"] = "false"
+    data = prepare_data(args.clients)
+    tokens, shifts = data["tokens"], data["shifts"]
+    print(f"bench/requests.py: uvicorn (1 process each) on PostgreSQL + Redis, production mode, {args.clients} "
+          f"keep-alive clients, {args.duration:.0f} s per line in {args.rounds} interleaved rounds", flush=True)
+    servers = {"on": Server(["marketplace.asgi:application"], limits_on),
+               "off": Server(["marketplace.asgi:application"], limits_off)}
+    # Both servers run every phase, so that neither carries more state (connections, caches) than the other.
+    phases = {"on": phases_for(tokens, shifts), "off": phases_for(tokens, shifts)}
+    try:
+        measure(servers, phases, 2.0 * len(servers), 1)  # warm up every path
+        results = measure(servers, phases, args.duration, args.rounds)
+    finally:
+        for server in servers.values():
+            server.stop()
+    failures = 0
+    for label in servers:
+        unit = results[(label, "404")]["cpu_ms"]
+        print(f"-- rate limits {label}", flush=True)
+        for name in phases[label]:
+            result = results[(label, name)]
+            print(line(name, result, unit), flush=True)
+            failures += sum(n for status, n in result["answers"].items() if status >= 500 or status == 429)
+    cost = (results[("on", "me")]["cpu_ms"] / results[("on", "404")]["cpu_ms"]
+            - results[("off", "me")]["cpu_ms"] / results[("off", "404")]["cpu_ms"])
+    print(f"{'limiter':<14} {cost:5.2f}× the 404 (me with limits on minus off, each in its server's 404)   "
+          f"target ≤ {TARGETS['limiter']}×: {'met' if cost <= TARGETS['limiter'] else 'NOT met'}", flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
