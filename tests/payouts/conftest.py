@@ -13,7 +13,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from payouts import services, stripe_gateway
+from payouts import earnings, stripe_gateway
+from payouts.earnings import ResolvedCase
 from payouts.sandbox.server import sign
 from tests.factories.payouts import ResolvedTicketFactory, make_ready
 from tests.factories.workers import WorkerFactory
@@ -130,11 +131,11 @@ def earn():
         tickets = []
         for _ in range(cases):
             ticket = ResolvedTicketFactory(assigned_worker=worker)
-            services.earning_post_case_pay(ticket_id=ticket.pk, worker_id=worker.pk, resolution_n=1,
-                                           multiplier=Decimal(multiplier), resolved_at=resolved_at)
+            earnings.earnings_post_case_pay(cases=[ResolvedCase(
+                ticket_id=ticket.pk, worker_id=worker.pk, multiplier=Decimal(multiplier), resolved_at=resolved_at)])
             tickets.append(ticket)
         if settled:
-            services.earnings_settle()
+            earnings.earnings_settle()
         return tickets
 
     return make
