@@ -158,7 +158,9 @@ def earning_post_csat_bonus(*, ticket_id: int, resolution_n: int) -> Earning | N
     Raises `EarningNotReady` (the relay retries within a second) when the case pay is not posted yet; posts
     nothing when the case pay was voided. Idempotent: key `csat-bonus:<ticket>:<n>`."""
     with transaction.atomic():
-        case = (Earning.objects.select_for_update().select_related("rate_card")
+        # Only the earning: locking its rate card too would block every case pay posted on that
+        # card at its commit (the foreign-key check), while this waits for the same ledger accounts.
+        case = (Earning.objects.select_for_update(of=("self",)).select_related("rate_card")
                 .filter(ticket_id=ticket_id, kind=EarningKind.CASE_PAY, resolution_n=resolution_n).first())
         if case is None:
             raise EarningNotReady()

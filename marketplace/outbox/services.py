@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 class Delivery(StrEnum):
     DELIVERED = "delivered"
-    NOT_READY = "not_ready"  # a handler waits for an earlier event: the relay retries promptly
+    RETRY = "retry"  # not ready for it yet, or a lock conflict: the relay retries within a second
     FAILED = "failed"  # left to the `outbox.redeliver` sweep
 
 
@@ -114,10 +114,10 @@ def outbox_deliver(*, event_id: uuid.UUID | str) -> Delivery:
                     continue
                 consumer.handle([locked])
                 _record_consumed([event.pk], consumer, consumers, consumed)
-        except EventNotReady as exc:
-            outcomes.add(Delivery.NOT_READY)
-            errors.append(f"{consumer.name}: not ready: {exc}")
-            logger.info("outbox handler %s not ready for %s", consumer.name, event.pk)
+        except (EventNotReady, OperationalError) as exc:  # an earlier event on its way, a deadlock
+            outcomes.add(Delivery.RETRY)
+            errors.append(f"{consumer.name}: retry: {exc}")
+            logger.info("outbox handler %s will retry %s: %s", consumer.name, event.pk, exc)
         except Exception as exc:  # a failing handler must not stop the others; it is retried
             outcomes.add(Delivery.FAILED)
             errors.append(f"{consumer.name}: {exc}")
@@ -125,7 +125,7 @@ def outbox_deliver(*, event_id: uuid.UUID | str) -> Delivery:
     if not outcomes:
         return Delivery.DELIVERED
     OutboxEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1, last_error="\n".join(errors)[:2000])
-    return Delivery.NOT_READY if Delivery.NOT_READY in outcomes else Delivery.FAILED
+    return Delivery.RETRY if Delivery.RETRY in outcomes else Delivery.FAILED
 
 
 def outbox_consume_batch(*, topic: str, consumer: str, limit: int = 1000) -> int:

@@ -12,11 +12,11 @@ def outbox_relay(self, event_id: str) -> str:
     """Deliver one event after its transaction committed.
 
     When a handler is not ready (its event depends on one still on its way, such as a rating
-    relayed before the resolve it rates), retry within a second — 0.1 s, doubling, at most 1 s
-    apart — for about a minute; other failures are left to `outbox.redeliver`. Eager Celery has
-    no countdown, so there the sweep retries."""
+    relayed before the resolve it rates) or lost a lock conflict, retry within a second — 0.1 s,
+    doubling, at most 1 s apart — for about a minute; other failures are left to
+    `outbox.redeliver`. Eager Celery has no countdown, so there the sweep retries."""
     outcome = outbox_deliver(event_id=event_id)
-    if outcome == Delivery.NOT_READY and not self.request.is_eager and self.request.retries < self.max_retries:
+    if outcome == Delivery.RETRY and not self.request.is_eager and self.request.retries < self.max_retries:
         raise self.retry(countdown=min(1.0, 0.1 * 2 ** self.request.retries))
     return outcome
 
