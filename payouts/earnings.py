@@ -145,10 +145,10 @@ def _case_pay_insert(priced: list[tuple[ResolvedCase, RateCard, Decimal, int]]) 
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO payouts_earning ({names}, kind, status, created_at) "
-            f"SELECT *, %s, %s, now() FROM unnest({arrays}) "
+            f"SELECT *, %s, %s, %s FROM unnest({arrays}) "
             "ON CONFLICT (ticket_id, kind, resolution_n) DO NOTHING "
             "RETURNING id, worker_id, ticket_id, amount, currency",
-            [EarningKind.CASE_PAY, EarningStatus.PENDING, *(values for _, values in columns.values())])
+            [EarningKind.CASE_PAY, EarningStatus.PENDING, timezone.now(), *(values for _, values in columns.values())])
         return sorted(cursor.fetchall())
 
 
