@@ -11,6 +11,7 @@ for the event's last consumer, `delivered_at` itself.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -21,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -128,6 +129,14 @@ def outbox_deliver(*, event_id: uuid.UUID | str) -> Delivery:
     return Delivery.RETRY if Delivery.RETRY in outcomes else Delivery.FAILED
 
 
+# One statement: lock the oldest undelivered events nobody else holds and mark them delivered.
+_CLAIM_AND_DELIVER = (
+    "UPDATE outbox_outboxevent SET delivered_at = %s WHERE id IN ("
+    " SELECT id FROM outbox_outboxevent WHERE topic = %s AND delivered_at IS NULL AND attempts = 0"
+    " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, payload"
+)
+
+
 def outbox_consume_batch(*, topic: str, consumer: str, limit: int = 1000) -> int:
     """Hand the batch consumer `consumer` up to `limit` of the oldest events of `topic` it has not
     consumed, in one transaction that also records their consumption.
@@ -141,20 +150,24 @@ def outbox_consume_batch(*, topic: str, consumer: str, limit: int = 1000) -> int
     me = next(c for c in consumers if c.name == consumer)
     if not me.batch:
         raise ValueError(f"{consumer} is not a batch handler of {topic}")
-    pending = OutboxEvent.objects.filter(topic=topic, delivered_at__isnull=True, attempts=0)
-    if len(consumers) > 1:
-        pending = pending.exclude(consumptions__consumer=consumer)
     rows: list[tuple[uuid.UUID, Any]] = []
     try:
         with transaction.atomic():
-            rows = list(pending.select_for_update(skip_locked=True).order_by("created_at")
-                        .values_list("pk", "payload")[:limit])
-            # Re-read after the locks: a consumption committed since the statement's snapshot.
-            consumed = _consumed_by(pk for pk, _ in rows) if len(consumers) > 1 else {}
-            events = [(pk, payload) for pk, payload in rows if consumer not in consumed.get(pk, ())]
-            if events:
-                me.handle(events)
-                _record_consumed([pk for pk, _ in events], me, consumers, consumed)
+            if len(consumers) == 1:  # its only consumer: taking the events is delivering them
+                with connection.cursor() as cursor:
+                    cursor.execute(_CLAIM_AND_DELIVER, [timezone.now(), topic, limit])
+                    rows = [(pk, json.loads(payload)) for pk, payload in cursor.fetchall()]
+                me.handle(rows)
+            else:
+                rows = list(OutboxEvent.objects.filter(topic=topic, delivered_at__isnull=True, attempts=0)
+                            .exclude(consumptions__consumer=consumer).select_for_update(skip_locked=True)
+                            .order_by("created_at").values_list("pk", "payload")[:limit])
+                # Re-read after the locks: a consumption committed since the statement's snapshot.
+                consumed = _consumed_by(pk for pk, _ in rows)
+                events = [(pk, payload) for pk, payload in rows if consumer not in consumed[pk]]
+                if events:
+                    me.handle(events)
+                    _record_consumed([pk for pk, _ in events], me, consumers, consumed)
     except Exception:
         logger.exception("outbox batch %s failed on %d events; delivering them one by one", consumer, len(rows))
         for pk, _ in rows:
