@@ -340,7 +340,7 @@ def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
             transient.append((send, outcome))
     with transaction.atomic():
         if accepted:
-            _payouts_mark_paid_many(accepted)
+            payouts_mark_paid(transfers={s.payout_id: s.transfer_id for s in accepted}, source="api")
             results += [(s, "paid") for s in accepted]
         for send in refused:
             exc = send.error
@@ -360,74 +360,43 @@ def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
     return results
 
 
-def _payouts_mark_paid_many(sends: list[_Send]) -> None:
-    """`payout_mark_paid` for many payouts in the caller's transaction (same locks, same keys)."""
-    transfer_of = {s.payout_id: s.transfer_id for s in sends}
-    payouts = list(Payout.objects.select_for_update().filter(pk__in=transfer_of).order_by("pk"))
-    to_pay = [p for p in payouts if p.status in OPEN_PAYOUT_STATUSES]
-    for p in payouts:
-        if p.status == PayoutStatus.FAILED:
-            logger.error("transfer %s exists for failed payout %s", transfer_of[p.pk], p.pk)
-    if not to_pay:
-        return
-    postings: list[Posting] = []
-    for currency in {p.currency for p in to_pay}:
-        group = [p for p in to_pay if p.currency == currency]
-        accounts = ledger_accounts_ensure(worker_ids={p.worker_id for p in group}, currency=currency)
-        postings += [
-            Posting(key=f"payout-paid:{p.pk}", kind=JournalKind.PAYOUT_PAID, currency=currency,
-                    lines=[(accounts[(AccountKind.WORKER_IN_TRANSIT, p.worker_id)], -p.amount),
-                           (accounts[(AccountKind.WORKER_PAID, p.worker_id)], p.amount)],
-                    memo=f"Transfer {transfer_of[p.pk]}", worker_id=p.worker_id, payout_id=p.pk,
-                    refs={"transfer": transfer_of[p.pk]})
-            for p in group
-        ]
-    ledger_post_many(postings)
-    now = timezone.now()
-    for p in to_pay:
-        p.status, p.stripe_transfer_id, p.paid_at = PayoutStatus.PAID, transfer_of[p.pk], now
-        p.failure_code, p.failure_message, p.next_attempt_at = "", "", None
-    Payout.objects.bulk_update(to_pay, ["status", "stripe_transfer_id", "paid_at", "failure_code",
-                                        "failure_message", "next_attempt_at"])
-    Earning.objects.filter(payout_id__in=[p.pk for p in to_pay], status=EarningStatus.IN_PAYOUT).update(
-        status=EarningStatus.PAID)
-    PayoutEvent.objects.bulk_create([PayoutEvent(payout=p, kind="paid", data={"transfer": p.stripe_transfer_id,
-                                                                              "source": "api"}) for p in to_pay])
-
-
-def payout_send(*, payout_id: int) -> str:
-    """Send one payout's transfer now (with retries); returns paid / failed / retry / stuck / done."""
-    outcomes = payouts_send(payout_ids=[payout_id])
-    return next(iter(outcomes), "done")
-
-
-def payout_mark_paid(*, payout_id: int, transfer_id: str, source: str) -> Payout:
-    """Stripe accepted the transfer: in_transit → paid, money to the worker's paid account.
-
-    Locks the payout; safe to repeat (the API answer and a `transfer.created` webhook may both
-    arrive, in either order)."""
+def payouts_mark_paid(*, transfers: dict[int, str], source: str) -> None:
+    """Stripe accepted these transfers (`{payout id: transfer id}`): in_transit → paid, the money
+    to each worker's paid account. Locks the payouts in pk order; safe to repeat (the API answer
+    and a `transfer.created` webhook may both arrive, in either order). A transfer for a failed
+    payout moves nothing and is recorded for finance."""
     with transaction.atomic():
-        payout = Payout.objects.select_for_update().get(pk=payout_id)
-        if payout.status == PayoutStatus.PAID:
-            return payout
-        if payout.status == PayoutStatus.FAILED:
-            logger.error("transfer %s exists for failed payout %s", transfer_id, payout.pk)
-            PayoutEvent.objects.create(payout=payout, kind="transfer_after_failure",
-                                       data={"transfer": transfer_id, "source": source})
-            return payout
-        accounts = ledger_accounts_ensure(worker_ids=[payout.worker_id], currency=payout.currency)
-        ledger_post(key=f"payout-paid:{payout.pk}", kind=JournalKind.PAYOUT_PAID, currency=payout.currency,
-                    lines=[(accounts[(AccountKind.WORKER_IN_TRANSIT, payout.worker_id)], -payout.amount),
-                           (accounts[(AccountKind.WORKER_PAID, payout.worker_id)], payout.amount)],
-                    memo=f"Transfer {transfer_id}", worker_id=payout.worker_id, payout_id=payout.pk,
-                    refs={"transfer": transfer_id})
-        payout.status, payout.stripe_transfer_id, payout.paid_at = PayoutStatus.PAID, transfer_id, timezone.now()
-        payout.failure_code, payout.failure_message, payout.next_attempt_at = "", "", None
-        payout.save(update_fields=["status", "stripe_transfer_id", "paid_at", "failure_code",
-                                   "failure_message", "next_attempt_at"])
-        Earning.objects.filter(payout=payout, status=EarningStatus.IN_PAYOUT).update(status=EarningStatus.PAID)
-        PayoutEvent.objects.create(payout=payout, kind="paid", data={"transfer": transfer_id, "source": source})
-        return payout
+        payouts = list(Payout.objects.select_for_update().filter(pk__in=transfers).order_by("pk"))
+        for p in payouts:
+            if p.status == PayoutStatus.FAILED:
+                logger.error("transfer %s exists for failed payout %s", transfers[p.pk], p.pk)
+                PayoutEvent.objects.create(payout=p, kind="transfer_after_failure",
+                                           data={"transfer": transfers[p.pk], "source": source})
+        to_pay = [p for p in payouts if p.status in OPEN_PAYOUT_STATUSES]
+        postings: list[Posting] = []
+        for currency in {p.currency for p in to_pay}:
+            group = [p for p in to_pay if p.currency == currency]
+            accounts = ledger_accounts_ensure(worker_ids={p.worker_id for p in group}, currency=currency)
+            postings += [
+                Posting(key=f"payout-paid:{p.pk}", kind=JournalKind.PAYOUT_PAID, currency=currency,
+                        lines=[(accounts[(AccountKind.WORKER_IN_TRANSIT, p.worker_id)], -p.amount),
+                               (accounts[(AccountKind.WORKER_PAID, p.worker_id)], p.amount)],
+                        memo=f"Transfer {transfers[p.pk]}", worker_id=p.worker_id, payout_id=p.pk,
+                        refs={"transfer": transfers[p.pk]})
+                for p in group
+            ]
+        ledger_post_many(postings)
+        now = timezone.now()
+        for p in to_pay:
+            p.status, p.stripe_transfer_id, p.paid_at = PayoutStatus.PAID, transfers[p.pk], now
+            p.failure_code, p.failure_message, p.next_attempt_at = "", "", None
+        Payout.objects.bulk_update(to_pay, ["status", "stripe_transfer_id", "paid_at", "failure_code",
+                                            "failure_message", "next_attempt_at"])
+        Earning.objects.filter(payout_id__in=[p.pk for p in to_pay], status=EarningStatus.IN_PAYOUT).update(
+            status=EarningStatus.PAID)
+        PayoutEvent.objects.bulk_create([PayoutEvent(payout=p, kind="paid", data={"transfer": transfers[p.pk],
+                                                                                  "source": source})
+                                         for p in to_pay])
 
 
 def payout_mark_failed(*, payout_id: int, code: str, message: str = "") -> Payout:
@@ -471,7 +440,7 @@ def payouts_retry_stuck(*, idle_for: timedelta = timedelta(minutes=2)) -> int:
             metadata = transfer.metadata.to_dict() if transfer.metadata else {}
             payout = wanted.get(str(metadata.get("payout_id") or ""))
             if payout is not None:
-                payout_mark_paid(payout_id=payout.pk, transfer_id=transfer.id, source="reconciled")
+                payouts_mark_paid(transfers={payout.pk: transfer.id}, source="reconciled")
                 found.add(payout.pk)
     payouts_send(payout_ids=[pk for pk in ids if pk not in found])
     for run_id in PayoutRun.objects.filter(status=PayoutRunStatus.RUNNING).values_list("pk", flat=True):

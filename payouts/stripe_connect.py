@@ -23,7 +23,7 @@ from payouts.models import (
     PayoutStatus,
     StripeEvent,
 )
-from payouts.runs import OPEN_PAYOUT_STATUSES, payout_mark_paid
+from payouts.runs import OPEN_PAYOUT_STATUSES, payouts_mark_paid
 from workers.models import PayoutAccountStatus, Worker
 from workers.payout_account import payout_account_attach, payout_account_status_set
 
@@ -130,7 +130,8 @@ def payout_apply_reversal(*, payout_id: int, transfer: dict, source: str = "") -
     with transaction.atomic():
         payout = Payout.objects.select_for_update().get(pk=payout_id)
         if payout.status in OPEN_PAYOUT_STATUSES:
-            payout = payout_mark_paid(payout_id=payout.pk, transfer_id=transfer["id"], source=f"reversal:{source}")
+            payouts_mark_paid(transfers={payout.pk: transfer["id"]}, source=f"reversal:{source}")
+            payout.refresh_from_db()
         if payout.status != PayoutStatus.PAID:
             return payout
         reversed_total = transfer.get("amount_reversed")
