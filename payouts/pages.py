@@ -160,38 +160,29 @@ def statement(request):
     })
 
 
-@login_required
-@require_POST
-def payout_account_connect(request):
-    worker = _worker_or_403(request)
+def _to_onboarding(request, worker: Worker):
     try:
-        url = payout_account_onboarding_url(
+        return redirect(payout_account_onboarding_url(
             worker=worker,
             refresh_url=request.build_absolute_uri(reverse("payout-account-refresh")),
             return_url=request.build_absolute_uri(reverse("earnings") + "?onboarding=returned"),
-        )
+        ))
     except DomainError as exc:
         messages.error(request, exc.detail)
         return redirect("earnings")
-    return redirect(url)
+
+
+@login_required
+@require_POST
+def payout_account_connect(request):
+    return _to_onboarding(request, _worker_or_403(request))
 
 
 @login_required
 def payout_account_refresh(request):
     """Stripe's `refresh_url`: the link expired or was used; make a fresh one and go there."""
     worker = _worker_or_403(request)
-    if not worker.stripe_account_id:
-        return redirect("earnings")
-    try:
-        url = payout_account_onboarding_url(
-            worker=worker,
-            refresh_url=request.build_absolute_uri(reverse("payout-account-refresh")),
-            return_url=request.build_absolute_uri(reverse("earnings") + "?onboarding=returned"),
-        )
-    except DomainError as exc:
-        messages.error(request, exc.detail)
-        return redirect("earnings")
-    return redirect(url)
+    return _to_onboarding(request, worker) if worker.stripe_account_id else redirect("earnings")
 
 
 @login_required
