@@ -9,8 +9,9 @@ outbox event (as tickets.services.ticket_resolve records it, resolved 100 h ago 
 passed), and every worker with an onboarded account in a `manage.py stripe_sandbox` subprocess.
 Then it times:
 
-1. posting: the batched outbox consumer (`earnings_post_resolved_batch`, 1,000 events a call —
-   one Celery task's worth) until the backlog is empty: earnings, journal transactions, lines;
+1. posting: the outbox's batch consumption (`outbox_drain`: `ticket.resolved` to the batch handler
+   `payouts.earnings.earnings_on_tickets_resolved`, 1,000 events a transaction, as the
+   `outbox.drain` task does) until the backlog is empty: earnings, journal transactions, lines;
    in `--posters` processes at once (default 2, a Celery worker's concurrency on two cores);
 2. settling: `earnings_settle` (per-worker batches), pending → available, in `--settlers`
    processes at once (default 2; it is safe to run twice at once);
@@ -81,7 +82,7 @@ def generate(cases: int, workers: int, sandbox: str, chunk: int = 5000) -> list[
     from django.utils import timezone
 
     from marketplace.outbox.models import OutboxEvent
-    from payouts.services import rate_card_current
+    from payouts.rate_card import rate_card_current
     from tickets.models import Ticket, TicketStatus
     from workers.models import Skill, User, Worker
 
@@ -137,7 +138,7 @@ def main() -> int:
         import django
 
         django.setup()
-        from payouts.services import earnings_settle
+        from payouts.earnings import earnings_settle
 
         print(earnings_settle(workers_per_batch=args.settle_workers), f"{peak_mb():.1f}")
         return 0
@@ -145,12 +146,9 @@ def main() -> int:
         import django
 
         django.setup()
-        from payouts.services import earnings_post_resolved_batch
+        from marketplace.outbox.services import outbox_drain
 
-        total = 0
-        while taken := earnings_post_resolved_batch(limit=args.batch):
-            total += taken
-        print(total, f"{peak_mb():.1f}")
+        print(outbox_drain(batch=args.batch, max_seconds=3600), f"{peak_mb():.1f}")
         return 0
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shiftline")
@@ -174,7 +172,8 @@ def main() -> int:
     from django.core.management import call_command
     from django.db.models import Sum
 
-    from payouts import services
+    from marketplace.outbox.services import outbox_drain
+    from payouts import earnings, ledger, runs
     from payouts.models import Earning, Payout
 
     try:
@@ -190,8 +189,7 @@ def main() -> int:
 
         t0 = time.perf_counter()
         if args.posters <= 1:
-            while services.earnings_post_resolved_batch(limit=args.batch):
-                pass
+            outbox_drain(batch=args.batch, max_seconds=3600)
             poster_out = [["0", f"{peak_mb():.1f}"]]
         poster_cmd = [sys.executable, __file__, "--poster", "--batch", str(args.batch)]
         posters = [] if args.posters <= 1 else [
@@ -208,7 +206,7 @@ def main() -> int:
 
         t0 = time.perf_counter()
         if args.settlers <= 1:
-            settled, settler_rss = services.earnings_settle(workers_per_batch=args.settle_workers), peak_mb()
+            settled, settler_rss = earnings.earnings_settle(workers_per_batch=args.settle_workers), peak_mb()
         else:
             settler_cmd = [sys.executable, __file__, "--settler", "--settle-workers", str(args.settle_workers)]
             settlers = [subprocess.Popen(settler_cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
@@ -227,10 +225,10 @@ def main() -> int:
         httpx.post(f"{sandbox}/_sandbox/rate_limit", json={"writes_per_second": args.rate_limit}, timeout=10)
         before = httpx.get(f"{sandbox}/_sandbox/stats", timeout=10).json()
         t0 = time.perf_counter()
-        run = services.payout_run_create(trigger="command")
-        services.payouts_create_for_run(run=run)
+        run = runs.payout_run_create(trigger="command")
+        runs.payouts_create_for_run(run=run)
         create_s = time.perf_counter() - t0
-        run = services.payout_run_execute(run_id=run.pk)
+        run = runs.payout_run_execute(run_id=run.pk)
         run_s = time.perf_counter() - t0
         after = httpx.get(f"{sandbox}/_sandbox/stats", timeout=10).json()
         transfers = httpx.get(f"{sandbox}/_sandbox/transfers", params={"transfer_group": run.transfer_group},
@@ -253,7 +251,7 @@ def main() -> int:
               f"duplicates {duplicates + max(mismatch, 0)} (target 0)   peak RSS {peak_mb():.0f} MB", flush=True)
 
         t0 = time.perf_counter()
-        report = services.ledger_verify()
+        report = ledger.ledger_verify()
         print(f"verify    {time.perf_counter() - t0:7.1f} s   ledger {'OK' if report.ok else 'MISMATCH'} "
               f"({report.accounts_checked:,} accounts, {report.lines_checked:,} lines)", flush=True)
         return 0 if report.ok and duplicates == 0 and mismatch == 0 else 1

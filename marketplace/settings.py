@@ -212,6 +212,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Beat schedules live in code; each app adds its entries here (seconds or crontab).
 CELERY_BEAT_SCHEDULE = {
     "outbox-redeliver": {"task": "outbox.redeliver", "schedule": timedelta(seconds=30)},
+    "outbox-drain": {"task": "outbox.drain", "schedule": timedelta(seconds=10)},
     # Reports: ledger payouts against Stripe's transfers, kept for the finance dashboard's flag.
     "reports-reconcile-daily": {"task": "reports.reconcile_daily", "schedule": timedelta(hours=24)},
     "workers-mark-no-shows": {"task": "workers.mark_no_shows", "schedule": timedelta(seconds=60)},
@@ -338,7 +339,8 @@ SHIFTLINE = {
 }
 
 # Consumers of domain events recorded in the outbox: topic -> handlers (dotted paths). Each
-# handler takes `event_id` and `payload` and runs once per event (see marketplace/outbox).
+# handler takes `event_id` and `payload` (or, marked `@batch_handler`, `events`) and runs once per
+# event (see marketplace/outbox).
 OUTBOX_HANDLERS: dict[str, list[str]] = {
     "worker.checked_in": ["tickets.handlers.on_worker_checked_in"],
     "worker.checked_out": ["tickets.handlers.on_worker_checked_out"],
@@ -346,9 +348,9 @@ OUTBOX_HANDLERS: dict[str, list[str]] = {
 }
 
 # --- Payouts (payouts app; see docs/ARCHITECTURE.md, "Payouts") --------------------------------
-OUTBOX_HANDLERS.setdefault("ticket.resolved", []).append("payouts.services.earning_on_ticket_resolved")
-OUTBOX_HANDLERS.setdefault("ticket.rated", []).append("payouts.services.earning_on_ticket_rated")
-OUTBOX_HANDLERS.setdefault("ticket.reopened", []).append("payouts.services.earning_on_ticket_reopened")
+OUTBOX_HANDLERS.setdefault("ticket.resolved", []).append("payouts.earnings.earnings_on_tickets_resolved")
+OUTBOX_HANDLERS.setdefault("ticket.rated", []).append("payouts.earnings.earning_on_ticket_rated")
+OUTBOX_HANDLERS.setdefault("ticket.reopened", []).append("payouts.earnings.earning_on_ticket_reopened")
 PAYOUTS = {
     # Weekly payout run: a crontab spec "minute hour day_of_week" (UTC), Monday 06:00 by default.
     "RUN_SCHEDULE": os.environ.get("PAYOUT_RUN_SCHEDULE", "0 6 mon"),
@@ -371,7 +373,6 @@ from celery.schedules import crontab as _crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE.update({
     "payouts-settle": {"task": "payouts.settle_earnings", "schedule": PAYOUTS["SETTLE_EVERY"]},
-    "payouts-consume-resolved": {"task": "payouts.consume_resolved", "schedule": timedelta(seconds=10)},
     "payouts-retry-stuck": {"task": "payouts.retry_stuck_payouts", "schedule": PAYOUTS["RETRY_STUCK_EVERY"]},
     "payouts-weekly-run": {
         "task": "payouts.scheduled_run",

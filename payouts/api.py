@@ -19,8 +19,12 @@ from rest_framework.views import APIView
 
 from marketplace.api import Pagination, error_body, parse_query
 from marketplace.errors import NotFound
-from payouts import selectors, services
+from payouts import selectors
+from payouts.errors import PayoutErrorCode
 from payouts.models import EarningStatus, PayoutRun, PayoutStatus, RateCard
+from payouts.rate_card import rate_card_current, rate_card_update
+from payouts.runs import payout_run_start, payout_run_stats
+from payouts.stripe_connect import payout_account_onboarding_url, stripe_event_handle
 from workers.models import Worker
 
 logger = logging.getLogger(__name__)
@@ -157,7 +161,7 @@ class RunOutput(serializers.Serializer):
 
 def run_data(run: PayoutRun) -> dict:
     """The run with live counts (the stored ones are written when it finishes)."""
-    stats = services.payout_run_stats(run)
+    stats = payout_run_stats(run)
     run.payouts_count, run.total = stats["payouts_count"], stats["total"]
     run.paid_count, run.failed_count = stats["paid_count"], stats["failed_count"]
     run.in_transit_count = stats["in_transit_count"]
@@ -173,14 +177,14 @@ class RateCardView(APIView):
 
     @extend_schema(responses=RateCardOutput, summary="The current rate card")
     def get(self, request):
-        return Response(RateCardOutput(services.rate_card_current()).data)
+        return Response(RateCardOutput(rate_card_current()).data)
 
     @extend_schema(request=RateCardInput, responses=RateCardOutput,
                    summary="Replace the rate card (creates a new version, audited)")
     def put(self, request):
         data = RateCardInput(data=request.data)
         data.is_valid(raise_exception=True)
-        card = services.rate_card_update(actor=request.user, **data.validated_data)
+        card = rate_card_update(actor=request.user, **data.validated_data)
         return Response(RateCardOutput(card).data)
 
 
@@ -248,7 +252,7 @@ class RunListView(APIView):
         "id": serializers.IntegerField(), "status": serializers.CharField()})},
         summary="Start a payout run now (runs in Celery)")
     def post(self, request):
-        run = services.payout_run_start(actor=request.user, trigger="manual")
+        run = payout_run_start(actor=request.user, trigger="manual")
         run.refresh_from_db(fields=["status"])
         return Response({"id": run.pk, "status": run.status}, status=202)
 
@@ -277,7 +281,7 @@ class PayoutAccountView(APIView):
         "onboarding_url": serializers.URLField()}), summary="Start or resume Stripe Connect onboarding")
     def post(self, request):
         worker = _worker_of(request.user)
-        url = services.payout_account_onboarding_url(
+        url = payout_account_onboarding_url(
             worker=worker,
             refresh_url=request.build_absolute_uri(reverse("payout-account-refresh")),
             return_url=request.build_absolute_uri(reverse("earnings") + "?onboarding=returned"),
@@ -295,8 +299,9 @@ def stripe_webhook(request):
                                        settings.STRIPE_WEBHOOK_SECRET)
         event = json.loads(payload)
     except (ValueError, stripe.SignatureVerificationError):
-        return JsonResponse(error_body("invalid_signature", "The Stripe signature did not verify."), status=400)
+        return JsonResponse(error_body(PayoutErrorCode.INVALID_SIGNATURE, "The Stripe signature did not verify."),
+                            status=400)
     if not isinstance(event, dict) or not event.get("id"):
         return JsonResponse(error_body("invalid", "Not a Stripe event."), status=400)
-    record = services.stripe_event_handle(event=event)
+    record = stripe_event_handle(event=event)
     return JsonResponse({"received": True, "event": record.event_id, "result": record.result})

@@ -2,60 +2,62 @@
 
 from __future__ import annotations
 
-from marketplace.errors import Conflict, DomainError, InvalidInput
+from enum import StrEnum
+
+from marketplace.errors import Conflict, DomainError
+from marketplace.outbox.handlers import EventNotReady
+
+
+class PayoutErrorCode(StrEnum):
+    LEDGER_REFUSED = "ledger_refused"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    LEDGER_UNBALANCED = "ledger_unbalanced"
+    EARNING_NOT_READY = "earning_not_ready"
+    CURRENCY_CHANGE_REFUSED = "currency_change_refused"
+    STRIPE_UNAVAILABLE = "stripe_unavailable"
+    PAYOUT_ACCOUNT_REFUSED = "payout_account_refused"
+    INVALID_SIGNATURE = "invalid_signature"
 
 
 class LedgerError(DomainError):
     """A posting the ledger refuses (unbalanced, mixed currencies, zero lines)."""
 
     status = 400
-    code = "ledger_refused"
+    code = PayoutErrorCode.LEDGER_REFUSED
     default_detail = "The ledger refused this posting."
 
 
 class CurrencyMismatch(LedgerError):
-    code = "currency_mismatch"
+    code = PayoutErrorCode.CURRENCY_MISMATCH
     default_detail = "A posting may not mix currencies."
 
 
 class Unbalanced(LedgerError):
-    code = "ledger_unbalanced"
+    code = PayoutErrorCode.LEDGER_UNBALANCED
     default_detail = "The lines of a posting must sum to zero."
 
 
-class EarningNotReady(Conflict):
+class EarningNotReady(Conflict, EventNotReady):
     """An event arrived before the one it depends on (e.g. a rating before its resolve).
 
-    Raised inside an outbox handler so the event is relayed again later; nothing is recorded.
+    Raised inside an outbox handler, which records nothing; the relay retries within a second.
     """
 
-    code = "earning_not_ready"
+    code = PayoutErrorCode.EARNING_NOT_READY
     default_detail = "The case pay this event refers to has not been posted yet."
 
 
 class CurrencyChangeRefused(Conflict):
-    code = "currency_change_refused"
+    code = PayoutErrorCode.CURRENCY_CHANGE_REFUSED
     default_detail = "The rate card's currency cannot change while balances exist in the current one."
 
 
 class StripeUnavailable(DomainError):
     status = 503
-    code = "stripe_unavailable"
+    code = PayoutErrorCode.STRIPE_UNAVAILABLE
     default_detail = "Stripe could not be reached; try again shortly."
 
 
 class PayoutAccountRefused(Conflict):
-    code = "payout_account_refused"
+    code = PayoutErrorCode.PAYOUT_ACCOUNT_REFUSED
     default_detail = "Stripe refused to set up the payout account."
-
-
-__all__ = [
-    "CurrencyChangeRefused",
-    "CurrencyMismatch",
-    "EarningNotReady",
-    "InvalidInput",
-    "LedgerError",
-    "PayoutAccountRefused",
-    "StripeUnavailable",
-    "Unbalanced",
-]

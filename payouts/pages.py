@@ -17,7 +17,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
 from marketplace.errors import DomainError
-from payouts import selectors, services
+from payouts import selectors
 from payouts.api import RateCardInput, run_data
 from payouts.models import (
     AccountKind,
@@ -27,6 +27,9 @@ from payouts.models import (
     PayoutStatus,
     RateCard,
 )
+from payouts.rate_card import rate_card_current, rate_card_update
+from payouts.runs import payout_run_start
+from payouts.stripe_connect import payout_account_onboarding_url
 from workers.models import PayoutAccountStatus, Worker
 
 OWED_KINDS = (AccountKind.WORKER_PENDING, AccountKind.WORKER_AVAILABLE, AccountKind.WORKER_IN_TRANSIT)
@@ -63,7 +66,7 @@ def _hold_reason(worker: Worker, balance: dict, minimum: int) -> str:
 @login_required
 def earnings(request):
     worker = _worker_or_403(request)
-    card = services.rate_card_current()
+    card = rate_card_current()
     balance = selectors.balance_for_worker(worker, card.currency)
     earnings_list = list(selectors.earnings_visible_to(request.user).select_related("ticket")[:100])
     payouts = list(selectors.payouts_visible_to(request.user)[:50])
@@ -126,7 +129,7 @@ def statement(request):
     malformed); `&format=pdf` downloads the same statement as a PDF. Only a worker has one: there
     is no worker in the URL, so nobody can ask for someone else's."""
     worker = _worker_or_403(request)
-    card = services.rate_card_current()
+    card = rate_card_current()
     month = _month(request.GET.get("month"))
     figures = statement_figures(worker, month, card.currency)
     summary = [(key, label, figures[key]) for key, label in STATEMENT_LINES]
@@ -157,51 +160,42 @@ def statement(request):
     })
 
 
-@login_required
-@require_POST
-def payout_account_connect(request):
-    worker = _worker_or_403(request)
+def _to_onboarding(request, worker: Worker):
     try:
-        url = services.payout_account_onboarding_url(
+        return redirect(payout_account_onboarding_url(
             worker=worker,
             refresh_url=request.build_absolute_uri(reverse("payout-account-refresh")),
             return_url=request.build_absolute_uri(reverse("earnings") + "?onboarding=returned"),
-        )
+        ))
     except DomainError as exc:
         messages.error(request, exc.detail)
         return redirect("earnings")
-    return redirect(url)
+
+
+@login_required
+@require_POST
+def payout_account_connect(request):
+    return _to_onboarding(request, _worker_or_403(request))
 
 
 @login_required
 def payout_account_refresh(request):
     """Stripe's `refresh_url`: the link expired or was used; make a fresh one and go there."""
     worker = _worker_or_403(request)
-    if not worker.stripe_account_id:
-        return redirect("earnings")
-    try:
-        url = services.payout_account_onboarding_url(
-            worker=worker,
-            refresh_url=request.build_absolute_uri(reverse("payout-account-refresh")),
-            return_url=request.build_absolute_uri(reverse("earnings") + "?onboarding=returned"),
-        )
-    except DomainError as exc:
-        messages.error(request, exc.detail)
-        return redirect("earnings")
-    return redirect(url)
+    return _to_onboarding(request, worker) if worker.stripe_account_id else redirect("earnings")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def finance_rate_card(request):
     _finance_or_403(request)
-    card = services.rate_card_current()
+    card = rate_card_current()
     errors: dict = {}
     if request.method == "POST":
         form = RateCardInput(data=request.POST)
         if form.is_valid():
             try:
-                new = services.rate_card_update(actor=request.user, **form.validated_data)
+                new = rate_card_update(actor=request.user, **form.validated_data)
             except DomainError as exc:
                 messages.error(request, exc.detail)
             else:
@@ -221,7 +215,7 @@ def finance_rate_card(request):
 def finance_payouts(request):
     _finance_or_403(request)
     if request.method == "POST":  # without JavaScript: start a run and come back to it
-        run = services.payout_run_start(actor=request.user, trigger="manual")
+        run = payout_run_start(actor=request.user, trigger="manual")
         return redirect(f"{reverse('finance-payouts')}?run={run.pk}")
     runs = [run_data(run) for run in selectors.payout_runs()[:20]]
     status = request.GET.get("status", "")

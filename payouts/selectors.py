@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from payouts.models import AccountKind, Earning, LedgerAccount, Payout, PayoutRun
-from payouts.services import rate_card_current
+from payouts.rate_card import rate_card_current
 from workers.models import Worker
 
 

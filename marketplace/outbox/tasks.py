@@ -4,12 +4,21 @@ from celery import shared_task
 from django.utils import timezone
 
 from marketplace.outbox.models import OutboxEvent
-from marketplace.outbox.services import outbox_deliver
+from marketplace.outbox.services import Delivery, outbox_deliver, outbox_drain
 
 
-@shared_task(name="outbox.relay", acks_late=True)
-def outbox_relay(event_id: str) -> None:
-    outbox_deliver(event_id=event_id)
+@shared_task(name="outbox.relay", acks_late=True, bind=True, max_retries=60)
+def outbox_relay(self, event_id: str) -> str:
+    """Deliver one event after its transaction committed.
+
+    When a handler is not ready (its event depends on one still on its way, such as a rating
+    relayed before the resolve it rates) or lost a lock conflict, retry within a second — 0.1 s,
+    doubling, at most 1 s apart — for about a minute; other failures are left to
+    `outbox.redeliver`. Eager Celery has no countdown, so there the sweep retries."""
+    outcome = outbox_deliver(event_id=event_id)
+    if outcome == Delivery.RETRY and not self.request.is_eager and self.request.retries < self.max_retries:
+        raise self.retry(countdown=min(1.0, 0.1 * 2 ** self.request.retries))
+    return outcome
 
 
 @shared_task(name="outbox.redeliver", acks_late=True)
@@ -23,3 +32,11 @@ def outbox_redeliver() -> int:
     for event_id in ids:
         outbox_deliver(event_id=event_id)
     return len(ids)
+
+
+@shared_task(name="outbox.drain", acks_late=True)
+def outbox_drain_task() -> int:
+    """Every 10 s: feed the batch consumers their backlog, 1,000 events a transaction, for up to
+    50 s (the relay delivers the same events one by one; whichever comes first consumes one).
+    Under a backlog the next ticks overlap a running drain, so every worker process helps."""
+    return outbox_drain()

@@ -61,16 +61,6 @@ DROP FUNCTION IF EXISTS payouts_journal_balanced();
 """
 
 
-def install_guards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BALANCED_SQL, params=None)
-
-
-def remove_guards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SQL, params=None)
-
-
 def seed_rate_card(apps, schema_editor):
     RateCard = apps.get_model("payouts", "RateCard")
     if not RateCard.objects.exists():
@@ -88,6 +78,6 @@ class Migration(migrations.Migration):
     dependencies = [("payouts", "0001_initial")]
 
     operations = [
-        migrations.RunPython(install_guards, remove_guards),
+        migrations.RunSQL([BALANCED_SQL], [DROP_SQL]),
         migrations.RunPython(seed_rate_card, unseed_rate_card),
     ]

@@ -56,16 +56,6 @@ $$ LANGUAGE plpgsql;
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BALANCED_ONCE_SQL, params=None)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BALANCED_EVERY_LINE_SQL, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("payouts", "0003_stripe_event_object_id")]
 
@@ -74,5 +64,5 @@ class Migration(migrations.Migration):
             model_name="journalline",
             index=models.Index(fields=["transaction", "id"], name="journal_line_txn_id_idx"),
         ),
-        migrations.RunPython(forwards, backwards),
+        migrations.RunSQL([BALANCED_ONCE_SQL], [BALANCED_EVERY_LINE_SQL]),
     ]

@@ -5,16 +5,6 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def ledger_account_fillfactor(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE payouts_ledgeraccount SET (fillfactor = 70)")
-
-
-def ledger_account_fillfactor_default(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE payouts_ledgeraccount RESET (fillfactor)")
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -24,7 +14,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(ledger_account_fillfactor, ledger_account_fillfactor_default),
+        migrations.RunSQL(["ALTER TABLE payouts_ledgeraccount SET (fillfactor = 70)"],
+                          ["ALTER TABLE payouts_ledgeraccount RESET (fillfactor)"]),
         migrations.AlterField(
             model_name='earning',
             name='ticket',

@@ -73,17 +73,7 @@ CREATE CONSTRAINT TRIGGER payouts_journal_balanced
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PER_STATEMENT_SQL, params=None)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PER_ROW_AT_COMMIT_SQL, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("payouts", "0006_drop_covered_fk_indexes")]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunSQL([PER_STATEMENT_SQL], [PER_ROW_AT_COMMIT_SQL])]

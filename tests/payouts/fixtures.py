@@ -12,7 +12,8 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from payouts import services, stripe_gateway
+from payouts import earnings, stripe_gateway
+from payouts.earnings import ResolvedCase
 from tests.factories.payouts import ResolvedTicketFactory, make_ready
 from tests.factories.workers import WorkerFactory
 from tests.servers import StripeSandboxProcess
@@ -125,11 +126,11 @@ def earn():
         tickets = []
         for _ in range(cases):
             ticket = ResolvedTicketFactory(assigned_worker=worker)
-            services.earning_post_case_pay(ticket_id=ticket.pk, worker_id=worker.pk, resolution_n=1,
-                                           multiplier=Decimal(multiplier), resolved_at=resolved_at)
+            earnings.earnings_post_case_pay(cases=[ResolvedCase(
+                ticket_id=ticket.pk, worker_id=worker.pk, multiplier=Decimal(multiplier), resolved_at=resolved_at)])
             tickets.append(ticket)
         if settled:
-            services.earnings_settle()
+            earnings.earnings_settle()
         return tickets
 
     return make

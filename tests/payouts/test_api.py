@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from payouts import services
+from payouts import ledger
 from payouts.models import Payout, RateCardChange
 from tests.factories.workers import WorkerFactory
 
@@ -136,6 +136,6 @@ def test_payout_account_is_for_workers_only(db, finance_client):
 
 
 def test_ledger_adjustment_posts_through_the_same_ledger(db, worker):
-    assert services.ledger_adjust(worker_id=worker.pk, amount=-300, key="quality:1", reason="Quality review")
-    assert not services.ledger_adjust(worker_id=worker.pk, amount=-300, key="quality:1", reason="Quality review")
-    assert services.ledger_verify().ok
+    assert ledger.ledger_adjust(worker_id=worker.pk, amount=-300, key="quality:1", reason="Quality review")
+    assert not ledger.ledger_adjust(worker_id=worker.pk, amount=-300, key="quality:1", reason="Quality review")
+    assert ledger.ledger_verify().ok

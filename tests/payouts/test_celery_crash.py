@@ -8,7 +8,7 @@ import time
 import pytest
 
 from marketplace.celery import app
-from payouts import services
+from payouts import ledger, runs
 from payouts.models import Payout, PayoutRun
 from tests.servers import CeleryWorker
 
@@ -35,7 +35,7 @@ def test_worker_killed_mid_run_then_restarted_pays_everyone_exactly_once(stripe_
            "PAYOUT_SEND_CONCURRENCY": "1"}
     first = CeleryWorker(**env)
     first.wait_for_log("ready.")
-    run = services.payout_run_create()
+    run = runs.payout_run_create()
 
     with pytest.warns(Warning):  # send_task always goes to the broker, even in the eager test settings
         app.send_task("payouts.run_execute", args=[run.pk])
@@ -59,4 +59,4 @@ def test_worker_killed_mid_run_then_restarted_pays_everyone_exactly_once(stripe_
     assert sorted(t["destination"] for t in transfers) == sorted(w.stripe_account_id for w in workers)
     assert Payout.objects.filter(status="paid").count() == 6
     assert sorted(Payout.objects.values_list("stripe_transfer_id", flat=True)) == sorted(t["id"] for t in transfers)
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok

@@ -11,14 +11,17 @@ from django.db import connection
 from django.utils import timezone
 
 from marketplace.outbox.models import ConsumedEvent, OutboxEvent
-from marketplace.outbox.services import outbox_deliver
-from payouts import selectors, services
+from marketplace.outbox.services import outbox_consume_batch, outbox_deliver, outbox_drain
+from payouts import earnings, ledger, rate_card, selectors
+from payouts.earnings import ResolvedCase
 from payouts.models import Earning, EarningStatus, JournalTransaction
 from tests.factories.payouts import ResolvedTicketFactory, record_rated, record_resolved
 from tests.factories.tickets import TicketFactory, on_shift_worker
 from tests.factories.workers import WorkerFactory
 from tickets import services as tickets_services
 from tickets.models import TicketStatus
+
+RESOLVED_CONSUMER = "payouts.earnings.earnings_on_tickets_resolved"
 
 
 def _assigned_ticket(worker):
@@ -40,15 +43,15 @@ def test_resolve_earns_base_times_claim_multiplier_pending(db, django_capture_on
     earning = Earning.objects.get(ticket=ticket)
     assert (earning.kind, earning.amount, earning.currency, earning.status) == ("case_pay", 625, "eur", "pending")
     assert earning.multiplier == Decimal("1.25")
-    assert earning.rate_card.version == services.rate_card_current().version
+    assert earning.rate_card.version == rate_card.rate_card_current().version
     assert earning.available_at == earning.earned_at + dt.timedelta(hours=72)
     assert selectors.balance_for_worker(worker) == {"currency": "eur", "pending": 625, "available": 0,
                                                     "in_transit": 0, "paid": 0}
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 def test_case_pay_rounds_half_up_to_the_minor_unit(db, django_capture_on_commit_callbacks, finance_user):
-    services.rate_card_update(actor=finance_user, currency="eur", base_per_case=333, csat_bonus=100,
+    rate_card.rate_card_update(actor=finance_user, currency="eur", base_per_case=333, csat_bonus=100,
                               hold_hours=72, minimum_payout=2000)
     worker = on_shift_worker(rate_multiplier="1.50")  # 333 × 1.5 = 499.5
     ticket = _assigned_ticket(worker)
@@ -68,7 +71,7 @@ def test_redelivered_resolve_event_posts_nothing_more(db, django_capture_on_comm
     ConsumedEvent.objects.filter(event=event).delete()
     OutboxEvent.objects.filter(pk=event.pk).update(delivered_at=None)
     outbox_deliver(event_id=event.pk)
-    services.earning_on_ticket_resolved(event_id=event.pk, payload=event.payload)
+    earnings.earnings_on_tickets_resolved(events=[(event.pk, event.payload)])
 
     assert Earning.objects.filter(ticket=ticket).count() == 1
     assert JournalTransaction.objects.filter(kind="case_pay").count() == 1
@@ -114,18 +117,18 @@ def test_reopen_within_hold_voids_case_pay_and_bonus(db, django_capture_on_commi
         ("case_pay", "voided"), ("csat_bonus", "voided")}
     assert JournalTransaction.objects.filter(kind="void").count() == 2
     assert selectors.balance_for_worker(worker)["pending"] == 0
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 def test_reopen_after_the_hold_voids_nothing(db):
     worker = WorkerFactory()
     ticket = ResolvedTicketFactory(assigned_worker=worker)
     resolved_at = timezone.now() - dt.timedelta(hours=80)
-    services.earning_post_case_pay(ticket_id=ticket.pk, worker_id=worker.pk, resolution_n=1,
-                                   multiplier=Decimal("1"), resolved_at=resolved_at)
-    services.earnings_settle()
+    earnings.earnings_post_case_pay(cases=[ResolvedCase(ticket_id=ticket.pk, worker_id=worker.pk,
+                                                         multiplier=Decimal("1"), resolved_at=resolved_at)])
+    earnings.earnings_settle()
 
-    voided = services.earnings_void_for_reopen(ticket_id=ticket.pk, resolution_n=1, reopened_at=timezone.now())
+    voided = earnings.earnings_void_for_reopen(ticket_id=ticket.pk, resolution_n=1, reopened_at=timezone.now())
 
     assert voided == []
     assert Earning.objects.get(ticket=ticket).status == EarningStatus.AVAILABLE
@@ -151,18 +154,20 @@ def test_rating_relayed_before_its_resolve_waits_and_then_pays(db, django_captur
 def test_settle_moves_only_earnings_whose_hold_passed(db):
     worker = WorkerFactory()
     old, new = ResolvedTicketFactory(assigned_worker=worker), ResolvedTicketFactory(assigned_worker=worker)
-    services.earning_post_case_pay(ticket_id=old.pk, worker_id=worker.pk, resolution_n=1, multiplier=Decimal("1"),
-                                   resolved_at=timezone.now() - dt.timedelta(hours=73))
-    services.earning_post_case_pay(ticket_id=new.pk, worker_id=worker.pk, resolution_n=1, multiplier=Decimal("1"),
-                                   resolved_at=timezone.now() - dt.timedelta(hours=71))
+    earnings.earnings_post_case_pay(cases=[
+        ResolvedCase(ticket_id=old.pk, worker_id=worker.pk, multiplier=Decimal("1"),
+                     resolved_at=timezone.now() - dt.timedelta(hours=73)),
+        ResolvedCase(ticket_id=new.pk, worker_id=worker.pk, multiplier=Decimal("1"),
+                     resolved_at=timezone.now() - dt.timedelta(hours=71)),
+    ])
 
-    assert services.earnings_settle() == 1
+    assert earnings.earnings_settle() == 1
 
     assert Earning.objects.get(ticket=old).status == "available"
     assert Earning.objects.get(ticket=new).status == "pending"
     assert selectors.balance_for_worker(worker) == {"currency": "eur", "pending": 500, "available": 500,
                                                     "in_transit": 0, "paid": 0}
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 @pytest.mark.django_db(transaction=True)
@@ -172,15 +177,15 @@ def test_settle_twice_at_once_settles_each_earning_once():
     for worker in workers:
         for _ in range(40):
             ticket = ResolvedTicketFactory(assigned_worker=worker)
-            services.earning_post_case_pay(ticket_id=ticket.pk, worker_id=worker.pk, resolution_n=1,
-                                           multiplier=Decimal("1"), resolved_at=resolved_at)
+            earnings.earnings_post_case_pay(cases=[ResolvedCase(ticket_id=ticket.pk, worker_id=worker.pk,
+                                                                 multiplier=Decimal("1"), resolved_at=resolved_at)])
     counts: list[int] = []
     barrier = threading.Barrier(2)
 
     def settle():
         try:
             barrier.wait()
-            counts.append(services.earnings_settle(workers_per_batch=2))
+            counts.append(earnings.earnings_settle(workers_per_batch=2))
         finally:
             connection.close()
 
@@ -194,7 +199,7 @@ def test_settle_twice_at_once_settles_each_earning_once():
     assert Earning.objects.filter(status="available").count() == 200
     for worker in workers:
         assert selectors.balance_for_worker(worker)["available"] == 40 * 500
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 def test_batch_consumer_posts_each_resolved_event_once_beside_the_relay(db):
@@ -203,8 +208,8 @@ def test_batch_consumer_posts_each_resolved_event_once_beside_the_relay(db):
     events = [record_resolved(t, multiplier="1.25") for t in tickets]  # relays never ran (no commit)
     outbox_deliver(event_id=events[0].pk)  # the per-event relay got to one of them first
 
-    taken = services.earnings_post_resolved_batch(limit=5)
-    taken += services.earnings_post_resolved_batch(limit=5)
+    taken = outbox_consume_batch(topic="ticket.resolved", consumer=RESOLVED_CONSUMER, limit=5)
+    taken += outbox_consume_batch(topic="ticket.resolved", consumer=RESOLVED_CONSUMER, limit=5)
     for event in events:
         outbox_deliver(event_id=event.pk)
 
@@ -213,7 +218,7 @@ def test_batch_consumer_posts_each_resolved_event_once_beside_the_relay(db):
     assert set(Earning.objects.values_list("amount", flat=True)) == {625}
     assert OutboxEvent.objects.filter(delivered_at__isnull=True).count() == 0
     assert sum(selectors.balance_for_worker(w)["pending"] for w in workers) == 9 * 625
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 @pytest.mark.django_db(transaction=True)
@@ -230,7 +235,7 @@ def test_two_batch_consumers_at_once_post_each_case_once():
     def consume():
         try:
             barrier.wait()
-            taken.append(services.earnings_post_resolved_backlog(batch=7))
+            taken.append(outbox_drain(batch=7))
         finally:
             connection.close()
 
@@ -243,4 +248,4 @@ def test_two_batch_consumers_at_once_post_each_case_once():
     assert sum(taken) == 60
     assert Earning.objects.count() == 60
     assert selectors.balance_for_worker(worker)["pending"] == 60 * 500
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok

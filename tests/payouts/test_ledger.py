@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from payouts import services
+from payouts import ledger
 from payouts.errors import CurrencyMismatch, Unbalanced
 from payouts.models import AccountKind, JournalLine, JournalTransaction, LedgerAccount
 from tests.factories.workers import WorkerFactory
@@ -16,8 +16,8 @@ from tests.factories.workers import WorkerFactory
 def _accounts(worker, currency="eur"):
     """The worker's accounts and the platform adjustments account (postings between a worker's
     available balance and adjustments need no earning rows behind them)."""
-    accounts = services.ledger_accounts_ensure(worker_ids=[worker.pk], currency=currency)
-    return accounts, services.platform_account(AccountKind.ADJUSTMENTS, currency)
+    accounts = ledger.ledger_accounts_ensure(worker_ids=[worker.pk], currency=currency)
+    return accounts, ledger.platform_account(AccountKind.ADJUSTMENTS, currency)
 
 
 def _balance(pk):
@@ -29,12 +29,12 @@ def test_posting_updates_cached_balances_and_verifies(db):
     accounts, expense = _accounts(worker)
     pending = accounts[(AccountKind.WORKER_AVAILABLE, worker.pk)]
 
-    created = services.ledger_post(key="t:1", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
+    created = ledger.ledger_post(key="t:1", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
 
     assert created is True
     assert _balance(pending) == 500
     assert _balance(expense) == -500
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 def test_posting_twice_with_one_key_posts_once(db):
@@ -43,8 +43,8 @@ def test_posting_twice_with_one_key_posts_once(db):
     pending = accounts[(AccountKind.WORKER_PENDING, worker.pk)]
 
     lines = [(pending, 500), (expense, -500)]
-    first = services.ledger_post(key="t:same", kind="case_pay", currency="eur", lines=lines)
-    second = services.ledger_post(key="t:same", kind="case_pay", currency="eur", lines=lines)
+    first = ledger.ledger_post(key="t:same", kind="case_pay", currency="eur", lines=lines)
+    second = ledger.ledger_post(key="t:same", kind="case_pay", currency="eur", lines=lines)
 
     assert (first, second) == (True, False)
     assert JournalTransaction.objects.filter(idempotency_key="t:same").count() == 1
@@ -58,7 +58,7 @@ def test_unbalanced_posting_refused_and_nothing_changes(db):
     pending = accounts[(AccountKind.WORKER_PENDING, worker.pk)]
 
     with pytest.raises(Unbalanced):
-        services.ledger_post(key="t:bad", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -499)])
+        ledger.ledger_post(key="t:bad", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -499)])
 
     assert JournalTransaction.objects.count() == 0
     assert _balance(pending) == 0
@@ -67,10 +67,10 @@ def test_unbalanced_posting_refused_and_nothing_changes(db):
 def test_mixed_currency_posting_refused(db):
     worker = WorkerFactory()
     eur, _ = _accounts(worker, "eur")
-    usd_expense = services.platform_account(AccountKind.ADJUSTMENTS, "usd")
+    usd_expense = ledger.platform_account(AccountKind.ADJUSTMENTS, "usd")
 
     with pytest.raises(CurrencyMismatch):
-        services.ledger_post(key="t:mixed", kind="case_pay", currency="eur",
+        ledger.ledger_post(key="t:mixed", kind="case_pay", currency="eur",
                              lines=[(eur[(AccountKind.WORKER_PENDING, worker.pk)], 500), (usd_expense, -500)])
 
     assert JournalTransaction.objects.count() == 0
@@ -95,7 +95,7 @@ def test_database_refuses_a_line_that_unbalances_a_posted_transaction(transactio
     worker = WorkerFactory()
     accounts, expense = _accounts(worker)
     pending = accounts[(AccountKind.WORKER_PENDING, worker.pk)]
-    services.ledger_post(key="t:posted", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
+    ledger.ledger_post(key="t:posted", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
     txn = JournalTransaction.objects.get(idempotency_key="t:posted")
 
     with pytest.raises(DatabaseError, match="does not balance"), transaction.atomic(), connection.cursor() as cursor:
@@ -113,7 +113,7 @@ def test_database_refuses_update_and_delete_of_lines(db):
     worker = WorkerFactory()
     accounts, expense = _accounts(worker)
     pending = accounts[(AccountKind.WORKER_PENDING, worker.pk)]
-    services.ledger_post(key="t:2", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
+    ledger.ledger_post(key="t:2", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
 
     for sql in ("UPDATE payouts_journalline SET amount = amount * 2",
                 "DELETE FROM payouts_journalline",
@@ -128,7 +128,7 @@ def test_verify_ledger_command_detects_a_tampered_cache(db):
     worker = WorkerFactory()
     accounts, expense = _accounts(worker)
     pending = accounts[(AccountKind.WORKER_AVAILABLE, worker.pk)]
-    services.ledger_post(key="t:3", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
+    ledger.ledger_post(key="t:3", kind="case_pay", currency="eur", lines=[(pending, 500), (expense, -500)])
     call_command("verify_ledger")
 
     LedgerAccount.objects.filter(pk=pending).update(balance=900)
@@ -143,7 +143,7 @@ def test_worker_accounts_cannot_go_negative_in_the_database(db):
     pending = accounts[(AccountKind.WORKER_PENDING, worker.pk)]
 
     with pytest.raises(DatabaseError):
-        services.ledger_post(key="t:neg", kind="void", currency="eur", lines=[(pending, -100), (expense, 100)])
+        ledger.ledger_post(key="t:neg", kind="void", currency="eur", lines=[(pending, -100), (expense, 100)])
 
     assert _balance(pending) == 0
     assert JournalTransaction.objects.count() == 0

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.test import Client
 
-from payouts import services
+from payouts import rate_card
 from payouts.models import PayoutRun, RateCard
 from tests.factories.workers import DEFAULT_PASSWORD, StaffFactory, WorkerFactory
 
@@ -69,7 +69,7 @@ def test_pages_are_refused_to_the_wrong_role(db):
 def test_finance_edits_the_rate_card_on_its_page(db):
     finance = StaffFactory(role="finance")
     client = _login(finance)
-    version = services.rate_card_current().version
+    version = rate_card.rate_card_current().version
 
     response = client.post("/finance/rate-card/", {"currency": "eur", "base_per_case": "700", "csat_bonus": "100",
                                                   "hold_hours": "72", "minimum_payout": "2000",

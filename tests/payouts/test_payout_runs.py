@@ -10,15 +10,15 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from payouts import selectors, services
+from payouts import ledger, runs, selectors, stripe_connect
 from payouts.models import Earning, Payout, PayoutRun
 from tests.factories.workers import WorkerFactory
 from tests.servers import ROOT, server_env
 
 
 def _run():
-    run = services.payout_run_create()
-    return services.payout_run_execute(run_id=run.pk)
+    run = runs.payout_run_create()
+    return runs.payout_run_execute(run_id=run.pk)
 
 
 def test_run_pays_a_ready_worker_once_and_moves_the_money_to_paid(db, payouts_inline, stripe_sandbox,
@@ -39,7 +39,7 @@ def test_run_pays_a_ready_worker_once_and_moves_the_money_to_paid(db, payouts_in
     assert selectors.balance_for_worker(worker) == {"currency": "eur", "pending": 0, "available": 0,
                                                     "in_transit": 0, "paid": 2500}
     assert set(Earning.objects.filter(worker=worker).values_list("status", flat=True)) == {"paid"}
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 def test_worker_below_minimum_or_without_ready_account_keeps_accumulating(db, payouts_inline, stripe_sandbox,
@@ -50,7 +50,7 @@ def test_worker_below_minimum_or_without_ready_account_keeps_accumulating(db, pa
     earn(not_connected, cases=10)
     restricted = ready_worker_factory()
     earn(restricted, cases=10)
-    services.stripe_event_handle(event={
+    stripe_connect.stripe_event_handle(event={
         "id": "evt_restricted", "type": "account.updated", "created": 2_000_000_000,
         "data": {"object": {"id": restricted.stripe_account_id, "requirements": {"disabled_reason": "past_due"}}},
     })
@@ -81,7 +81,7 @@ def test_permanent_refusal_fails_the_payout_and_returns_the_money(db, payouts_in
                                                     "in_transit": 0, "paid": 0}
     assert set(Earning.objects.filter(worker=worker).values_list("status", flat=True)) == {"available"}
     assert stripe_sandbox.transfers() == []
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 def test_sandbox_500_after_doing_the_work_then_success_makes_one_transfer(db, payouts_inline, stripe_sandbox,
@@ -164,7 +164,7 @@ def test_payout_stays_in_transit_while_retries_run_out_and_the_sweep_finishes_it
     assert selectors.balance_for_worker(worker)["in_transit"] == 2500
     Payout.objects.filter(pk=payout.pk).update(next_attempt_at=None, last_attempt_at="2000-01-01T00:00Z")
 
-    services.payouts_retry_stuck()
+    runs.payouts_retry_stuck()
 
     payout.refresh_from_db()
     assert payout.status == "paid"
@@ -203,7 +203,7 @@ def test_run_payouts_twice_at_once_pays_every_worker_once(stripe_sandbox, ready_
     for worker in workers:
         assert selectors.balance_for_worker(worker) == {"currency": "eur", "pending": 0, "available": 0,
                                                         "in_transit": 0, "paid": 2500}
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 @pytest.mark.django_db(transaction=True)
@@ -221,7 +221,7 @@ def test_run_payouts_in_two_processes_at_once_pays_every_worker_once(stripe_sand
     assert [p.returncode for p in processes] == [0, 0], outputs
     assert len(stripe_sandbox.transfers()) == 10
     assert Payout.objects.filter(status="paid").count() == 10
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 def test_sweep_finds_a_day_old_transfer_instead_of_resending(db, payouts_inline, stripe_sandbox,
@@ -229,8 +229,8 @@ def test_sweep_finds_a_day_old_transfer_instead_of_resending(db, payouts_inline,
     """Stripe forgets idempotency keys after 24 h: an old open payout is looked up, not resent."""
     worker = ready_worker_factory()
     earn(worker, cases=5)
-    run = services.payout_run_create()
-    services.payouts_create_for_run(run=run)
+    run = runs.payout_run_create()
+    runs.payouts_create_for_run(run=run)
     payout = Payout.objects.get(worker=worker)
     from payouts import stripe_gateway
 
@@ -240,7 +240,7 @@ def test_sweep_finds_a_day_old_transfer_instead_of_resending(db, payouts_inline,
     Payout.objects.filter(pk=payout.pk).update(status="in_transit", attempts=1,
                                                created_at="2000-01-01T00:00Z", last_attempt_at="2000-01-01T00:00Z")
 
-    services.payouts_retry_stuck()
+    runs.payouts_retry_stuck()
 
     payout.refresh_from_db()
     assert (payout.status, payout.stripe_transfer_id) == ("paid", transfer.id)

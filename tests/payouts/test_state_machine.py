@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from marketplace.outbox.services import outbox_deliver
-from payouts import selectors, services, stripe_gateway
+from payouts import earnings, ledger, runs, selectors, stripe_connect, stripe_gateway
 from payouts.models import Earning, Payout
 from tests.factories.payouts import ResolvedTicketFactory, record_rated, record_reopened, record_resolved
 from tests.factories.workers import WorkerFactory
@@ -74,7 +74,7 @@ def test_money_invariants_hold_under_random_sequences(db, payouts_inline, stripe
 
         @rule()
         def settle(self):
-            services.earnings_settle(now=timezone.now() + dt.timedelta(hours=73))
+            earnings.earnings_settle(now=timezone.now() + dt.timedelta(hours=73))
 
         @rule(failure=st.sampled_from([None, "500_after", "500_before", "429"]))
         def run(self, failure):
@@ -82,8 +82,8 @@ def test_money_invariants_hold_under_random_sequences(db, payouts_inline, stripe
                 sandbox.fail(path="/v1/transfers", mode=failure, count=1)
             self.ready_at_run = dict(Worker.objects.values_list("pk", "payout_account_status"))
             before = set(Payout.objects.values_list("pk", flat=True))
-            run = services.payout_run_create()
-            services.payout_run_execute(run_id=run.pk)
+            run = runs.payout_run_create()
+            runs.payout_run_execute(run_id=run.pk)
             for payout in Payout.objects.exclude(pk__in=before):
                 assert self.ready_at_run[payout.worker_id] == "ready", "payout without a ready account"
             sandbox.clear_failures()
@@ -101,21 +101,21 @@ def test_money_invariants_hold_under_random_sequences(db, payouts_inline, stripe
             client.v1.transfers.reversals.create(payout.stripe_transfer_id,
                                                  params={"amount": min(amount, remaining)})
             events = [e.to_dict() for e in client.v1.events.list(params={"type": "transfer.reversed", "limit": 100})]
-            services.stripe_event_handle(event=events[0])
+            stripe_connect.stripe_event_handle(event=events[0])
             if duplicate:
-                services.stripe_event_handle(event=events[0])
-                services.stripe_event_handle(event=events[-1])  # an old one, out of order
+                stripe_connect.stripe_event_handle(event=events[0])
+                stripe_connect.stripe_event_handle(event=events[-1])  # an old one, out of order
 
         @rule(worker=st.integers(0, 1), status=st.sampled_from(["ready", "restricted"]))
         def account_changes(self, worker, status):
             w = self.workers[worker]
             sandbox.account_status(w.stripe_account_id, status, sync=False)
             events = stripe_gateway.stripe_client().v1.events.list(params={"type": "account.updated", "limit": 1})
-            services.stripe_event_handle(event=events.data[0].to_dict())
+            stripe_connect.stripe_event_handle(event=events.data[0].to_dict())
 
         @invariant()
         def ledger_balances_and_caches_agree(self):
-            report = services.ledger_verify()
+            report = ledger.ledger_verify()
             assert report.ok, report
 
         @invariant()

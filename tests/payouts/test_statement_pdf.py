@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from pypdf import PdfReader
 
-from payouts import services
+from payouts import earnings, runs
 from tests.factories.workers import DEFAULT_PASSWORD, StaffFactory, WorkerFactory
 
 SUMMARY_ROW = re.compile(r'<tr><th scope="row">([^<]+)</th><td class="amount" data-testid="(\w+)">'
@@ -57,11 +57,11 @@ def month_of_work(db, payouts_inline, stripe_sandbox, ready_worker_factory, earn
     with before_this_month():
         earn(worker, cases=2)
     rated = earn(worker, cases=2)
-    services.earning_post_csat_bonus(ticket_id=rated[0].pk, resolution_n=1)
+    earnings.earning_post_csat_bonus(ticket_id=rated[0].pk, resolution_n=1)
     reopened = earn(worker, cases=1, settled=False)
-    services.earnings_void_for_reopen(ticket_id=reopened[0].pk, resolution_n=1, reopened_at=timezone.now())
-    run = services.payout_run_create()
-    services.payout_run_execute(run_id=run.pk)
+    earnings.earnings_void_for_reopen(ticket_id=reopened[0].pk, resolution_n=1, reopened_at=timezone.now())
+    run = runs.payout_run_create()
+    runs.payout_run_execute(run_id=run.pk)
     return SimpleNamespace(worker=worker, rated=rated, reopened=reopened[0], payout=worker.payouts.get())
 
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from rest_framework.authtoken.models import Token
 
-from payouts import selectors, services, stripe_gateway
+from payouts import ledger, runs, selectors, stripe_gateway
 from payouts.models import Payout, StripeEvent
 from tests.factories.workers import WorkerFactory
 from workers.models import Worker
@@ -66,8 +66,8 @@ def test_transfer_reversed_returns_money_to_available_once_whatever_the_order(
         db, payouts_inline, stripe_sandbox, signed_post, ready_worker_factory, earn):
     worker = ready_worker_factory()
     earn(worker, cases=5)
-    run = services.payout_run_create()
-    services.payout_run_execute(run_id=run.pk)
+    run = runs.payout_run_create()
+    runs.payout_run_execute(run_id=run.pk)
     payout = Payout.objects.get(worker=worker)
     stripe_gateway.stripe_client().v1.transfers.reversals.create(payout.stripe_transfer_id, params={"amount": 1000})
     stripe_gateway.stripe_client().v1.transfers.reversals.create(payout.stripe_transfer_id, params={"amount": 500})
@@ -81,15 +81,15 @@ def test_transfer_reversed_returns_money_to_available_once_whatever_the_order(
     assert (payout.status, payout.reversed_amount) == ("paid", 1500)
     assert selectors.balance_for_worker(worker) == {"currency": "eur", "pending": 0, "available": 1500,
                                                     "in_transit": 0, "paid": 1000}
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 def test_reversal_webhook_before_the_run_records_the_transfer_then_the_run_resumes(
         db, payouts_inline, stripe_sandbox, signed_post, ready_worker_factory, earn):
     worker = ready_worker_factory()
     earn(worker, cases=5)
-    run = services.payout_run_create()
-    services.payouts_create_for_run(run=run)
+    run = runs.payout_run_create()
+    runs.payouts_create_for_run(run=run)
     payout = Payout.objects.get(worker=worker)
     # The process sent the transfer and died before recording the answer; then it was reversed.
     transfer = stripe_gateway.transfer_create(
@@ -100,14 +100,14 @@ def test_reversal_webhook_before_the_run_records_the_transfer_then_the_run_resum
     stripe_gateway.stripe_client().v1.transfers.reversals.create(transfer.id)
 
     assert signed_post(_events("transfer.reversed")[-1]).status_code == 200
-    services.payout_run_execute(run_id=run.pk)
+    runs.payout_run_execute(run_id=run.pk)
 
     payout.refresh_from_db()
     assert (payout.status, payout.stripe_transfer_id, payout.reversed_amount) == ("paid", transfer.id, 2500)
     assert len(stripe_sandbox.transfers()) == 1
     assert selectors.balance_for_worker(worker) == {"currency": "eur", "pending": 0, "available": 2500,
                                                     "in_transit": 0, "paid": 0}
-    assert services.ledger_verify().ok
+    assert ledger.ledger_verify().ok
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ import datetime as dt
 
 import pytest
 
-from payouts import services, stripe_gateway
+from payouts import ledger, runs, stripe_gateway
 from payouts.models import AccountKind, JournalKind, Payout, PayoutRun
 
 pytestmark = pytest.mark.usefixtures("payouts_inline", "skill_catalogue")
@@ -33,8 +33,8 @@ def paid_payouts(ready_worker_factory, earn, n: int) -> list[Payout]:
     workers = [ready_worker_factory() for _ in range(n)]
     for worker in workers:
         earn(worker, cases=4)  # 4 × 5.00 = the 20.00 minimum payout
-    run = services.payout_run_create()
-    services.payout_run_execute(run_id=run.pk)
+    run = runs.payout_run_create()
+    runs.payout_run_execute(run_id=run.pk)
     payouts = list(Payout.objects.filter(run=run).order_by("worker_id"))
     assert [(p.status, p.amount) for p in payouts] == [("paid", 2000)] * n
     return payouts
@@ -96,9 +96,9 @@ def test_reconciliation_catches_every_kind_of_mismatch(finance_client, stripe_sa
                                               transfer_group="manual", idempotency_key="manual-transfer-1",
                                               metadata={"note": "made by hand"})
     # Money left on the Stripe clearing account.
-    services.ledger_post(key="test-clearing-residue", kind=JournalKind.ADJUSTMENT, currency="eur",
-                         lines=[(services.platform_account(AccountKind.STRIPE_CLEARING, "eur"), 300),
-                                (services.platform_account(AccountKind.ADJUSTMENTS, "eur"), -300)])
+    ledger.ledger_post(key="test-clearing-residue", kind=JournalKind.ADJUSTMENT, currency="eur",
+                         lines=[(ledger.platform_account(AccountKind.STRIPE_CLEARING, "eur"), 300),
+                                (ledger.platform_account(AccountKind.ADJUSTMENTS, "eur"), -300)])
 
     response = finance_client.get("/api/v1/reports/reconciliation/", today_range())
 

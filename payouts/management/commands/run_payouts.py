@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from payouts.services import payout_run_create, payout_run_execute, payout_run_stats
+from payouts.runs import payout_run_create, payout_run_execute, payout_run_stats
 
 
 class Command(BaseCommand):

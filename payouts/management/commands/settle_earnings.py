@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from payouts.services import earnings_settle
+from payouts.earnings import earnings_settle
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payouts.services import ledger_verify
+from payouts.ledger import ledger_verify
 
 
 class Command(BaseCommand):
