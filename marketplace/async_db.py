@@ -1,15 +1,12 @@
 """Async PostgreSQL pools per event loop, for the few hot paths that run on the server's loop.
 
-Most database work runs in threads through Django's ORM. A handful of fixed statements on the hottest
-paths run on the loop itself instead: chat messages from sockets (`tickets.services`, pool
-"sockets") and token-authenticated shift claims and releases over HTTP (`workers.services`, pool
-"http"). Each thread hand-off costs a request two GIL switches, and under load the threads of one
-process queue for the GIL (bench/chat.py and bench/claims.py measured both; README). Statements are
+Most database work runs in threads through Django's ORM. Token-authenticated shift claims and
+releases over HTTP (`workers.services`, pool "http") run on the loop itself instead. Statements are
 prepared once per pooled connection (`prepare=True`); Django turns psycopg's automatic preparing off
 for its own connections.
 
 A pool is opened whole on first use (none of its connections opened in the middle of a burst). Its
-size is a setting: `SOCKET_DB_CONNECTIONS` and `HTTP_DB_CONNECTIONS`.
+size is a setting: `HTTP_DB_CONNECTIONS`.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ from django.conf import settings
 from django.db import connection
 from psycopg_pool import AsyncConnectionPool
 
-POOL_SIZE_SETTINGS = {"sockets": "SOCKET_DB_CONNECTIONS", "http": "HTTP_DB_CONNECTIONS"}
+POOL_SIZE_SETTINGS = {"http": "HTTP_DB_CONNECTIONS"}
 
 # event loop -> {pool name: (AsyncConnectionPool, the future of its opening)}
 _pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
