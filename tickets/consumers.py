@@ -28,6 +28,7 @@ from django.conf import settings
 from marketplace.errors import DomainError
 from marketplace.ws import query_param
 from tickets import events, selectors, services
+from tickets.errors import TicketErrorCode
 from tickets.models import Ticket, TicketStatus
 from workers.models import Role
 from workers.presence import presence_heartbeat, presence_heartbeat_interval
@@ -48,7 +49,7 @@ CLIENT_TYPES = ("message", "typing")
 
 
 class FrameError(Exception):
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: TicketErrorCode, detail: str) -> None:
         self.code, self.detail = code, detail
         super().__init__(detail)
 
@@ -127,16 +128,17 @@ class ChatSocket(AsyncWebsocketConsumer):
 
     def parse(self, text_data: str | None) -> dict[str, Any]:
         if text_data is None:
-            raise FrameError("malformed_frame", "Frames must be JSON text.")
+            raise FrameError(TicketErrorCode.MALFORMED_FRAME, "Frames must be JSON text.")
         try:
             frame = json.loads(text_data)
         except ValueError:
-            raise FrameError("malformed_frame", "Frames must be JSON.")
+            raise FrameError(TicketErrorCode.MALFORMED_FRAME, "Frames must be JSON.")
         if not isinstance(frame, dict):
-            raise FrameError("malformed_frame", "A frame is a JSON object.")
+            raise FrameError(TicketErrorCode.MALFORMED_FRAME, "A frame is a JSON object.")
         kind = frame.get("type")
         if kind not in CLIENT_TYPES:
-            raise FrameError("unknown_type", f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.")
+            raise FrameError(TicketErrorCode.UNKNOWN_TYPE,
+                             f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.")
         return frame
 
     def check_rate(self, frame: dict[str, Any]) -> None:
@@ -144,7 +146,7 @@ class ChatSocket(AsyncWebsocketConsumer):
             return
         bucket = self.bucket if frame["type"] == "message" else self.typing_bucket
         if not bucket.take():
-            raise FrameError("rate_limited", "Too many messages; slow down.")
+            raise FrameError(TicketErrorCode.RATE_LIMITED, "Too many messages; slow down.")
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -217,7 +219,7 @@ class TicketConsumer(ChatSocket):
     async def handle_frame(self, frame: dict[str, Any]) -> None:
         ticket = frame.get("ticket", self.ticket_id)
         if ticket != self.ticket_id:
-            raise FrameError("not_found", "This socket belongs to another ticket.")
+            raise FrameError(TicketErrorCode.NOT_FOUND, "This socket belongs to another ticket.")
         if frame["type"] == "message":
             await self.post_message(self.ticket_id, frame, None, frame.get("internal", False))
         else:
@@ -333,14 +335,14 @@ class AgentConsumer(ChatSocket):
     async def handle_frame(self, frame: dict[str, Any]) -> None:
         ticket_id = frame.get("ticket")
         if ticket_id is None:
-            raise FrameError("invalid", "Missing field(s): ticket.")
+            raise FrameError(TicketErrorCode.INVALID, "Missing field(s): ticket.")
         if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
-            raise FrameError("invalid", "ticket must be a ticket id.")
+            raise FrameError(TicketErrorCode.INVALID, "ticket must be a ticket id.")
         if frame["type"] == "message":
             await self.post_message(ticket_id, frame, self.user, frame.get("internal", False))
         else:
             if not await _held_customer_ticket(self.worker_id, ticket_id):
-                raise FrameError("not_found", "You do not hold that ticket.")
+                raise FrameError(TicketErrorCode.NOT_FOUND, "You do not hold that ticket.")
             await self.channel_layer.group_send(events.ticket_group(ticket_id), events.layer_message(
                 events.typing_event(ticket_id, "worker")))
 
@@ -400,7 +402,7 @@ class LiveBoardConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(events.LIVE_BOARD_GROUP, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        await self.send(text_data=json.dumps(events.error_event("read_only",
+        await self.send(text_data=json.dumps(events.error_event(TicketErrorCode.READ_ONLY,
                                                                 "This socket only sends live board updates.")))
 
     def is_newer(self, generated_at: str) -> bool:

@@ -37,6 +37,7 @@ from tickets.errors import (
     NotAssigned,
     ReopenWindowClosed,
     TicketClosed,
+    TicketErrorCode,
     TicketNotFound,
     WorkerUnavailable,
 )
@@ -648,4 +649,4 @@ def ticket_customer_seen(*, ticket_id: int) -> None:
 def ticket_access_check_staff(*, ticket: Ticket, user) -> None:
     """Resolve and transfer: the assigned worker or ops (others who may see it get 403)."""
     if not (user.is_ops or ticket.assigned_worker_id == user.pk):
-        raise NotAllowed("Only the assigned worker or ops can do this.", code="not_assigned")
+        raise NotAllowed("Only the assigned worker or ops can do this.", code=TicketErrorCode.NOT_ASSIGNED)
