@@ -158,9 +158,11 @@ class ChatSocket(AsyncWebsocketConsumer):
         except DomainError as exc:
             await self.send_error(exc.code, exc.detail)
 
-    async def post_message(self, ticket_id: int, frame: dict[str, Any], user, internal: object) -> None:
+    async def post_message(self, ticket_id: int, frame: dict[str, Any], user) -> None:
+        """Store the frame's message (`services.message_post` holds every rule) and acknowledge it."""
         message, created = await _message_post(ticket_id=ticket_id, body=frame.get("body"),
-                                               client_id=frame.get("client_id"), user=user, internal=internal)
+                                               client_id=frame.get("client_id"), user=user,
+                                               internal=frame.get("internal", False))
         event = events.message_event(message)
         if created:
             await self.deliver(event)
@@ -221,7 +223,7 @@ class TicketConsumer(ChatSocket):
         if ticket != self.ticket_id:
             raise FrameError(TicketErrorCode.NOT_FOUND, "This socket belongs to another ticket.")
         if frame["type"] == "message":
-            await self.post_message(self.ticket_id, frame, None, frame.get("internal", False))
+            await self.post_message(self.ticket_id, frame, None)
         else:
             worker_id = await _assigned_worker(self.ticket_id)
             if worker_id:
@@ -339,7 +341,7 @@ class AgentConsumer(ChatSocket):
         if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
             raise FrameError(TicketErrorCode.INVALID, "ticket must be a ticket id.")
         if frame["type"] == "message":
-            await self.post_message(ticket_id, frame, self.user, frame.get("internal", False))
+            await self.post_message(ticket_id, frame, self.user)
         else:
             if not await _held_customer_ticket(self.worker_id, ticket_id):
                 raise FrameError(TicketErrorCode.NOT_FOUND, "You do not hold that ticket.")
