@@ -74,7 +74,6 @@ _message_post = database_sync_to_async(services.message_post)
 _customer_open = database_sync_to_async(services.ticket_customer_open)
 _customer_seen = database_sync_to_async(services.ticket_customer_seen)
 _agent_close = database_sync_to_async(services.agent_presence_disconnect)
-_route = database_sync_to_async(services.ticket_route)
 
 
 @database_sync_to_async
@@ -240,6 +239,9 @@ def _agent_open(user) -> tuple[int, list[dict]] | None:
         return None
     if not services.agent_presence_connect(worker_id=user.pk):
         return None  # not an approved worker
+    # Routing first (the worker is present now), so the tickets it gives them are among the held
+    # ones read next: one thread hop per console connect, not two.
+    services.ticket_route(notify_positions=False)
     held = [events.ticket_as_json(t) for t in selectors.worker_console_tickets(worker_id=user.pk)]
     return user.pk, held
 
@@ -318,7 +320,6 @@ class AgentConsumer(ChatSocket):
             await self.send_event(events.ticket_assigned_event(ticket))
         _heartbeats.add(self.worker_id)
         self.beating = True
-        await _route(notify_positions=False)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
