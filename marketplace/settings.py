@@ -162,13 +162,9 @@ if REDIS_URL:
         "default": {
             # The PubSub layer: measured near 2,500 relayed messages/s here against ~700/s for the
             # core layer. Both are at-most-once; the database plus `after=SEQ` replay is the truth.
-            # It holds one lock per Redis connection for each publish's round trip: the same Redis
-            # listed CHANNEL_LAYER_CONNECTIONS times gives that many connections, and the layer's
-            # consistent hash keeps each group on one of them, so a group's messages stay in order
-            # (a chat message goes to two groups; bench/chat.py, docs/ARCHITECTURE.md).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL] * int(os.environ.get("CHANNEL_LAYER_CONNECTIONS", "4")),
+                "hosts": [REDIS_URL],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "shiftline"),
             },
         }
