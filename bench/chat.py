@@ -45,19 +45,16 @@ TARGETS = {"p95_ms": 50, "p99_ms": 300, "ratio": 0.5, "idle_kib": 64, "reconnect
 
 # --- The bare relay (run by uvicorn in its own process: `--factory chat:relay_application`) -----
 
-RELAY_LAYER = "marketplace.layers.BatchingRedisPubSubChannelLayer"
-
-
 def relay_application():
     """A Channels consumer that only relays frames to its room through the channel layer Shiftline
-    runs (`RELAY_LAYER`: channels-redis's PubSub layer with our batched group sends)."""
+    runs: the bench passes Shiftline's own `CHANNEL_LAYERS["default"]` (class and config, with
+    another prefix) in `RELAY_CHANNEL_LAYER`."""
     import django
     from django.conf import settings
 
     settings.configure(
         INSTALLED_APPS=["channels"], SECRET_KEY="bench",
-        CHANNEL_LAYERS={"default": {"BACKEND": os.environ.get("RELAY_LAYER", RELAY_LAYER),
-                                    "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "prefix": "benchrelay"}}},
+        CHANNEL_LAYERS={"default": json.loads(os.environ["RELAY_CHANNEL_LAYER"])},
     )
     django.setup()
     from channels.generic.websocket import AsyncWebsocketConsumer
@@ -80,6 +77,16 @@ def relay_application():
             await self.send(text_data=event["text"])
 
     return URLRouter([re_path(r"^relay/(?P<room>[0-9]+)/$", RelayConsumer.as_asgi())])
+
+
+def relay_channel_layer() -> str:
+    """Shiftline's channel layer as the servers configure it (same class, same config), under the
+    relay's own prefix, as JSON."""
+    from django.conf import settings
+
+    layer = json.loads(json.dumps(settings.CHANNEL_LAYERS["default"]))
+    layer.setdefault("CONFIG", {})["prefix"] = "benchrelay"
+    return json.dumps(layer)
 
 
 # --- Processes and data ------------------------------------------------------------------------
@@ -516,6 +523,7 @@ def main() -> int:
     if not args.skip_relay:
         relay_env = dict(env)
         relay_env.pop("DJANGO_SETTINGS_MODULE", None)
+        relay_env["RELAY_CHANNEL_LAYER"] = relay_channel_layer()
         servers = [Server(["--factory", "chat:relay_application", "--app-dir", str(ROOT / "bench")], relay_env,
                           ws=args.ws, deflate=args.deflate)
                    for _ in range(args.servers)]

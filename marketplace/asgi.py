@@ -9,6 +9,7 @@ waits. Websockets stay on Channels' async consumers.
 """
 
 import asyncio
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -23,6 +24,12 @@ from django.conf import settings  # noqa: E402
 from marketplace.routing import websocket_urlpatterns  # noqa: E402
 from marketplace.server_loop import server_loop_remember  # noqa: E402
 from marketplace.ws import websocket_stack  # noqa: E402
+
+# A server holding thousands of sockets keeps many long-lived objects, and every dispatched
+# event allocates short-lived ones (futures, contexts); at the default thresholds a full collection
+# walked them all every second or so, stalling the loop for tens of milliseconds. With 2,000 chat
+# sockets at 300 messages/s, p95 went from seconds to a quarter of a second (bench/chat.py).
+gc.set_threshold(50_000, 20, 100)
 
 
 class RemembersServerLoop:

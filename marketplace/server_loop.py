@@ -1,9 +1,11 @@
 """The server process's event loop, for synchronous code that must hand a coroutine to it.
 
 HTTP requests run in worker threads (see `marketplace.asgi`) and websocket consumers' database code
-runs in `sync_to_async` threads; both publish on the channel layer. An in-memory layer only delivers
-on the loop its consumers listen on, and the Redis layer keeps its connections per loop, so
-publishing goes through the server's loop whenever this process has one.
+runs in `database_sync_to_async` threads; both publish on the channel layer. An in-memory layer only
+delivers on the loop its consumers listen on, and the Redis layer keeps its connections per loop, so
+publishing goes through the server's loop whenever this process has one. The loop is the one our
+ASGI application saw last (`server_loop_remember`), handed coroutines with asyncio's public
+`run_coroutine_threadsafe`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
@@ -28,10 +30,7 @@ def server_loop_remember(loop: asyncio.AbstractEventLoop) -> None:
 
 def server_loop() -> asyncio.AbstractEventLoop | None:
     """The running loop of this process's server, if there is one and we are not on it."""
-    pid = os.getpid()
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)  # a sync_to_async thread's loop
-    if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != pid:
-        loop = _loop if _loop_pid == pid else None
+    loop = _loop if _loop_pid == os.getpid() else None
     if loop is None or not loop.is_running():
         return None
     try:

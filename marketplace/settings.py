@@ -117,10 +117,6 @@ HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "10"))
 # chat query takes well under a millisecond, and more threads only contend for the GIL (20
 # threads saturated lower than 4 in bench/chat.py).
 SOCKET_DB_THREADS = int(os.environ.get("SOCKET_DB_THREADS", "4"))
-# Connections per server process of the async pool on the event loop (marketplace/async_db.py).
-# Sockets: each chat message is its own commit; with more connections more commits are in flight at
-# once and PostgreSQL flushes them together (bench/chat.py, README "Live chat").
-SOCKET_DB_CONNECTIONS = int(os.environ.get("SOCKET_DB_CONNECTIONS", "8"))
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_shiftline")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -163,8 +159,7 @@ if REDIS_URL:
         "default": {
             # The PubSub layer: measured near 2,500 relayed messages/s here against ~700/s for the
             # core layer. Both are at-most-once; the database plus `after=SEQ` replay is the truth.
-            # Ours batches group sends into pipelines (marketplace/layers.py).
-            "BACKEND": "marketplace.layers.BatchingRedisPubSubChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "shiftline"),

@@ -10,9 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 from channels.auth import AuthMiddlewareStack
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
@@ -107,20 +105,3 @@ class TokenAuthMiddleware:
 
 def websocket_stack(app):
     return OriginValidator(TokenAuthMiddleware(SessionAuthWhenCookie(app)))
-
-
-class SocketConsumer(AsyncWebsocketConsumer):
-    """The base of our websocket consumers.
-
-    Channels (4.2+) closes stale database connections before every event it dispatches, by a hop
-    to the process's single sync thread: every frame and every group message of the process then
-    queues behind that one thread. Our consumers never query on the event loop — every query runs
-    through `database_sync_to_async`, which closes stale connections itself, in its own thread — so
-    the hop is skipped. Measured in bench/chat.py (README, "Live chat").
-    """
-
-    async def dispatch(self, message):
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)

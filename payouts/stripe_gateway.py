@@ -1,6 +1,6 @@
 """The one place Shiftline talks to Stripe: the official SDK, pointed at `STRIPE_API_BASE` when set.
 
-Only thin calls live here; what they mean for money lives in `payouts.services`.
+Only thin calls live here; what they mean for money lives in `payouts.runs` and `payouts.stripe_connect`.
 """
 
 from __future__ import annotations

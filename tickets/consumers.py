@@ -22,11 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import DatabaseSyncToAsync
+from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from marketplace.errors import DomainError
-from marketplace.ws import SocketConsumer, query_param
+from marketplace.ws import query_param
 from tickets import events, selectors, services
+from tickets.errors import TicketErrorCode
 from tickets.models import Ticket, TicketStatus
 from workers.models import Role
 from workers.presence import presence_heartbeat, presence_heartbeat_interval
@@ -47,7 +49,7 @@ CLIENT_TYPES = ("message", "typing")
 
 
 class FrameError(Exception):
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: TicketErrorCode, detail: str) -> None:
         self.code, self.detail = code, detail
         super().__init__(detail)
 
@@ -68,13 +70,19 @@ class TokenBucket:
         return True
 
 
+_message_post = database_sync_to_async(services.message_post)
+_customer_open = database_sync_to_async(services.ticket_customer_open)
+_customer_seen = database_sync_to_async(services.ticket_customer_seen)
+_agent_close = database_sync_to_async(services.agent_presence_disconnect)
+
+
 @database_sync_to_async
 def _messages_between(ticket_id: int, after: int, until: int | None, include_internal: bool) -> list[dict]:
     return [events.message_event(m) for m in selectors.ticket_messages(
         ticket_id=ticket_id, after=after, until=until, include_internal=include_internal)]
 
 
-class ChatSocket(SocketConsumer):
+class ChatSocket(AsyncWebsocketConsumer):
     """What both sockets share: frame parsing, errors, rate limit, ordered gap-free delivery."""
 
     include_internal = False
@@ -119,41 +127,25 @@ class ChatSocket(SocketConsumer):
 
     def parse(self, text_data: str | None) -> dict[str, Any]:
         if text_data is None:
-            raise FrameError("malformed_frame", "Frames must be JSON text.")
+            raise FrameError(TicketErrorCode.MALFORMED_FRAME, "Frames must be JSON text.")
         try:
             frame = json.loads(text_data)
         except ValueError:
-            raise FrameError("malformed_frame", "Frames must be JSON.")
+            raise FrameError(TicketErrorCode.MALFORMED_FRAME, "Frames must be JSON.")
         if not isinstance(frame, dict):
-            raise FrameError("malformed_frame", "A frame is a JSON object.")
+            raise FrameError(TicketErrorCode.MALFORMED_FRAME, "A frame is a JSON object.")
         kind = frame.get("type")
         if kind not in CLIENT_TYPES:
-            raise FrameError("unknown_type", f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.")
+            raise FrameError(TicketErrorCode.UNKNOWN_TYPE,
+                             f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.")
         return frame
-
-    @staticmethod
-    def message_fields(frame: dict[str, Any]) -> tuple[str, str]:
-        body, client_id = frame.get("body"), frame.get("client_id")
-        missing = [name for name, value in (("body", body), ("client_id", client_id)) if value is None]
-        if missing:
-            raise FrameError("invalid", f"Missing field(s): {', '.join(missing)}.")
-        if not isinstance(body, str) or not isinstance(client_id, str):
-            raise FrameError("invalid", "body and client_id must be strings.")
-        limit = settings.SHIFTLINE["MESSAGE_MAX_LENGTH"]
-        if len(body) > limit:
-            raise FrameError("invalid", f"A message is at most {limit} characters.")
-        if not body.strip():
-            raise FrameError("invalid", "A message needs some text.")
-        if not client_id or len(client_id) > 100:
-            raise FrameError("invalid", "client_id is 1 to 100 characters.")
-        return body, client_id
 
     def check_rate(self, frame: dict[str, Any]) -> None:
         if not settings.RATELIMIT_ENABLE:
             return
         bucket = self.bucket if frame["type"] == "message" else self.typing_bucket
         if not bucket.take():
-            raise FrameError("rate_limited", "Too many messages; slow down.")
+            raise FrameError(TicketErrorCode.RATE_LIMITED, "Too many messages; slow down.")
 
     async def receive(self, text_data=None, bytes_data=None):
         try:
@@ -165,9 +157,12 @@ class ChatSocket(SocketConsumer):
         except DomainError as exc:
             await self.send_error(exc.code, exc.detail)
 
-    async def post_message(self, ticket_id: int, body: str, client_id: str, user, internal: bool) -> None:
-        event, created = await services.message_post_from_socket(
-            ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal)
+    async def post_message(self, ticket_id: int, frame: dict[str, Any], user) -> None:
+        """Store the frame's message (`services.message_post` holds every rule) and acknowledge it."""
+        message, created = await _message_post(ticket_id=ticket_id, body=frame.get("body"),
+                                               client_id=frame.get("client_id"), user=user,
+                                               internal=frame.get("internal", False))
+        event = events.message_event(message)
         if created:
             await self.deliver(event)
         else:
@@ -201,8 +196,7 @@ class TicketConsumer(ChatSocket):
         # group; whatever came before it is replayed from the database (when `after` is behind).
         group = events.ticket_group(ticket_id)
         await self.channel_layer.group_add(group, self.channel_name)
-        last_seq = await services.ticket_customer_open_from_socket(ticket_id=ticket_id,
-                                                                   token=query_param(self.scope, "token"))
+        last_seq = await _customer_open(ticket_id=ticket_id, token=query_param(self.scope, "token"))
         if last_seq is None:
             await self.channel_layer.group_discard(group, self.channel_name)
             await self.close(code=4404)
@@ -221,15 +215,14 @@ class TicketConsumer(ChatSocket):
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await services.ticket_customer_seen_from_socket(ticket_id=self.ticket_id)
+            await _customer_seen(ticket_id=self.ticket_id)
 
     async def handle_frame(self, frame: dict[str, Any]) -> None:
         ticket = frame.get("ticket", self.ticket_id)
         if ticket != self.ticket_id:
-            raise FrameError("not_found", "This socket belongs to another ticket.")
+            raise FrameError(TicketErrorCode.NOT_FOUND, "This socket belongs to another ticket.")
         if frame["type"] == "message":
-            body, client_id = self.message_fields(frame)
-            await self.post_message(self.ticket_id, body, client_id, None, False)
+            await self.post_message(self.ticket_id, frame, None)
         else:
             worker_id = await _assigned_worker(self.ticket_id)
             if worker_id:
@@ -246,6 +239,9 @@ def _agent_open(user) -> tuple[int, list[dict]] | None:
         return None
     if not services.agent_presence_connect(worker_id=user.pk):
         return None  # not an approved worker
+    # Routing first (the worker is present now), so the tickets it gives them are among the held
+    # ones read next: one thread hop per console connect, not two.
+    services.ticket_route(notify_positions=False)
     held = [events.ticket_as_json(t) for t in selectors.worker_console_tickets(worker_id=user.pk)]
     return user.pk, held
 
@@ -324,7 +320,6 @@ class AgentConsumer(ChatSocket):
             await self.send_event(events.ticket_assigned_event(ticket))
         _heartbeats.add(self.worker_id)
         self.beating = True
-        await services.ticket_route_from_socket()
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
@@ -332,7 +327,7 @@ class AgentConsumer(ChatSocket):
                 _heartbeats.remove(self.worker_id)
                 self.beating = False
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await services.agent_presence_disconnect_from_socket(worker_id=self.worker_id)
+            await _agent_close(worker_id=self.worker_id)
 
     async def on_event(self, event: dict[str, Any]) -> None:
         if event["type"] == "ticket.assigned":
@@ -343,18 +338,14 @@ class AgentConsumer(ChatSocket):
     async def handle_frame(self, frame: dict[str, Any]) -> None:
         ticket_id = frame.get("ticket")
         if ticket_id is None:
-            raise FrameError("invalid", "Missing field(s): ticket.")
+            raise FrameError(TicketErrorCode.INVALID, "Missing field(s): ticket.")
         if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
-            raise FrameError("invalid", "ticket must be a ticket id.")
+            raise FrameError(TicketErrorCode.INVALID, "ticket must be a ticket id.")
         if frame["type"] == "message":
-            body, client_id = self.message_fields(frame)
-            internal = frame.get("internal", False)
-            if not isinstance(internal, bool):
-                raise FrameError("invalid", "internal must be true or false.")
-            await self.post_message(ticket_id, body, client_id, self.user, internal)
+            await self.post_message(ticket_id, frame, self.user)
         else:
             if not await _held_customer_ticket(self.worker_id, ticket_id):
-                raise FrameError("not_found", "You do not hold that ticket.")
+                raise FrameError(TicketErrorCode.NOT_FOUND, "You do not hold that ticket.")
             await self.channel_layer.group_send(events.ticket_group(ticket_id), events.layer_message(
                 events.typing_event(ticket_id, "worker")))
 
@@ -380,7 +371,7 @@ def _live_board_listening() -> None:
     events.live_board_listening_mark()
 
 
-class LiveBoardConsumer(SocketConsumer):
+class LiveBoardConsumer(AsyncWebsocketConsumer):
     """The ops live board (read-only): the whole `live_board` snapshot on connect, then each one
     pushed to `ops.live`, and a fresh one after `OPS_LIVE_REFRESH` quiet seconds, since waits grow
     and SLAs lapse without any write. A snapshot older than the last one sent is dropped (pushes
@@ -414,7 +405,7 @@ class LiveBoardConsumer(SocketConsumer):
             await self.channel_layer.group_discard(events.LIVE_BOARD_GROUP, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        await self.send(text_data=json.dumps(events.error_event("read_only",
+        await self.send(text_data=json.dumps(events.error_event(TicketErrorCode.READ_ONLY,
                                                                 "This socket only sends live board updates.")))
 
     def is_newer(self, generated_at: str) -> bool:

@@ -162,11 +162,9 @@ CONSOLE_TICKET_FIELDS = ("id", "status", "language", "topic", "assigned_worker",
 
 
 def worker_console_tickets(*, worker_id: int) -> list[Ticket]:
-    """`worker_open_tickets` with the fields a console shows, for every console connect: on
-    PostgreSQL straight from a cursor (building the ORM query cost more than running it when a
-    thousand consoles reconnect at once)."""
-    if connection.vendor != "postgresql":
-        return list(worker_open_tickets(worker_id=worker_id).only(*CONSOLE_TICKET_FIELDS))
+    """`worker_open_tickets` with the fields a console shows, for every console connect: straight
+    from a cursor (building the ORM query cost more than running it when a thousand consoles
+    reconnect at once)."""
     with connection.cursor() as cursor:
         cursor.execute(_CONSOLE_TICKETS_SQL, [TicketStatus.ASSIGNED, worker_id])
         rows = cursor.fetchall()

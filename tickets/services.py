@@ -13,22 +13,19 @@ board changed (`events.live_board_changed`), which pushes a coalesced snapshot a
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import secrets
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import psycopg
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg
 from django.utils import timezone
-from psycopg_pool import AsyncConnectionPool
 
-from marketplace.async_db import async_fetchone, async_pool
 from marketplace.outbox.services import outbox_record
 from marketplace.server_loop import run_soon
 from tickets import events
@@ -40,6 +37,7 @@ from tickets.errors import (
     NotAssigned,
     ReopenWindowClosed,
     TicketClosed,
+    TicketErrorCode,
     TicketNotFound,
     WorkerUnavailable,
 )
@@ -47,7 +45,6 @@ from tickets.models import Message, MessageSender, RoutingLock, Ticket, TicketEv
 from tickets.selectors import QUEUE_ORDER, queue_position, routable_workers, token_hash
 from workers.models import Skill, Worker
 from workers.presence import (
-    PRESENCE_DISCONNECT_SQL,
     presence_connect,
     presence_disconnect,
     presence_mark_assigned,
@@ -55,6 +52,9 @@ from workers.presence import (
     worker_missed_assignment_record,
     worker_quality_score_update,
 )
+
+if TYPE_CHECKING:
+    from workers.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -73,53 +73,22 @@ ROUTING_BATCH = 500
 
 
 def _publish(pairs: list[tuple[str, dict]]) -> None:
-    """Publish (group, event) pairs on the channel layer, from sync code, without waiting for Redis
-    when an event loop is at hand (a request or consumer thread); at once otherwise."""
+    """Publish (group, event) pairs on the channel layer from sync code, on the server's loop
+    (`run_soon`: without waiting for Redis when this process serves sockets). At most once: the
+    database and `after=SEQ` replay are the truth, so a failure is logged, not raised."""
     layer = get_channel_layer()
     if layer is None:
         return
-    wrapped: dict[int, dict] = {}  # one layer message per event, however many groups it goes to
-    messages = [(group, wrapped.setdefault(id(event), events.layer_message(event))) for group, event in pairs]
-
-    def log_failure(exc: BaseException) -> None:  # at-most-once anyway; the database and replay are the truth
-        logger.error("broadcast to %s failed", ", ".join(group for group, _ in pairs), exc_info=exc)
-
-    try:
-        loop = asyncio.get_running_loop()  # called from async code (a consumer): publish from here
-    except RuntimeError:
-        loop = None
-    send_soon = getattr(layer, "group_send_soon", None)  # ours on Redis: one batch for all, no task
-    if loop is not None and send_soon is not None:
-        def sent(done: asyncio.Future) -> None:
-            if done.cancelled():
-                return
-            failures = [r for r in done.result() if isinstance(r, BaseException)]
-            if failures:
-                log_failure(failures[0])
-
-        asyncio.gather(*send_soon(messages), return_exceptions=True).add_done_callback(sent)
-        return
+    messages = [(group, events.layer_message(event)) for group, event in pairs]
 
     async def send_all() -> None:
-        send_many = getattr(layer, "group_send_many", None)  # ours on Redis: one batch for all
         try:
-            if send_many is not None:
-                await send_many(messages)
-            else:
-                for group, message in messages:
-                    await layer.group_send(group, message)
-        except Exception as exc:
-            log_failure(exc)
+            for group, message in messages:
+                await layer.group_send(group, message)
+        except Exception:
+            logger.exception("broadcast to %s failed", ", ".join(group for group, _ in messages))
 
-    if loop is None:
-        run_soon(send_all)
-        return
-    task = loop.create_task(send_all())
-    _publishing.add(task)  # a reference until it is done, so it cannot be collected half-way
-    task.add_done_callback(_publishing.discard)
-
-
-_publishing: set[asyncio.Task] = set()
+    run_soon(send_all)
 
 
 def broadcast(group: str, event: dict) -> None:
@@ -189,8 +158,11 @@ def ticket_create(*, name: str, email: str, language: str, topic: str, message: 
     return ticket, token
 
 
-def _body_errors(body) -> list[str]:
+def _body_errors(body: object) -> list[str]:
+    """The one rule for a chat message's text: plain text, not blank, at most MESSAGE_MAX_LENGTH characters."""
     limit = settings.SHIFTLINE["MESSAGE_MAX_LENGTH"]
+    if body is None:
+        return ["This field is required."]
     if not isinstance(body, str) or not body.strip():
         return ["A message needs some text."]
     if len(body) > limit:
@@ -200,46 +172,51 @@ def _body_errors(body) -> list[str]:
     return []
 
 
-def message_post(
-    *, ticket_id: int, body: str, client_id: str, user=None, internal: bool = False
-) -> tuple[Message, bool]:
-    """Store a message (customer when `user` is None) and broadcast it after commit.
+def _message_fields_errors(*, body: object, client_id: object, internal: object, user: User | None) -> dict:
+    fields: dict[str, list[str]] = {}
+    body_errors = _body_errors(body)
+    if body_errors:
+        fields["body"] = body_errors
+    if client_id is None:
+        fields["client_id"] = ["This field is required."]
+    elif not isinstance(client_id, str) or not 1 <= len(client_id) <= 100 or "\x00" in client_id:
+        fields["client_id"] = ["1 to 100 characters, no null characters."]
+    if not isinstance(internal, bool):
+        fields["internal"] = ["Must be true or false."]
+    elif internal and user is None:
+        fields["internal"] = ["Customers cannot write internal notes."]
+    return fields
 
-    Locks the ticket row; a `client_id` already stored on this ticket returns that message and
-    stores nothing (`created` False). Safe to repeat.
+
+def message_post(*, ticket_id: int, body: object, client_id: object, user: User | None = None,
+                 internal: object = False) -> tuple[Message, bool]:
+    """Validate and store a chat message, the customer's when `user` is None, and broadcast it after
+    commit: the one path of the websocket consumers and `POST /api/v1/tickets/{id}/messages/`.
+
+    Rules: `body` and `client_id` as `_message_fields_errors` states them (`InvalidInput` naming the
+    fields); internal notes from staff only; a customer writes until the ticket is resolved or
+    abandoned (`TicketClosed`), a worker while it is assigned to them (`NotAssigned`), ops always.
+    A `client_id` already stored on this ticket returns that message (`created` False) and stores
+    nothing, so it is safe to repeat. One statement (`_MESSAGE_STORE_SQL`) takes the ticket's row
+    lock and the next seq.
     """
-    sender = _message_sender(body=body, client_id=client_id, user=user, internal=internal)
-    stored = _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
-                            internal=internal)
+    fields = _message_fields_errors(body=body, client_id=client_id, internal=internal, user=user)
+    if fields:
+        raise InvalidInput(f"Some fields are not valid: {', '.join(sorted(fields))}.", fields=fields)
+    assert isinstance(body, str) and isinstance(client_id, str) and isinstance(internal, bool)
+    stored = _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal)
     if stored is not None:
         return stored, True
     return _message_not_stored(ticket_id=ticket_id, client_id=client_id, user=user)
 
 
-def _message_sender(*, body, client_id, user, internal: bool) -> str:
-    """Validate a message to post; the sender it will have."""
-    errors = _body_errors(body)
-    if errors:
-        raise InvalidInput(f"The message is not valid: {errors[0]}", fields={"body": errors})
-    if not isinstance(client_id, str) or len(client_id) > 100 or "\x00" in client_id:
-        raise InvalidInput("client_id must be a string of at most 100 characters, without null characters.",
-                           fields={"client_id": ["At most 100 characters, no null characters."]})
-    if user is None:
-        if internal:
-            raise InvalidInput("Customers cannot write internal notes.", fields={"internal": ["Not allowed."]})
-        return MessageSender.CUSTOMER
-    return MessageSender.WORKER
-
-
-def _message_not_stored(*, ticket_id: int, client_id: str, user) -> tuple[Message, bool]:
+def _message_not_stored(*, ticket_id: int, client_id: str, user: User | None) -> tuple[Message, bool]:
     """Nothing was stored: a repeated client_id (its message, not created), or a refusal (raised).
     Rare, so not in the hot path."""
-    if client_id:
-        existing = Message.objects.filter(ticket_id=ticket_id, client_id=client_id).first()
-        if existing is not None:
-            return existing, False
-    ticket = Ticket.objects.filter(pk=ticket_id).only("status", "assigned_worker_id").first()
-    if ticket is None:
+    existing = Message.objects.filter(ticket_id=ticket_id, client_id=client_id).first()
+    if existing is not None:
+        return existing, False
+    if not Ticket.objects.filter(pk=ticket_id).exists():
         raise TicketNotFound()
     if user is None:
         raise TicketClosed()
@@ -273,16 +250,19 @@ SELECT m.id, m.seq, t.status, t.assigned_worker_id, t.first_response_now FROM m,
 """
 
 
-def _message_store(*, ticket_id: int, body: str, client_id: str, user, sender: str, internal: bool) -> Message | None:
-    """Store the message and broadcast it; None when nothing was stored (see message_post)."""
-    params = _message_params(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
-                             internal=internal)
+def _message_store(*, ticket_id: int, body: str, client_id: str, user: User | None, internal: bool) -> Message | None:
+    """Store the message and broadcast it after commit; None when nothing was stored (see message_post)."""
+    sender = MessageSender.CUSTOMER if user is None else MessageSender.WORKER
+    now = timezone.now()
+    params = {
+        "ticket": ticket_id, "now": now, "customer": user is None,
+        "first_response": user is not None and not internal,
+        "any_status": user is not None, "any_holder": user is None or user.is_ops,
+        "author": user.pk if user is not None else None, "sender": sender, "body": body, "client_id": client_id,
+        "internal": internal,
+    }
 
     def run() -> tuple | None:
-        if connection.vendor != "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(_MESSAGE_STORE_SQL, params)
-                return cursor.fetchone()
         # Every chat message runs this statement. A server-side-binding cursor sends the body as a
         # parameter, and the statement is prepared once per pooled connection: Django's
         # client-side binding quoted every parameter into the SQL text, and PostgreSQL parsed and
@@ -302,129 +282,23 @@ def _message_store(*, ticket_id: int, body: str, client_id: str, user, sender: s
         return None
     if row is None:
         return None
-    message, pairs, first_response_now = _message_stored(row, params, user)
+    message_id, seq, status, assigned_worker_id, first_response_now = row
+    message = Message(id=message_id, ticket_id=ticket_id, seq=seq, sender=sender, author=user, body=body,
+                      client_id=client_id, internal=internal, sent_at=now)
+    event = events.message_event(message)
+    pairs = [] if internal else [(events.ticket_group(ticket_id), event)]
+    if status == TicketStatus.ASSIGNED and assigned_worker_id:
+        pairs.append((events.agent_group(assigned_worker_id), event))
     transaction.on_commit(lambda: _publish(pairs))
     if first_response_now:  # the ticket leaves the board's first-response SLA breaches
         events.live_board_changed()
     return message
 
 
-def _message_params(*, ticket_id: int, body: str, client_id: str, user, sender: str, internal: bool) -> dict:
-    is_ops = user is not None and user.is_ops
-    return {
-        "ticket": ticket_id, "now": timezone.now(), "customer": sender == MessageSender.CUSTOMER,
-        "first_response": sender == MessageSender.WORKER and not internal,
-        "any_status": user is not None, "any_holder": user is None or is_ops,
-        "author": user.pk if user is not None else None, "sender": sender, "body": body, "client_id": client_id,
-        "internal": internal,
-    }
-
-
-def _message_stored(row: tuple, params: dict, user) -> tuple[Message, list[tuple[str, dict]], bool]:
-    """The stored message, the (group, event) pairs to publish, and whether it was the first response."""
-    message_id, seq = row[0], row[1]
-    message = Message(id=message_id, ticket_id=params["ticket"], seq=seq, sender=params["sender"], author=user,
-                      body=params["body"], client_id=params["client_id"], internal=params["internal"],
-                      sent_at=params["now"])
-    return (message, *_message_publication(events.message_event(message), row))
-
-
-def _message_publication(event: dict, row: tuple) -> tuple[list[tuple[str, dict]], bool]:
-    """The (group, event) pairs that publish a stored message's event, and whether it was the first
-    response. One event for both groups: it is serialised once on Redis."""
-    _message_id, _seq, status, assigned_worker_id, first_response_now = row
-    pairs = [] if event["internal"] else [(events.ticket_group(event["ticket"]), event)]
-    if status == TicketStatus.ASSIGNED and assigned_worker_id:
-        pairs.append((events.agent_group(assigned_worker_id), event))
-    return pairs, bool(first_response_now)
-
-
-# --- Messages from websockets, on the event loop -------------------------------------------------
-#
-# A chat message from a socket is one statement; running it on the consumer's event loop, on an
-# async connection of a small per-process pool, spares each message two thread hand-offs and the
-# GIL contention that came with them (bench/chat.py, README "Live chat"). Everything else (the
-# refusals, SQLite) goes through `message_post` on a thread.
-
-async def _socket_pool() -> AsyncConnectionPool | None:
-    return await async_pool("sockets")
-
-
-async def _socket_fetchone(sql: str, params) -> tuple | None:
-    return await async_fetchone("sockets", sql, params)
-
-
 _CUSTOMER_OPEN_SQL = (f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s "
                       "WHERE id = %s AND token_hash = %s RETURNING last_seq")
 _CUSTOMER_SEEN_SQL = f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s WHERE id = %s"
 _ANY_QUEUED_SQL = f"SELECT 1 FROM {Ticket._meta.db_table} WHERE status = 'queued' LIMIT 1"
-
-
-async def ticket_customer_open_from_socket(*, ticket_id: int, token: str | None) -> int | None:
-    """`ticket_customer_open` for the customer's consumer, on its event loop."""
-    if not token or len(token) > 200:
-        return None
-    if await _socket_pool() is None:
-        return await database_sync_to_async(ticket_customer_open, thread_sensitive=False)(
-            ticket_id=ticket_id, token=token)
-    row = await _socket_fetchone(_CUSTOMER_OPEN_SQL, [timezone.now(), ticket_id, token_hash(token)])
-    return None if row is None else row[0]
-
-
-async def ticket_customer_seen_from_socket(*, ticket_id: int) -> None:
-    if await _socket_pool() is None:
-        await database_sync_to_async(ticket_customer_seen, thread_sensitive=False)(ticket_id=ticket_id)
-        return
-    await _socket_fetchone(_CUSTOMER_SEEN_SQL, [timezone.now(), ticket_id])
-
-
-async def agent_presence_disconnect_from_socket(*, worker_id: int) -> None:
-    """`agent_presence_disconnect` for the agent's consumer, on its event loop."""
-    if await _socket_pool() is None:
-        await database_sync_to_async(agent_presence_disconnect, thread_sensitive=False)(worker_id=worker_id)
-        return
-    now = timezone.now()
-    await _socket_fetchone(PRESENCE_DISCONNECT_SQL, [now, now, worker_id])
-    events.live_board_changed_now()
-
-
-async def ticket_route_from_socket() -> None:
-    """A routing pass after a console connects; asks on the event loop whether anything is queued."""
-    if await _socket_pool() is not None and await _socket_fetchone(_ANY_QUEUED_SQL, []) is None:
-        return
-    await database_sync_to_async(ticket_route, thread_sensitive=False)(notify_positions=False)
-
-
-async def message_post_from_socket(*, ticket_id: int, body: str, client_id: str, user=None,
-                                   internal: bool = False) -> tuple[dict, bool]:
-    """`message_post` for websocket consumers, run on their event loop (same rules, same answers),
-    answering with the message's event (`events.message_event`) rather than a `Message`: building
-    a model instance for every socket message cost more CPU than the event it was turned into."""
-    pool = await _socket_pool()
-    if pool is None:
-        message, created = await database_sync_to_async(message_post, thread_sensitive=False)(
-            ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal)
-        return events.message_event(message), created
-    sender = _message_sender(body=body, client_id=client_id, user=user, internal=internal)
-    params = _message_params(ticket_id=ticket_id, body=body, client_id=client_id, user=user, sender=sender,
-                             internal=internal)
-    try:
-        async with pool.connection() as conn:
-            cursor = await conn.execute(_MESSAGE_STORE_SQL, params, prepare=True)
-            row = await cursor.fetchone()
-    except psycopg.IntegrityError:  # the same client_id, racing: the statement stored nothing
-        row = None
-    if row is None:
-        message, created = await database_sync_to_async(_message_not_stored, thread_sensitive=False)(
-            ticket_id=ticket_id, client_id=client_id, user=user)
-        return events.message_event(message), created
-    event = events.message_event_of(ticket=ticket_id, seq=row[1], sender=sender, body=body, client_id=client_id,
-                                    sent_at=params["now"], internal=internal)
-    pairs, first_response_now = _message_publication(event, row)
-    _publish(pairs)  # committed already (autocommit)
-    if first_response_now:
-        events.live_board_changed_now()
-    return event, True
 
 
 def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "") -> Ticket:
@@ -775,4 +649,4 @@ def ticket_customer_seen(*, ticket_id: int) -> None:
 def ticket_access_check_staff(*, ticket: Ticket, user) -> None:
     """Resolve and transfer: the assigned worker or ops (others who may see it get 403)."""
     if not (user.is_ops or ticket.assigned_worker_id == user.pk):
-        raise NotAllowed("Only the assigned worker or ops can do this.", code="not_assigned")
+        raise NotAllowed("Only the assigned worker or ops can do this.", code=TicketErrorCode.NOT_ASSIGNED)

@@ -7,11 +7,12 @@ edit or cancellation. The layer is at-most-once: a board re-reads the API when i
 
 import json
 
-from marketplace.ws import SocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+
 from workers.events import SHIFT_BOARD_GROUP
 
 
-class ShiftBoardConsumer(SocketConsumer):
+class ShiftBoardConsumer(AsyncWebsocketConsumer):
     group = SHIFT_BOARD_GROUP
 
     async def connect(self):

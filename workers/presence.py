@@ -36,7 +36,7 @@ def presence_connect(*, worker_id: int) -> bool:
     """Count one more open agent socket for an approved worker, ending any grace period; False
     (and nothing counted) when the worker is not approved.
 
-    One statement (PostgreSQL and SQLite), the approval check included: a thousand consoles
+    One statement, the approval check included: a thousand consoles
     reconnecting at once each cost one round trip.
     """
     now = timezone.now()

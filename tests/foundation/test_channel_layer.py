@@ -1,91 +1,74 @@
-"""The batching PubSub channel layer (marketplace/layers.py) against the real Redis."""
+"""The configured channel layer (settings.CHANNEL_LAYERS) against the real Redis, as users rely on it:
+group messages sent from another process arrive, each group's in the order sent."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
-import pytest
-import redis.exceptions
-from django.conf import settings
+from channels.layers import get_channel_layer
 
-from marketplace.layers import BatchingRedisPubSubChannelLayer
+ROOT = Path(__file__).resolve().parents[2]
+
+SENDER = """
+import asyncio, sys
+import django
+django.setup()
+from channels.layers import get_channel_layer
+
+async def main():
+    layer = get_channel_layer()
+    groups, count = sys.argv[1].split(","), int(sys.argv[2])
+    # Every group's messages started at once, interleaved, as a busy server sends them.
+    await asyncio.gather(*(layer.group_send(group, {"type": "t.m", "n": n})
+                           for n in range(count) for group in groups))
+
+asyncio.run(main())
+"""
 
 
-def make_layer(hosts=None, prefix: str | None = None) -> BatchingRedisPubSubChannelLayer:
-    return BatchingRedisPubSubChannelLayer(hosts=hosts or [settings.REDIS_URL],
-                                           prefix=prefix or f"t{uuid.uuid4().hex[:8]}")
+def test_group_messages_from_another_process_arrive_in_order_per_group():
+    groups = [f"g{uuid.uuid4().hex[:8]}" for _ in range(3)]
 
-
-async def drain(layer, channel: str, count: int) -> list[dict]:
-    return [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(count)]
-
-
-def test_concurrent_group_sends_all_arrive_in_order_per_group():
     async def scenario():
-        prefix = f"t{uuid.uuid4().hex[:8]}"
-        sender, receiver = make_layer(prefix=prefix), make_layer(prefix=prefix)  # as two processes would
-        groups = [f"g{uuid.uuid4().hex[:6]}" for _ in range(3)]
+        layer = get_channel_layer()
         channels = {}
         for group in groups:
-            channels[group] = await receiver.new_channel()
-            await receiver.group_add(group, channels[group])
-        # 3 groups × 200 messages, all started at once: they leave in batches.
-        await asyncio.gather(*(sender.group_send(group, {"type": "t.m", "n": n})
-                               for n in range(200) for group in groups))
-        received = {group: await drain(receiver, channels[group], 200) for group in groups}
-        await sender.flush()
-        await receiver.flush()
+            channels[group] = await layer.new_channel()
+            await layer.group_add(group, channels[group])
+        sender = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", SENDER, ",".join(groups), "200", cwd=ROOT,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings_test"})
+        assert await asyncio.wait_for(sender.wait(), 30) == 0
+        received = {group: [(await asyncio.wait_for(layer.receive(channels[group]), 5))["n"] for _ in range(200)]
+                    for group in groups}
+        for group in groups:
+            await layer.group_discard(group, channels[group])
+        await layer.flush()
         return received
 
     received = asyncio.run(scenario())
-    for messages in received.values():
-        assert [m["n"] for m in messages] == list(range(200))
+
+    assert received == {group: list(range(200)) for group in groups}
 
 
-def test_group_send_many_keeps_the_order_it_was_given():
-    async def scenario():
-        layer = make_layer()
-        ticket, agent = await layer.new_channel(), await layer.new_channel()
-        await layer.group_add("ticket", ticket)
-        await layer.group_add("agent", agent)
-        for n in range(50):
-            await layer.group_send_many([("ticket", {"type": "t.m", "n": n}), ("agent", {"type": "t.m", "n": n})])
-        got = await drain(layer, ticket, 50), await drain(layer, agent, 50)
-        await layer.flush()
-        return got
+def test_the_layer_is_channels_redis_public_pubsub_layer():
+    # The bench's bare relay runs the same class and config (bench/chat.py); no layer of our own.
+    from django.conf import settings
 
-    ticket_messages, agent_messages = asyncio.run(scenario())
-    assert [m["n"] for m in ticket_messages] == [m["n"] for m in agent_messages] == list(range(50))
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert type(get_channel_layer()).__module__ == "channels_redis.pubsub"
 
 
-def test_group_send_soon_queues_at_once_and_one_message_reaches_every_group():
-    async def scenario():
-        layer = make_layer()
-        ticket, agent = await layer.new_channel(), await layer.new_channel()
-        await layer.group_add("ticket", ticket)
-        await layer.group_add("agent", agent)
-        message = {"type": "t.m", "text": "one event, two groups"}
-        futures = layer.group_send_soon([("ticket", message), ("agent", message)])
-        queued_only = not any(f.done() for f in futures)  # nothing awaited yet: nothing sent yet
-        await asyncio.gather(*futures)
-        got = await drain(layer, ticket, 1), await drain(layer, agent, 1)
-        await layer.flush()
-        return queued_only, got
-
-    queued_only, (ticket_messages, agent_messages) = asyncio.run(scenario())
-    assert queued_only
-    assert ticket_messages == agent_messages == [{"type": "t.m", "text": "one event, two groups"}]
-
-
-def test_a_publish_that_cannot_reach_redis_fails_for_every_waiter():
-    async def scenario():
-        layer = make_layer(hosts=["redis://127.0.0.1:1"])  # nothing listens there
-        results = await asyncio.gather(*(layer.group_send("g", {"type": "t.m", "n": n}) for n in range(5)),
-                                       return_exceptions=True)
-        with pytest.raises(redis.exceptions.ConnectionError):
-            await layer.group_send_many([("a", {"type": "t.m"}), ("b", {"type": "t.m"})])
-        return results
-
-    results = asyncio.run(scenario())
-    assert len(results) == 5 and all(isinstance(r, redis.exceptions.ConnectionError) for r in results)
+def test_nothing_imports_private_names_of_asgiref_channels_or_channels_redis():
+    result = subprocess.run(
+        ["git", "grep", "-n", "-E",
+         r"(from (asgiref|channels|channels_redis)[.a-z_]* import [^#]*\b_[a-z])|"
+         r"((SyncToAsync|layer|shard)\._[a-z])|threadlocal",
+         "--", "*.py", ":!tests/", ":!bench/"],
+        cwd=ROOT, capture_output=True, text=True)
+    assert result.stdout == ""
