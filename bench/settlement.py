@@ -81,7 +81,7 @@ def generate(cases: int, workers: int, sandbox: str, chunk: int = 5000) -> list[
     import httpx
     from django.utils import timezone
 
-    from marketplace.outbox.models import OutboxEvent
+    from kernel.outbox.models import OutboxEvent
     from payouts.rate_card import rate_card_current
     from tickets.models import Ticket, TicketStatus
     from workers.models import Skill, User, Worker
@@ -146,7 +146,7 @@ def main() -> int:
         import django
 
         django.setup()
-        from marketplace.outbox.services import outbox_drain
+        from kernel.outbox.services import outbox_drain
 
         print(outbox_drain(batch=args.batch, max_seconds=3600), f"{peak_mb():.1f}")
         return 0
@@ -172,7 +172,7 @@ def main() -> int:
     from django.core.management import call_command
     from django.db.models import Sum
 
-    from marketplace.outbox.services import outbox_drain
+    from kernel.outbox.services import outbox_drain
     from payouts import earnings, ledger, runs
     from payouts.models import Earning, Payout
 

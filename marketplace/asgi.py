@@ -21,9 +21,9 @@ from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from kernel.realtime import server_loop_remember  # noqa: E402
+from kernel.ws import websocket_stack  # noqa: E402
 from marketplace.routing import websocket_urlpatterns  # noqa: E402
-from marketplace.server_loop import server_loop_remember  # noqa: E402
-from marketplace.ws import websocket_stack  # noqa: E402
 
 # A server holding thousands of sockets keeps many long-lived objects, and every dispatched
 # event allocates short-lived ones (futures, contexts); at the default thresholds a full collection

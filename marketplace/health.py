@@ -9,8 +9,8 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import JsonResponse
 
+from kernel.realtime import run_and_wait
 from marketplace.celery import app as celery_app
-from marketplace.server_loop import run_and_wait
 
 logger = logging.getLogger(__name__)
 CHECK_TIMEOUT_SECONDS = 2.0

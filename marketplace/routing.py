@@ -1,6 +1,6 @@
 """Every websocket route, gathered from the apps."""
 
-from marketplace.consumers import urlpatterns as marketplace_ws
+from kernel.consumers import urlpatterns as marketplace_ws
 from tickets.routing import websocket_urlpatterns as tickets_ws
 from workers.routing import websocket_urlpatterns as workers_ws
 

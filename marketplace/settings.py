@@ -53,8 +53,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_celery_beat",
-    "marketplace.outbox",
-    "marketplace.demo",
+    "kernel.outbox",
+    "demo",
     "workers",
     "tickets",
     "payouts",
@@ -88,7 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "marketplace.context_processors.navigation",
+                "kernel.context_processors.navigation",
             ],
         },
     },
@@ -226,13 +226,13 @@ RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous request gets 401 with a WWW-Authenticate header.
-        "marketplace.drf.TokenAuthentication",
+        "kernel.drf.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "marketplace.drf.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "kernel.drf.Pagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "marketplace.api.exception_handler",
+    "EXCEPTION_HANDLER": "kernel.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
@@ -240,7 +240,7 @@ REST_FRAMEWORK = {
     # `?format=csv` on reports is ours, not DRF's content negotiation.
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_CLASSES": (
-        ["marketplace.drf.AnonBurstThrottle", "marketplace.drf.UserBurstThrottle"]
+        ["kernel.drf.AnonBurstThrottle", "kernel.drf.UserBurstThrottle"]
         if RATELIMIT_ENABLE
         else []
     ),

@@ -2,14 +2,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from marketplace import pages
-from marketplace.api import json_not_found
-from marketplace.auth_api import MeView
+from kernel import pages
+from kernel.api import json_not_found
 from marketplace.health import healthz
 from payouts import urls as payouts_urls
 from reports import urls as reports_urls
 from tickets import urls as tickets_urls
 from workers import urls as workers_urls
+from workers.api import MeView
 
 api_v1 = [
     path("auth/me/", MeView.as_view(), name="auth-me"),
@@ -36,7 +36,7 @@ urlpatterns = [
     *reports_urls.urlpatterns,
 ]
 
-handler400 = "marketplace.api.json_bad_request"
-handler403 = "marketplace.api.json_permission_denied"
-handler404 = "marketplace.api.json_not_found"
-handler500 = "marketplace.api.json_server_error"
+handler400 = "kernel.api.json_bad_request"
+handler403 = "kernel.api.json_permission_denied"
+handler404 = "kernel.api.json_not_found"
+handler500 = "kernel.api.json_server_error"

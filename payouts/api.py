@@ -17,8 +17,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.api import Pagination, error_body, parse_query
-from marketplace.errors import NotFound
+from kernel.api import Pagination, error_body, parse_query
+from kernel.errors import NotFound
 from payouts import selectors
 from payouts.errors import PayoutErrorCode
 from payouts.models import EarningStatus, PayoutRun, PayoutStatus, RateCard

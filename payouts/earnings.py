@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from marketplace.outbox.handlers import batch_handler
+from kernel.outbox.handlers import batch_handler
 from payouts.errors import EarningNotReady
 from payouts.ledger import Posting, ledger_accounts_ensure, ledger_post, ledger_post_many, platform_account
 from payouts.models import AccountKind, Earning, EarningKind, EarningStatus, JournalKind, RateCard

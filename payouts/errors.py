@@ -1,11 +1,11 @@
-"""Domain errors of the payouts app (rendered by marketplace.api.exception_handler)."""
+"""Domain errors of the payouts app (rendered by kernel.api.exception_handler)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from marketplace.errors import Conflict, DomainError
-from marketplace.outbox.handlers import EventNotReady
+from kernel.errors import Conflict, DomainError
+from kernel.outbox.handlers import EventNotReady
 
 
 class PayoutErrorCode(StrEnum):

@@ -16,7 +16,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
-from marketplace.errors import DomainError
+from kernel.errors import DomainError
 from payouts import selectors
 from payouts.api import RateCardInput, run_data
 from payouts.models import (

@@ -22,8 +22,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.api import DateRangeQuery, parse_query
-from marketplace.errors import NotFound
+from kernel.api import DateRangeQuery, parse_query
+from kernel.errors import NotFound
 from payouts.errors import StripeUnavailable
 from reports import tasks
 from reports.errors import ExportNotReady

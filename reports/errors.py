@@ -1,4 +1,4 @@
-"""Domain errors of the reports app (rendered by marketplace.api.exception_handler).
+"""Domain errors of the reports app (rendered by kernel.api.exception_handler).
 
 Stripe being unreachable during a reconciliation is payouts' `StripeUnavailable`: one code, one class.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from marketplace.errors import Conflict
+from kernel.errors import Conflict
 
 
 class ReportErrorCode(StrEnum):

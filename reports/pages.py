@@ -20,7 +20,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from marketplace.api import _flatten_field_errors
+from kernel.api import flatten_field_errors
 from payouts.models import Earning
 from reports.api import ReportRangeQuery
 from reports.formatting import format_amount
@@ -44,7 +44,7 @@ def _range(request) -> tuple[dt.date, dt.date, dict]:
     serializer = ReportRangeQuery(data={"from": request.GET.get("from", ""), "to": request.GET.get("to", "")})
     if serializer.is_valid():
         return serializer.validated_data["from"], serializer.validated_data["to"], {}
-    return default[0], default[1], _flatten_field_errors(serializer.errors)
+    return default[0], default[1], flatten_field_errors(serializer.errors)
 
 
 def _require(request, allowed) -> None:

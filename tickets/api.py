@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.api import Pagination, ScopedThrottle, parse_query
+from kernel.api import Pagination, ScopedThrottle, parse_query
 from tickets import selectors, services
 from tickets.errors import NotAllowed, TicketNotFound
 from tickets.events import ticket_as_json

@@ -3,7 +3,7 @@
 `TicketConsumer` (`/ws/tickets/{id}/?token=TOKEN&after=SEQ`) is the customer's; `AgentConsumer`
 (`/ws/agent/`) is a worker console's, covering every ticket the worker holds; `LiveBoardConsumer`
 (`/ws/ops/live/`) is the ops live board's. All refuse at the handshake (`close()` before
-`accept()`); origin and API-token authentication happen in `marketplace.ws`.
+`accept()`); origin and API-token authentication happen in `kernel.ws`.
 
 Delivery: the channel layer is at-most-once, so each socket remembers the last seq it sent per
 ticket; an event that would leave a gap first pulls the missing messages from the database, and a
@@ -25,8 +25,8 @@ from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from marketplace.errors import DomainError
-from marketplace.ws import query_param
+from kernel.errors import DomainError
+from kernel.ws import query_param
 from tickets import events, selectors, services
 from tickets.errors import TicketErrorCode
 from tickets.models import Ticket, TicketStatus

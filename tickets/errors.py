@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from marketplace.errors import Conflict, DomainError, InvalidInput, InvalidTransition, NotAllowed, NotFound
+from kernel.errors import Conflict, DomainError, InvalidInput, InvalidTransition, NotAllowed, NotFound
 
 __all__ = [
     "Conflict", "DomainError", "InvalidInput", "InvalidTransition", "NotAllowed", "NotFound",

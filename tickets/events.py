@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection, transaction
 
-from marketplace.server_loop import run_soon
+from kernel.realtime import run_soon
 from tickets.models import Message
 
 logger = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg
 from django.utils import timezone
 
-from marketplace.outbox.services import outbox_record
-from marketplace.server_loop import run_soon
+from kernel.outbox.services import outbox_record
+from kernel.realtime import run_soon
 from tickets import events
 from tickets.errors import (
     AlreadyRated,

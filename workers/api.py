@@ -13,8 +13,8 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.api import Pagination, ScopedThrottle, parse_query
-from marketplace.drf import WindowCountPagination
+from kernel.api import Pagination, ScopedThrottle, parse_query
+from kernel.drf import WindowCountPagination
 from workers import selectors
 from workers.errors import NotFound
 from workers.models import ClaimStatus, WorkerStatus
@@ -669,3 +669,11 @@ class ShiftTemplateDeactivateView(APIView):
     def post(self, request, template_id: int):
         shifts.shift_template_deactivate(template_id=template_id, actor=request.user)
         return Response(ShiftTemplateOutput(selectors.shift_templates().get(pk=template_id)).data)
+
+
+class MeView(APIView):
+    """`GET /api/v1/auth/me/`: who the caller is, whichever way they signed in (token or session)."""
+
+    @extend_schema(responses=UserOutput)
+    def get(self, request):
+        return Response(UserOutput(request.user).data)

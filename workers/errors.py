@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from marketplace.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, NotFound
+from kernel.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, NotFound
 
 __all__ = [
     "Conflict", "InvalidInput", "InvalidTransition", "NotAllowed", "NotFound", "BadCredentials",

@@ -23,7 +23,7 @@ from typing import TypedDict
 from channels.layers import get_channel_layer
 from django.db import close_old_connections, connection, transaction
 
-from marketplace.server_loop import server_loop
+from kernel.realtime import server_loop
 
 logger = logging.getLogger(__name__)
 

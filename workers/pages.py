@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from marketplace.errors import DomainError
+from kernel.errors import DomainError
 from workers import selectors
 from workers.models import ClaimStatus, Skill, WorkerStatus
 from workers.services import accounts, claims, shifts, vetting

@@ -1,4 +1,4 @@
-"""Websocket routes of the workers app (mounted by marketplace.routing behind marketplace.ws security)."""
+"""Websocket routes of the workers app (mounted by marketplace.routing behind kernel.ws security)."""
 
 from django.urls import re_path
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from django.db import models
 from django.db.models import Count, F, Q
 
-from marketplace.api import utc_day_bounds
+from kernel.api import utc_day_bounds
 from payouts.models import Earning, EarningKind, EarningStatus, Payout, PayoutStatus
 from reports.formatting import csv_lines, format_amount
 from reports.selectors.sql import IsoUtc, grouped, money_sum, report_currency

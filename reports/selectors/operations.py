@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import ExtractHour, TruncDate
 
-from marketplace.api import utc_day_bounds
+from kernel.api import utc_day_bounds
 from payouts.models import Earning, EarningStatus
 from reports.formatting import csv_lines, format_amount
 from reports.selectors.sql import PercentileCont, SecondsBetween, each_day, grouped, report_currency

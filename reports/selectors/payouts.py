@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncDate, TruncWeek
 
-from marketplace.api import utc_day_bounds
+from kernel.api import utc_day_bounds
 from payouts.models import Earning, EarningKind, EarningStatus, Payout, PayoutStatus
 from reports.formatting import csv_lines, format_amount, iso_utc, money_columns
 from reports.selectors.sql import each_day, grouped, money_sum, report_currency

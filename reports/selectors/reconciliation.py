@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.db import models
 from django.db.models import Q, Sum
 
-from marketplace.api import utc_day_bounds
+from kernel.api import utc_day_bounds
 from payouts.models import (
     AccountKind,
     JournalKind,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import factory
 
-from marketplace.outbox.services import outbox_record
+from kernel.outbox.services import outbox_record
 from payouts.models import RateCard
 from tests.factories.tickets import TicketFactory
 from tests.factories.workers import WorkerFactory

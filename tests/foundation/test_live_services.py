@@ -10,8 +10,8 @@ import pytest
 import websockets
 from rest_framework.authtoken.models import Token
 
+from kernel.outbox.models import OutboxEvent
 from marketplace.celery import app as celery_app
-from marketplace.outbox.models import OutboxEvent
 from tests.factories.workers import StaffFactory
 from tests.servers import AsgiServer
 

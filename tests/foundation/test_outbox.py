@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from marketplace.outbox.handlers import EventNotReady, batch_handler
-from marketplace.outbox.models import ConsumedEvent, OutboxEvent
-from marketplace.outbox.services import Delivery, outbox_consume_batch, outbox_deliver, outbox_drain
+from kernel.outbox.handlers import EventNotReady, batch_handler
+from kernel.outbox.models import ConsumedEvent, OutboxEvent
+from kernel.outbox.services import Delivery, outbox_consume_batch, outbox_deliver, outbox_drain
 
 ONE = "tests.foundation.test_outbox.seen_one"
 MANY = "tests.foundation.test_outbox.seen_many"

@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from marketplace.outbox.models import ConsumedEvent, OutboxEvent
-from marketplace.outbox.services import outbox_consume_batch, outbox_deliver, outbox_drain
+from kernel.outbox.models import ConsumedEvent, OutboxEvent
+from kernel.outbox.services import outbox_consume_batch, outbox_deliver, outbox_drain
 from payouts import earnings, ledger, rate_card, selectors
 from payouts.earnings import ResolvedCase
 from payouts.models import Earning, EarningStatus, JournalTransaction

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from kernel.outbox.models import OutboxEvent
 from marketplace.celery import app as celery_app
-from marketplace.outbox.models import OutboxEvent
 from payouts.models import Earning
 from tests.factories.payouts import ResolvedTicketFactory, record_rated, record_reopened, record_resolved
 from tests.factories.workers import WorkerFactory

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from marketplace.outbox.services import outbox_deliver
+from kernel.outbox.services import outbox_deliver
 from payouts import earnings, ledger, runs, selectors, stripe_connect, stripe_gateway
 from payouts.models import Earning, Payout
 from tests.factories.payouts import ResolvedTicketFactory, record_rated, record_reopened, record_resolved

@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from marketplace.outbox.models import OutboxEvent
+from kernel.outbox.models import OutboxEvent
 from tickets.models import Message, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db

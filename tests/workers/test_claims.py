@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from marketplace.outbox.models import OutboxEvent
+from kernel.outbox.models import OutboxEvent
 from workers.models import Shift, ShiftClaim
 
 

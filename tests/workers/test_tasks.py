@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from marketplace.outbox.models import OutboxEvent
+from kernel.outbox.models import OutboxEvent
 from workers import tasks
 from workers.models import ShiftClaim, ShiftEvent, ShiftWaitlistEntry, WorkerEvent
 from workers.services.reliability import reliability_compute

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from marketplace.outbox.models import OutboxEvent
+from kernel.outbox.models import OutboxEvent
 from workers.models import ClaimStatus, ShiftWaitlistEntry, Worker, WorkerEvent
 
 

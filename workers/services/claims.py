@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from marketplace.outbox.services import outbox_record
+from kernel.outbox.services import outbox_record
 from workers import errors
 from workers.events import broadcast_shift_on_commit
 from workers.models import (

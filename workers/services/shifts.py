@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.outbox.services import outbox_record
+from kernel.outbox.services import outbox_record
 from workers import errors
 from workers.errors import InvalidInput
 from workers.events import broadcast_shift_on_commit

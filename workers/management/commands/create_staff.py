@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from marketplace.errors import DomainError
+from kernel.errors import DomainError
 from workers.models import Role
 from workers.services.accounts import staff_create
 

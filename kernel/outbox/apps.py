@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class OutboxConfig(AppConfig):
-    name = "marketplace.outbox"
+    name = "kernel.outbox"
     label = "outbox"
     verbose_name = "Domain event outbox"

@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from marketplace.drf import AnonBurstThrottle, Pagination, ScopedThrottle, UserBurstThrottle
-from marketplace.errors import DomainError, ErrorCode
+from kernel.drf import AnonBurstThrottle, Pagination, ScopedThrottle, UserBurstThrottle
+from kernel.errors import DomainError, ErrorCode
 
 __all__ = ["AnonBurstThrottle", "Pagination", "ScopedThrottle", "UserBurstThrottle", "exception_handler"]
 
@@ -34,7 +34,7 @@ _DRF_CODES = {
 }
 
 
-def _flatten_field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+def flatten_field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     """Turn DRF's nested error detail into `{"field": ["message", ...]}` with dotted names."""
     fields: dict[str, list[str]] = {}
     if isinstance(detail, dict):
@@ -42,13 +42,13 @@ def _flatten_field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]
             name = f"{prefix}.{key}" if prefix else str(key)
             if key == api_settings.NON_FIELD_ERRORS_KEY and not prefix:
                 name = "non_field_errors"
-            fields.update(_flatten_field_errors(value, name))
+            fields.update(flatten_field_errors(value, name))
     elif isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):
             fields[prefix or "non_field_errors"] = [str(item) for item in detail]
         else:
             for index, item in enumerate(detail):
-                fields.update(_flatten_field_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+                fields.update(flatten_field_errors(item, f"{prefix}.{index}" if prefix else str(index)))
     else:
         fields[prefix or "non_field_errors"] = [str(detail)]
     return fields
@@ -78,7 +78,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten_field_errors(exc.detail)
+        fields = flatten_field_errors(exc.detail)
         names = ", ".join(sorted(fields))
         response.data = error_body(ErrorCode.INVALID, f"Some fields are not valid: {names}.", fields)
         response.status_code = 400

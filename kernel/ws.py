@@ -49,7 +49,7 @@ class OriginValidator:
 
 
 def _user_for_token_sync(key: str):
-    from marketplace.drf import user_for_token
+    from kernel.drf import user_for_token
 
     return user_for_token(key)
 

@@ -3,8 +3,8 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from marketplace.outbox.models import OutboxEvent
-from marketplace.outbox.services import Delivery, outbox_deliver, outbox_drain
+from kernel.outbox.models import OutboxEvent
+from kernel.outbox.services import Delivery, outbox_deliver, outbox_drain
 
 
 @shared_task(name="outbox.relay", acks_late=True, bind=True, max_retries=60)

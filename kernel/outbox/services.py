@@ -27,8 +27,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from marketplace.outbox.handlers import EventNotReady
-from marketplace.outbox.models import ConsumedEvent, OutboxEvent
+from kernel.outbox.handlers import EventNotReady
+from kernel.outbox.models import ConsumedEvent, OutboxEvent
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Consumer:
 def outbox_record(*, topic: str, payload: dict) -> OutboxEvent:
     """Record an event inside the caller's transaction; relay it once that transaction commits."""
     event = OutboxEvent.objects.create(topic=topic, payload=payload)
-    from marketplace.outbox.tasks import outbox_relay
+    from kernel.outbox.tasks import outbox_relay
 
     transaction.on_commit(lambda: outbox_relay.delay(str(event.id)))
     return event
