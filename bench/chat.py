@@ -33,7 +33,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -216,7 +220,7 @@ def pct(values: list[float], q: float) -> float:
 class Load:
     def __init__(self, mode: str, rows: list[dict], servers: list[Server]) -> None:
         self.mode, self.rows, self.servers = mode, rows, servers
-        self.sockets: dict[tuple[int, str], object] = {}
+        self.sockets: dict[tuple[int, str], ClientConnection] = {}
         self.readers: list[asyncio.Task] = []
         self.stats = Stats()
         self.counter = 0
@@ -268,7 +272,7 @@ class Load:
         await asyncio.sleep(1)
         return time.perf_counter() - started
 
-    def worker_socket(self, i: int):
+    def worker_socket(self, i: int) -> ClientConnection:
         if self.mode == "relay":
             return self.sockets[(i, "worker")]
         return self.sockets[(self.rows[i]["worker"], "worker")]
@@ -280,7 +284,7 @@ class Load:
         if waiter is not None:
             self.stats.waiters[(client_id, "worker" if side == "customer" else "customer")] = waiter
         body = f"bench message {self.counter} from {side}"
-        frame = {"type": "message", "body": body, "client_id": client_id}
+        frame: dict[str, str | int] = {"type": "message", "body": body, "client_id": client_id}
         if self.mode == "relay":
             frame.update({"ticket": i, "sender": side})
             ws = self.sockets[(i, "customer")] if side == "customer" else self.worker_socket(i)
@@ -427,7 +431,7 @@ async def idle_memory(load: Load, servers: list[Server], count: int) -> float:
 
     await asyncio.sleep(1)
     before = sum(s.rss_kib() for s in servers)
-    extra = []
+    extra: list[ClientConnection] = []
     sem = asyncio.Semaphore(100)
 
     async def one(i):

@@ -152,6 +152,7 @@ def race_monitor(database_url: str, shift_id: int, capacity: int, samples: list[
                 row = await (await conn.execute(
                     "SELECT s.seats_taken, (SELECT count(*) FROM workers_shiftclaim c WHERE c.shift_id = s.id "
                     "AND c.status = 'active') FROM workers_shift s WHERE s.id = %s", [shift_id])).fetchone()
+                assert row is not None  # the shift exists
                 samples.append(max(row[0] - capacity, row[1] - capacity, 0))
                 await asyncio.sleep(0.02)
 
@@ -162,10 +163,11 @@ def final_mismatch(database_url: str, shift_id: int) -> tuple[int, int, int]:
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        seats, capacity = conn.execute("SELECT seats_taken, capacity FROM workers_shift WHERE id = %s",
-                                       [shift_id]).fetchone()
-        active = conn.execute("SELECT count(*) FROM workers_shiftclaim WHERE shift_id = %s AND status = 'active'",
-                              [shift_id]).fetchone()[0]
+        shift = conn.execute("SELECT seats_taken, capacity FROM workers_shift WHERE id = %s", [shift_id]).fetchone()
+        counted = conn.execute("SELECT count(*) FROM workers_shiftclaim WHERE shift_id = %s AND status = 'active'",
+                               [shift_id]).fetchone()
+        assert shift is not None and counted is not None  # the shift exists; a count is always one row
+        (seats, capacity), active = shift, counted[0]
     return seats, active, capacity
 
 

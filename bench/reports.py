@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,13 @@ sys.path.insert(0, str(ROOT))
 YEAR_FROM, YEAR_TO = dt.date(2025, 12, 1), dt.date(2026, 11, 30)
 MONTH_FROM, MONTH_TO = dt.date(2026, 11, 1), dt.date(2026, 11, 30)
 WORKERS, TICKETS = 2_000, 200_000
+
+
+class Span(TypedDict):
+    """The keyword arguments of a report for one range of days."""
+
+    day_from: dt.date
+    day_to: dt.date
 
 
 def _configure() -> str:
@@ -121,12 +129,12 @@ def build() -> dict[str, int]:
             "CASE WHEN t.id % 50 = 7 THEN 'voided' WHEN e_at >= '2026-11-27' THEN 'pending' "
             "WHEN e_at >= '2026-11-23' THEN 'available' ELSE 'paid' END"
         )
-        for kind, amount, when, condition in (
+        for kind, cents, when, condition in (
             ("case_pay", 500, "t.resolved_at", "t.status = 'resolved'"),
             ("csat_bonus", 100, "t.rated_at", "t.rating = 5"),
         ):
             _insert(c, "payouts_earning", {
-                "kind": f"'{kind}'", "amount": str(amount), "currency": "'eur'", "status": earning_status,
+                "kind": f"'{kind}'", "amount": str(cents), "currency": "'eur'", "status": earning_status,
                 "multiplier": "1", "resolution_n": "1", "earned_at": "e_at",
                 "available_at": "e_at + interval '72 hours'", "created_at": "e_at",
                 "settled_at": "CASE WHEN e_at < '2026-11-27' THEN e_at + interval '72 hours' END",
@@ -162,7 +170,7 @@ def build() -> dict[str, int]:
         _insert(c, "payouts_ledgeraccount", {
             "kind": "'case_expense'", "currency": "'eur'", "balance": "0", "created_at": "now()",
         }, "FROM generate_series(1, 1)")
-        postings = [
+        postings: list[tuple[int, str, str, str, str, str, str, str | None]] = [
             # (id offset, kind, source rows, worker, amount, when, debit account kind, credit account kind)
             (0, "e.kind", "payouts_earning e", "e.worker_id", "e.amount", "e.earned_at", "worker_pending", None),
             (10_000_000, "'void'", "payouts_earning e WHERE e.status = 'voided'", "e.worker_id", "-e.amount",
@@ -276,7 +284,8 @@ def main() -> None:
         print(f"built data set in {time.perf_counter() - start:.1f} s")
     print(f"database {name}: " + ", ".join(f"{v:,} {k}" for k, v in existing.items()))
     print(f"{'report':<44} {'range':<6} {'time':>9}   target")
-    month, year = {"day_from": MONTH_FROM, "day_to": MONTH_TO}, {"day_from": YEAR_FROM, "day_to": YEAR_TO}
+    month: Span = {"day_from": MONTH_FROM, "day_to": MONTH_TO}
+    year: Span = {"day_from": YEAR_FROM, "day_to": YEAR_TO}
 
     def line(label: str, span: str, seconds: float, target: float | None = None, extra: str = "") -> None:
         verdict = "" if target is None else f"< {target * 1000:.0f} ms  {'OK' if seconds < target else 'MISSED'}"

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.core.paginator import Paginator as DjangoPaginator
-from django.db.models import Count, Window
+from django.db.models import Count, Model, Window
 from rest_framework import authentication, exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -27,19 +27,22 @@ TOKEN_USER_PROFILES = ("worker",)
 
 
 @functools.cache
-def _token_user_query() -> tuple[str, list[str], list[tuple[str, type, list[str]]]]:
+def _token_user_query() -> tuple[str, list[str], list[tuple[str, type[Model], list[str]]]]:
     """The token → user (+ profiles) SQL, the user's attribute names and each profile's (built once)."""
     from django.db import connection
     from rest_framework.authtoken.models import Token
 
     user_model = get_user_model()
     quote = connection.ops.quote_name
-    columns = [f"u.{quote(field.column)}" for field in user_model._meta.concrete_fields]
-    joins, profiles = [], []
+    columns = [f"u.{quote(field.column)}" for field in user_model._meta.concrete_fields if field.column]
+    joins: list[str] = []
+    profiles: list[tuple[str, type[Model], list[str]]] = []
     for index, name in enumerate(TOKEN_USER_PROFILES):
         model = user_model._meta.get_field(name).related_model
+        # A profile is a concrete model, one-to-one with the user.
+        assert isinstance(model, type) and model._meta.pk is not None and model._meta.pk.column is not None
         fields = model._meta.concrete_fields
-        columns += [f"p{index}.{quote(field.column)}" for field in fields]
+        columns += [f"p{index}.{quote(field.column)}" for field in fields if field.column]
         joins.append(f"LEFT JOIN {model._meta.db_table} p{index} ON p{index}.{quote(model._meta.pk.column)} = u.id")
         profiles.append((name, model, [field.attname for field in fields]))
     sql = (f"SELECT {', '.join(columns)} FROM {Token._meta.db_table} t "

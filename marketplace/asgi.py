@@ -45,7 +45,8 @@ class RemembersServerLoop:
 
 application = RemembersServerLoop(ProtocolTypeRouter(
     {
-        "http": WSGIMiddleware(django_wsgi_app, workers=settings.HTTP_THREADS),
+        # The stubs type WSGIHandler's answer as HttpResponseBase, not the Iterable[bytes] it is.
+        "http": WSGIMiddleware(django_wsgi_app, workers=settings.HTTP_THREADS),  # type: ignore[arg-type]
         "websocket": websocket_stack(URLRouter(websocket_urlpatterns)),
     }
 ))

@@ -7,6 +7,7 @@ and sets it). Without REDIS_URL: the in-memory channel layer and a filesystem Ce
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -298,7 +299,34 @@ LOGGING = {
 }
 
 # --- Domain settings -------------------------------------------------------------------------
-SHIFTLINE = {
+class ShiftlineSettings(TypedDict):
+    DEFAULT_CONCURRENCY_CAP: int
+    RELEASE_CUTOFF: timedelta
+    CHECK_IN_OPENS_BEFORE: timedelta
+    NO_SHOW_AFTER: timedelta
+    PRESENCE_GRACE: timedelta
+    PRESENCE_HEARTBEAT: timedelta
+    FIRST_RESPONSE_TIMEOUT: timedelta
+    REOPEN_WINDOW: timedelta
+    MESSAGE_MAX_LENGTH: int
+    TICKET_ABANDON_AFTER: timedelta
+    SOCKET_MESSAGE_RATE: float
+    SOCKET_MESSAGE_BURST: int
+    OPS_LIVE_PUSH_INTERVAL: float
+    OPS_LIVE_REFRESH: float
+    SHIFT_START_GRACE: timedelta
+    SHIFT_MIN_LENGTH: timedelta
+    SHIFT_MAX_LENGTH: timedelta
+    PRIORITY_HEAD_START: timedelta
+    PRIORITY_MIN_RELIABILITY: int
+    SURGE_WINDOW: timedelta
+    SURGE_STEP: str
+    SURGE_INTERVAL: timedelta
+    RELIABILITY_WINDOW: timedelta
+    ASSESSMENT_COOLDOWN: timedelta
+
+
+SHIFTLINE: ShiftlineSettings = {
     "DEFAULT_CONCURRENCY_CAP": 3,
     "RELEASE_CUTOFF": timedelta(hours=2),
     "CHECK_IN_OPENS_BEFORE": timedelta(minutes=15),
@@ -346,7 +374,20 @@ OUTBOX_HANDLERS: dict[str, list[str]] = {
 OUTBOX_HANDLERS.setdefault("ticket.resolved", []).append("payouts.earnings.earnings_on_tickets_resolved")
 OUTBOX_HANDLERS.setdefault("ticket.rated", []).append("payouts.earnings.earning_on_ticket_rated")
 OUTBOX_HANDLERS.setdefault("ticket.reopened", []).append("payouts.earnings.earning_on_ticket_reopened")
-PAYOUTS = {
+class PayoutSettings(TypedDict):
+    RUN_SCHEDULE: str
+    SETTLE_EVERY: timedelta
+    RETRY_STUCK_EVERY: timedelta
+    SEND_CONCURRENCY: int
+    SEND_RATE: float
+    SEND_CHUNK: int
+    MAX_ATTEMPTS_PER_RUN: int
+    BACKOFF_BASE: float
+    BACKOFF_CAP: float
+    STRIPE_TIMEOUT: float
+
+
+PAYOUTS: PayoutSettings = {
     # Weekly payout run: a crontab spec "minute hour day_of_week" (UTC), Monday 06:00 by default.
     "RUN_SCHEDULE": os.environ.get("PAYOUT_RUN_SCHEDULE", "0 6 mon"),
     "SETTLE_EVERY": timedelta(hours=1),

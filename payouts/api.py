@@ -162,11 +162,12 @@ class RunOutput(serializers.Serializer):
 def run_data(run: PayoutRun) -> dict:
     """The run with live counts (the stored ones are written when it finishes)."""
     stats = payout_run_stats(run)
-    run.payouts_count, run.total = stats["payouts_count"], stats["total"]
-    run.paid_count, run.failed_count = stats["paid_count"], stats["failed_count"]
-    run.in_transit_count = stats["in_transit_count"]
-    run.pending_count = stats["open_count"] - stats["in_transit_count"]
-    return RunOutput(run).data
+    stored = {name: getattr(run, name) for name in ("pk", "status", "trigger", "transfer_group", "created_at",
+                                                    "started_at", "finished_at", "currency")}
+    return RunOutput({**stored, "payouts_count": stats["payouts_count"], "total": stats["total"],
+                      "paid_count": stats["paid_count"], "failed_count": stats["failed_count"],
+                      "in_transit_count": stats["in_transit_count"],
+                      "pending_count": stats["open_count"] - stats["in_transit_count"]}).data
 
 
 # --- Views -----------------------------------------------------------------------------------

@@ -93,8 +93,8 @@ def earnings_post_case_pay(*, cases: Sequence[ResolvedCase]) -> int:
     one case-expense line (key `case-pay:<currency>:<first>-<last earning>:<count>`). Returns how
     many earnings were new; safe to repeat."""
     claim_ids = {case.claim_id for case in cases if case.multiplier is None and case.claim_id}
-    claim_rates = dict(ShiftClaim.objects.filter(pk__in=claim_ids).values_list("pk", "rate_multiplier")
-                       if claim_ids else {})
+    claim_rates: dict[int | None, Decimal] = dict(
+        ShiftClaim.objects.filter(pk__in=claim_ids).values_list("pk", "rate_multiplier") if claim_ids else {})
     priced = []
     for case, card in zip(cases, rate_cards_at([case.resolved_at for case in cases]), strict=True):
         multiplier = case.multiplier if case.multiplier is not None else _multiplier(claim_rates.get(case.claim_id))

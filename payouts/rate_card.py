@@ -20,7 +20,7 @@ def rate_card_current() -> RateCard:
     card = RateCard.objects.order_by("-version").first()
     if card is None:
         RateCard.objects.bulk_create([RateCard(version=1, **DEFAULT_RATE_CARD)], ignore_conflicts=True)
-        card = RateCard.objects.order_by("-version").first()
+        card = RateCard.objects.latest("version")
     return card
 
 
@@ -39,7 +39,7 @@ def rate_card_update(*, actor, currency: str, base_per_case: int, csat_bonus: in
     with transaction.atomic():
         rate_card_current()
         RateCard.objects.select_for_update().order_by("-version").first()
-        current = RateCard.objects.order_by("-version").first()  # re-read after the lock
+        current = RateCard.objects.latest("version")  # re-read after the lock
         currency = currency.lower()
         if currency != current.currency and LedgerAccount.objects.filter(
             currency=current.currency, worker__isnull=False

@@ -329,26 +329,25 @@ def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
     refused for good → failed (money back to available), otherwise still in transit."""
     results: list[tuple[_Send, str]] = []
     accepted = [s for s in sends if s.transfer_id]
-    refused, transient = [], []
+    refused: list[tuple[_Send, stripe.StripeError]] = []
+    transient: list[tuple[_Send, stripe.StripeError, stripe_gateway.Outcome]] = []
     for send in sends:
         if send.error is None:
             continue
         outcome = stripe_gateway.classify(send.error)
         if outcome == stripe_gateway.Outcome.PERMANENT:
-            refused.append(send)
+            refused.append((send, send.error))
         else:
-            transient.append((send, outcome))
+            transient.append((send, send.error, outcome))
     with transaction.atomic():
         if accepted:
             payouts_mark_paid(transfers={s.payout_id: s.transfer_id for s in accepted}, source="api")
             results += [(s, "paid") for s in accepted]
-        for send in refused:
-            exc = send.error
+        for send, exc in refused:
             code = str(getattr(exc, "code", None) or f"http_{exc.http_status or 'none'}")
             payout_mark_failed(payout_id=send.payout_id, code=code, message=str(exc.user_message or exc))
             results.append((send, "failed"))
-        for send, outcome in transient:
-            exc = send.error
+        for send, exc, outcome in transient:
             code = str(getattr(exc, "code", None) or f"http_{exc.http_status or 'none'}")
             Payout.objects.filter(pk=send.payout_id, status=PayoutStatus.IN_TRANSIT).update(
                 failure_code=f"{outcome.value}:{code}"[:64], failure_message=str(exc)[:2000])

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 import stripe
 from django.conf import settings
+from stripe.params import AccountCreateParams, TransferCreateParams, TransferListParams
 
 _local = threading.local()
 # The SDK logs every request at INFO; our own records (payout events) say what matters.
@@ -69,7 +70,7 @@ def classify(exc: stripe.StripeError) -> Outcome:
 
 def transfer_create(*, amount: int, currency: str, destination: str, transfer_group: str,
                     idempotency_key: str, metadata: dict[str, str], description: str = "") -> stripe.Transfer:
-    params: dict = {
+    params: TransferCreateParams = {
         "amount": amount,
         "currency": currency,
         "destination": destination,
@@ -83,7 +84,7 @@ def transfer_create(*, amount: int, currency: str, destination: str, transfer_gr
 
 def transfers_list(*, transfer_group: str | None = None, limit: int = 100):
     """Auto-paginating iterator over transfers (optionally of one transfer group)."""
-    params: dict = {"limit": limit}
+    params: TransferListParams = {"limit": limit}
     if transfer_group:
         params["transfer_group"] = transfer_group
     return stripe_client().v1.transfers.list(params=params).auto_paging_iter()
@@ -94,9 +95,8 @@ def account_create(*, worker_id: int, email: str, country: str) -> stripe.Accoun
 
     Keyed by the worker id, so a double click or two tabs create one account.
     """
-    params = {
+    params: AccountCreateParams = {
         "country": country or "PT",
-        "email": email or None,
         "controller": {
             "fees": {"payer": "application"},
             "losses": {"payments": "application"},
@@ -105,7 +105,8 @@ def account_create(*, worker_id: int, email: str, country: str) -> stripe.Accoun
         "capabilities": {"transfers": {"requested": True}},
         "metadata": {"worker_id": str(worker_id)},
     }
-    params = {k: v for k, v in params.items() if v is not None}
+    if email:
+        params["email"] = email
     return stripe_client().v1.accounts.create(
         params=params, options={"idempotency_key": f"shiftline-account-worker-{worker_id}"}
     )

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -84,7 +86,7 @@ def plotly_js(request, version: str):
     return response
 
 
-def _formatted(row: dict, currency: str) -> dict:
+def _formatted(row: Mapping[str, Any], currency: str) -> dict:
     """The row with `<money>_formatted` beside each money figure, for the tables."""
     money = [*payouts.PAYOUT_MONEY_FIELDS, "case_cost", "cost_per_resolved_case", "amount", "reversed_amount"]
     return {**row, **{f"{k}_formatted": format_amount(row[k], currency) for k in money if k in row}}

@@ -42,6 +42,7 @@ import time
 import urllib.request
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 logger = logging.getLogger("stripe_sandbox")
@@ -184,7 +185,7 @@ class SandboxState:
     def record_event(self, type_: str, obj: dict, *, request: dict | None = None,
                      previous: dict | None = None) -> dict:
         with self.lock:
-            event = {
+            event: dict[str, Any] = {
                 "id": self.next_id("evt"), "object": "event", "api_version": API_VERSION,
                 "created": int(time.time()), "livemode": False, "pending_webhooks": 1,
                 "request": request or {"id": None, "idempotency_key": None}, "type": type_,

@@ -19,6 +19,7 @@ from tickets import selectors, services
 from tickets.errors import NotAllowed, TicketNotFound
 from tickets.events import ticket_as_json
 from tickets.models import Message, Ticket, TicketStatus
+from workers.models import User
 
 TOKEN_HEADER = OpenApiParameter("X-Ticket-Token", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
                                 description="The customer's ticket token (instead of staff authentication).")
@@ -52,12 +53,12 @@ class WidgetCorsMixin:
         return response
 
 
-class TicketAccessMixin(WidgetCorsMixin):
+class TicketAccessMixin(WidgetCorsMixin, APIView):
     """Finds the ticket for a staff user or a customer token; `self.customer` tells which."""
 
     permission_classes = [AllowAny]
 
-    def access(self, request, pk: int) -> tuple[Ticket, object | None]:
+    def access(self, request, pk: int) -> tuple[Ticket, User | None]:
         """(ticket, user) for staff, (ticket, None) for the customer."""
         token = request.headers.get("X-Ticket-Token")
         user = request.user if request.user and request.user.is_authenticated else None
@@ -205,7 +206,7 @@ class TicketMessagesView(TicketAccessMixin, APIView):
                                              include_internal=user is not None)
         paginator = Pagination()
         page = paginator.paginate_queryset(messages, request, view=self)
-        return paginator.get_paginated_response([message_as_json(m) for m in page])
+        return paginator.get_paginated_response([message_as_json(m) for m in page or []])
 
     @extend_schema(parameters=[TOKEN_HEADER], request=MessageInput, responses={201: MessageOutput, 200: MessageOutput})
     def post(self, request, pk: int):
@@ -254,6 +255,7 @@ class TicketRatingView(TicketAccessMixin, APIView):
         data.is_valid(raise_exception=True)
         ticket = services.ticket_rate(ticket_id=ticket.id, **data.validated_data)
         body = ticket_as_json(ticket)
+        assert ticket.rated_at is not None  # ticket_rate has just set it
         body.update({"score": ticket.rating, "comment": ticket.rating_comment, "rated_at": ticket.rated_at.isoformat()})
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -96,7 +96,8 @@ def broadcast(group: str, event: dict) -> None:
     transaction.on_commit(lambda: _publish([(group, event)]))
 
 
-def _broadcast_ticket(ticket: Ticket, event: dict, *, customer: bool = True, worker_ids: Iterable[int] = ()) -> None:
+def _broadcast_ticket(ticket: Ticket, event: dict, *, customer: bool = True,
+                      worker_ids: Iterable[int | None] = ()) -> None:
     pairs = [(events.ticket_group(ticket.id), event)] if customer else []
     pairs += [(events.agent_group(w), event) for w in sorted({w for w in worker_ids if w})]
     if pairs:
@@ -505,12 +506,13 @@ def ticket_requeue_unanswered(*, ticket_id: int, timeout: dt.timedelta) -> bool:
     with transaction.atomic():
         _take_routing_lock()
         ticket = _lock_ticket(ticket_id)
-        if ticket.status != TicketStatus.ASSIGNED or ticket.assigned_at is None or ticket.assigned_at > now - timeout:
+        worker_id = ticket.assigned_worker_id
+        if (ticket.status != TicketStatus.ASSIGNED or worker_id is None or ticket.assigned_at is None
+                or ticket.assigned_at > now - timeout):
             return False
         if Message.objects.filter(ticket_id=ticket.id, sender=MessageSender.WORKER, internal=False,
                                   sent_at__gte=ticket.assigned_at).exists():
             return False
-        worker_id = ticket.assigned_worker_id
         waited = int((now - ticket.assigned_at).total_seconds())
         _requeue(ticket, kind="missed_assignment", reason="No first response in time.", front=True, avoid=True)
         worker_missed_assignment_record(worker_id=worker_id, ticket_id=ticket.id, waited_seconds=waited)

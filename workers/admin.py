@@ -19,7 +19,7 @@ from workers.models import (
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "role", "is_active")
     list_filter = ("role", "is_active")
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Shiftline", {"fields": ("role",)}))
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Shiftline", {"fields": ("role",)}))
 
 
 @admin.register(Skill)

@@ -145,7 +145,8 @@ class WorkerEventOutput(serializers.Serializer):
     from_status = serializers.CharField()
     to_status = serializers.CharField()
     reason = serializers.CharField()
-    data = serializers.JSONField()
+    # DRF's metaclass takes declared fields off the class: `Serializer.data` stays the property.
+    data = serializers.JSONField()  # type: ignore[assignment]
     created_at = serializers.DateTimeField()
 
 

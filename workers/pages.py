@@ -7,6 +7,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable, Iterable
 from functools import wraps
+from typing import cast
 
 import pycountry
 from django import forms
@@ -281,7 +282,7 @@ class ShiftFieldsForm(forms.Form):
         super().__init__(*args, **kwargs)
         choices = dict(_skill_choices())
         choices.update(extra_skills)  # a shift's own skills stay offered after the catalogue retires them
-        self.fields["skills"].choices = sorted(choices.items())
+        cast(forms.MultipleChoiceField, self.fields["skills"]).choices = sorted(choices.items())
 
     def clean(self):
         data = super().clean()

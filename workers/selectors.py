@@ -63,7 +63,8 @@ def worker_of(user: User) -> Worker | None:
         return None
     with connection.cursor() as cursor:
         cursor.execute(_CODES_SQL, {"worker": worker.pk})
-        worker.language_codes, worker.skill_codes = cursor.fetchone()
+        # Attributes like `workers_with_codes`' annotations, not model fields: mypy cannot know them.
+        worker.language_codes, worker.skill_codes = cursor.fetchone()  # type: ignore[attr-defined]
     return worker
 
 

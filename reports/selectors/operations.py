@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Avg, Count, F, Q, Sum
+from django.db.models.expressions import Combinable
 from django.db.models.functions import ExtractHour, TruncDate
 
 from kernel.api import utc_day_bounds
@@ -47,7 +48,7 @@ def _operations_rows(day_from: dt.date, day_to: dt.date, group: str | None) -> d
     """Every operations figure for the range, grouped by `day`, `language`, `topic` or not at all."""
     start, end = utc_day_bounds(day_from, day_to)
 
-    def key_for(date_field: str) -> models.Expression | None:
+    def key_for(date_field: str) -> Combinable | None:
         if group == "day":
             return TruncDate(date_field, tzinfo=dt.UTC)
         if group == "language":
@@ -118,7 +119,7 @@ def _case_cost_rows(start: dt.datetime, end: dt.datetime, group: str | None) -> 
     earned = Earning.objects.filter(earned_at__gte=start, earned_at__lt=end, currency=currency).exclude(
         status=EarningStatus.VOIDED
     )
-    key: models.Expression | None = {
+    key: Combinable | None = {
         "day": TruncDate("earned_at", tzinfo=dt.UTC),
         "language": F("ticket__language"),
         "topic": F("ticket__topic_id"),

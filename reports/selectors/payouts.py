@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.db import models
@@ -183,7 +183,7 @@ def payout_breakdown(*, day_from: dt.date, day_to: dt.date, by: str, currency: s
     if by == "shift":
         shift_of_claim = ShiftClaim.objects.filter(pk=models.OuterRef("claim_id")).values("shift_id")[:1]
         rows = grouped(earned, models.Subquery(shift_of_claim), **earning_figures)
-        shifts = {
+        shifts: dict[int, Mapping[str, Any]] = {
             s["id"]: s for s in Shift.objects.filter(pk__in=[k for k in rows if k is not None])
             .values("id", "starts_at", "ends_at", "language")
         }

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import stripe
 from django.conf import settings
@@ -129,7 +130,7 @@ def reconciliation_report(*, day_from: dt.date, day_to: dt.date, page_size: int 
 
     mismatches: list[dict] = []
 
-    def flag(kind: str, payout: dict | None, transfer: dict | None, detail: str) -> None:
+    def flag(kind: str, payout: Mapping[str, Any] | None, transfer: dict | None, detail: str) -> None:
         mismatches.append({
             "kind": kind,
             "payout": payout["id"] if payout else None,

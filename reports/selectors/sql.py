@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Q, Sum
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 
 from payouts.models import RateCard
@@ -50,7 +51,7 @@ class PercentileCont(models.Aggregate):
         super().__init__(expression, **extra)
 
 
-def grouped(queryset: models.QuerySet, key: models.Expression | None, **aggregates: Any) -> dict[Any, dict]:
+def grouped(queryset: models.QuerySet, key: Combinable | None, **aggregates: Any) -> dict[Any, dict]:
     """One aggregate query: `{group key: {name: value}}`, or `{None: {...}}` for the whole range."""
     if key is None:
         return {None: queryset.order_by().aggregate(**aggregates)}

@@ -83,7 +83,7 @@ def worker_apply(*, username: str, password: str, email: str, full_name: str, co
             worker = Worker.objects.create(user=user, full_name=full_name, country=country.upper(),
                                            timezone=timezone_name, status=WorkerStatus.APPLIED)
             WorkerLanguage.objects.bulk_create(WorkerLanguage(worker=worker, language=code) for code in languages)
-            worker.skills.set(skills)
+            worker.skills.set(skills)  # type: ignore[arg-type]  # Skill's pk is its code; the stubs take int pks only
             WorkerEvent.objects.create(worker=worker, actor=user, kind="applied", to_status=WorkerStatus.APPLIED)
     except IntegrityError:  # a concurrent application took the username in the meantime
         raise InvalidInput("Some fields are not valid: username.",

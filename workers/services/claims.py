@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from kernel.errors import DomainError
 from kernel.outbox.services import outbox_record
 from workers import errors
 from workers.events import broadcast_shift_on_commit
@@ -40,7 +41,7 @@ _ROWS = (", ".join(f"(r.claim).{f.column}" for f in _CLAIM_FIELDS) + ", "
 _CLAIM_SQL = f"SELECT r.refusal, {_ROWS} FROM workers_shift_claim(%s, %s, %s, %s, %s) r"
 _RELEASE_SQL = f"SELECT r.refusal, {_ROWS} FROM workers_shift_release(%s, %s, %s, %s, %s, %s) r"
 
-_REFUSALS: dict[str, type[errors.DomainError]] = {
+_REFUSALS: dict[str, type[DomainError]] = {
     error.code: error for error in (errors.WorkerNotApproved, errors.ShiftCancelled, errors.ShiftEnded,
                                     errors.NotEligible, errors.AlreadyClaimed, errors.ShiftOverlap, errors.ShiftFull,
                                     errors.NotClaimed, errors.StillCheckedIn)
@@ -51,13 +52,14 @@ def _rule_params() -> list:
     return [settings.SHIFTLINE["PRIORITY_MIN_RELIABILITY"], settings.SHIFTLINE["PRIORITY_HEAD_START"]]
 
 
-def _refusal_error(refusal: str, shift: Shift | None) -> errors.DomainError:
+def _refusal_error(refusal: str, shift: Shift | None) -> DomainError:
     """The domain error for a refusal code of the SQL functions."""
     if refusal == "not_a_worker":
         return errors.WorkerNotApproved("Only workers can claim shifts.")
     if refusal == "not_found":
         return errors.NotFound("No such shift.")
     if refusal == "priority_window":
+        assert shift is not None  # the functions return the shift with this refusal
         opens = shift_opens_to_all_at(shift).replace(microsecond=0).isoformat()
         return errors.NotEligible(f"This shift is open to workers with priority access until {opens}.")
     return _REFUSALS[refusal]()
@@ -75,6 +77,7 @@ def _seat_call(sql: str, params: list) -> ShiftClaim:
     shift = None if values[split] is None else Shift.from_db(connection.alias, _SHIFT_ATTNAMES, values[split:])
     if refusal is not None:
         raise _refusal_error(refusal, shift)
+    assert shift is not None  # a claim or release that went through returns its shift
     claim = ShiftClaim.from_db(connection.alias, _CLAIM_ATTNAMES, values[:split])
     claim.shift = shift
     broadcast_shift_on_commit(shift.pk)
@@ -120,7 +123,7 @@ def seat_freed(*, shift_id: int, exclude_worker_id: int | None, now: dt.datetime
     return promoted
 
 
-def _claim_refusal(*, worker_id: int, shift: Shift, now: dt.datetime) -> errors.DomainError | None:
+def _claim_refusal(*, worker_id: int, shift: Shift, now: dt.datetime) -> DomainError | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT workers_claim_refusal(%s, %s, %s, %s, %s)", [worker_id, shift.pk, now, *_rule_params()])
         refusal = cursor.fetchone()[0]

@@ -81,7 +81,7 @@ def shift_create(*, actor: User, starts_at: dt.datetime, ends_at: dt.datetime, c
     shift = Shift.objects.create(starts_at=starts_at, ends_at=ends_at, capacity=capacity, language=language,
                                  rate_multiplier=rate_multiplier, max_rate_multiplier=max_rate_multiplier,
                                  created_by=actor)
-    shift.skills.set(skills)
+    shift.skills.set(skills)  # type: ignore[arg-type]  # Skill's pk is its code; the stubs take int pks only
     ShiftEvent.objects.create(shift=shift, actor=actor, kind="created", data={
         "rate_multiplier": str(rate_multiplier), "max_rate_multiplier": str(max_rate_multiplier)})
     return shift
@@ -214,7 +214,7 @@ def shift_template_create(*, actor: User, weekday: int, start_time: dt.time, tim
         weekday=weekday, start_time=start_time, timezone=timezone_name, duration=duration, capacity=capacity,
         language=language, rate_multiplier=rate_multiplier, max_rate_multiplier=max_rate_multiplier,
         weeks_ahead=weeks_ahead, created_by=actor)
-    template.skills.set(skills)
+    template.skills.set(skills)  # type: ignore[arg-type]  # Skill's pk is its code; the stubs take int pks only
     shift_template_generate(template_id=template.pk)
     return template
 
@@ -259,7 +259,7 @@ def shift_template_generate(*, template_id: int) -> list[Shift]:
             starts_at=starts_at, ends_at=starts_at + template.duration, capacity=template.capacity,
             language=template.language, rate_multiplier=template.rate_multiplier,
             max_rate_multiplier=template.max_rate_multiplier, created_by=template.created_by, template=template)
-        shift.skills.set(skills)
+        shift.skills.set(skills)  # type: ignore[arg-type]  # Skill's pk is its code; the stubs take int pks only
         ShiftEvent.objects.create(shift=shift, kind="created", data={"template": template.pk})
         made.append(shift)
     return made
