@@ -57,13 +57,14 @@ class MakeRun:
                             "CELERY_QUEUE"}}
         env["PORT"] = str(self.port)
         env["STRIPE_SANDBOX_PORT"] = str(free_port())
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(["make", "run"], cwd=self.directory, env=env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log()
-            if "Shiftline is running" in self.log():
+            if b"Shiftline is running" in self.log_path.read_bytes()[offset:]:
                 return
             time.sleep(1)
         raise AssertionError(f"make run did not come up:\n{self.log()}")
