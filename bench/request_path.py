@@ -1,7 +1,7 @@
 """Request path benchmark: server CPU per request of ordinary endpoints, against a JSON 404.
 
-    python bench/requests.py                 # defaults, about two minutes
-    python bench/requests.py --duration 10 --clients 8
+    python bench/request_path.py                 # defaults, about two minutes
+    python bench/request_path.py --duration 10 --clients 8
 
 Starts uvicorn (`marketplace.asgi:application`, one process per server) in production mode (DEBUG=false) on a
 dedicated PostgreSQL database (`<DATABASE_URL name>_bench_requests`, migrated and emptied at start)
@@ -150,7 +150,7 @@ def main() -> int:
     os.environ["DATABASE_POOL"] = "false"
     data = prepare_data(args.clients)
     tokens, shifts = data["tokens"], data["shifts"]
-    print(f"bench/requests.py: uvicorn (1 process each) on PostgreSQL + Redis, production mode, {args.clients} "
+    print(f"bench/request_path.py: uvicorn (1 process each) on PostgreSQL + Redis, production mode, {args.clients} "
           f"keep-alive clients, {args.duration:.0f} s per line in {args.rounds} interleaved rounds", flush=True)
     servers = {"on": Server(["marketplace.asgi:application"], limits_on),
                "off": Server(["marketplace.asgi:application"], limits_off)}
