@@ -136,14 +136,12 @@ def _with_board_fields(qs: QuerySet[Shift]) -> QuerySet[Shift]:
                        rate_changes=RawSQL(f"({_RATE_CHANGES})::jsonb", [], output_field=JSONField()))
 
 
-def _viewer(user: User) -> Worker | None | bool:
-    """True for ops (every shift), the worker profile for a worker, None for anyone else (no shift)."""
-    if user.is_ops:
-        return True
+def _worker_of(user: User) -> Worker | None:
+    """The caller's worker profile (loaded with the user by token authentication), or None."""
     if not user.is_worker:
         return None
     try:
-        return user.worker  # loaded with the user by token authentication
+        return user.worker
     except Worker.DoesNotExist:
         return None
 
@@ -158,72 +156,69 @@ def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet
     have; without priority access, only once the shift is open to all (`workers_shift_hidden`).
     Worker querysets are annotated with `my_claim` (their active/completed claim id or None) and
     `waitlisted`."""
-    viewer = _viewer(user)
-    if viewer is True:
+    if user.is_ops:
         return _with_board_fields(Shift.objects.all())
-    if viewer is None:
+    if (worker := _worker_of(user)) is None:
         return Shift.objects.none()
-    qs = Shift.objects.filter(RawSQL(*_may_see(viewer, now or timezone.now()), output_field=BooleanField()))
-    return _with_board_fields(qs.annotate(my_claim=RawSQL(_MY_CLAIM, [viewer.pk], output_field=BigIntegerField()),
-                                          waitlisted=RawSQL(_WAITLISTED, [viewer.pk], output_field=BooleanField())))
+    qs = Shift.objects.filter(RawSQL(*_may_see(worker, now or timezone.now()), output_field=BooleanField()))
+    return _with_board_fields(qs.annotate(my_claim=RawSQL(_MY_CLAIM, [worker.pk], output_field=BigIntegerField()),
+                                          waitlisted=RawSQL(_WAITLISTED, [worker.pk], output_field=BooleanField())))
 
 
-def _shift_list_sql(select: str, *, user: User, starts_from: dt.datetime | None = None,
+def _shift_list_sql(select: str, select_params: list, *, user: User, starts_from: dt.datetime | None = None,
                     starts_before: dt.datetime | None = None, language: str | None = None,
-                    available: bool | None = None, current: bool = False, offset: int = 0, limit: int) -> tuple[str, list] | None:
-    """`SELECT <select>` over the shifts the caller may see, starting in [starts_from, starts_before),
-    soonest first; `current`: only shifts that have not ended (workers without a range always).
-    `select` may use `{my_claim}` and `{waitlisted}`. None when the caller may see no shift."""
-    viewer = _viewer(user)
-    if viewer is None:
-        return None
+                    available: bool | None = None, current: bool = False, offset: int = 0,
+                    limit: int) -> tuple[str, list] | None:
+    """`SELECT <select>` over the shifts the caller may see (`shifts_visible_to`), starting in
+    [starts_from, starts_before), soonest first; `current`: only shifts that have not ended (for
+    workers without a range, always). `select` ends with `{my_claim}` and `{waitlisted}` (NULL for
+    ops). None when the caller may see no shift."""
     now = timezone.now()
-    where, params = ["TRUE"], []
-    if viewer is not True:
+    where: list[str] = []
+    params = list(select_params)
+    if user.is_ops:
+        select = select.format(my_claim="NULL", waitlisted="NULL")
+    elif (worker := _worker_of(user)) is not None:
         select = select.format(my_claim=_MY_CLAIM, waitlisted=_WAITLISTED)
-        params = [viewer.pk, viewer.pk]
-        fragment, may_see = _may_see(viewer, now)
-        where, where_params = [fragment], may_see
+        params += [worker.pk, worker.pk]
+        fragment, fragment_params = _may_see(worker, now)
+        where.append(fragment)
+        params += fragment_params
         current = current or (starts_from is None and starts_before is None)
     else:
-        select = select.format(my_claim="NULL", waitlisted="NULL")
-        where_params = []
+        return None
     for condition, value in (("workers_shift.starts_at >= %s", starts_from),
                              ("workers_shift.starts_at < %s", starts_before),
                              ("workers_shift.language = %s", language),
-                             ("workers_shift.ends_at > %s", now if current else None)):
+                             ("workers_shift.ends_at > %s", now if current or available else None)):
         if value is not None:
             where.append(condition)
-            where_params.append(value)
+            params.append(value)
     if available:
-        where.append("workers_shift.status = 'published' AND workers_shift.seats_taken < workers_shift.capacity"
-                     " AND workers_shift.ends_at > %s")
-        where_params.append(now)
-    sql = (f"SELECT {select} FROM workers_shift WHERE {' AND '.join(where)}"
+        where.append("workers_shift.status = 'published' AND workers_shift.seats_taken < workers_shift.capacity")
+    sql = (f"SELECT {select} FROM workers_shift WHERE {' AND '.join(where) or 'TRUE'}"
            " ORDER BY workers_shift.starts_at, workers_shift.id LIMIT %s OFFSET %s")
-    return sql, params + where_params + [limit, offset]
+    return sql, [*params, limit, offset]
 
 
 def shift_page(*, offset: int, limit: int, **filters) -> tuple[list[dict], int]:
-    """One page of `_shift_list_sql` as the API writes it, and the total: one query."""
-    head_start = settings.SHIFTLINE["PRIORITY_HEAD_START"]
-    query = _shift_list_sql(f"{_SHIFT_JSON}, COUNT(*) OVER ()", offset=offset, limit=limit, **filters)
+    """One page of the shift list as the API writes it (`ShiftOutput`, built by PostgreSQL) and the
+    total, in one query."""
+    query = _shift_list_sql(f"{_SHIFT_JSON}, COUNT(*) OVER ()", [settings.SHIFTLINE["PRIORITY_HEAD_START"]],
+                            offset=offset, limit=limit, **filters)
     if query is None:
         return [], 0
-    sql, params = query
-    # The head start for `opens_to_all_at` precedes the caller's claim and waitlist parameters.
     with connection.cursor() as cursor:
-        cursor.execute(sql, [head_start, *params])
+        cursor.execute(*query)
         rows = cursor.fetchall()
     return [row[0] for row in rows], rows[0][1] if rows else 0
 
 
 def shift_board(*, limit: int, **filters) -> list[Shift]:
-    """Up to `limit` of `_shift_list_sql` as shifts with `skill_codes`, `rate_changes`, `my_claim`
-    and `waitlisted` (the worker's shift board page)."""
+    """Up to `limit` of the same list as shifts with `skill_codes`, `rate_changes`, `my_claim` and
+    `waitlisted` (the worker's shift board page)."""
     query = _shift_list_sql(f"workers_shift.*, {_SKILL_CODES} AS skill_codes, {_RATE_CHANGES} AS rate_changes,"
-                            " {my_claim} AS my_claim, {waitlisted} AS waitlisted",
-                            offset=0, limit=limit, **filters)
+                            " {my_claim} AS my_claim, {waitlisted} AS waitlisted", [], limit=limit, **filters)
     return [] if query is None else list(Shift.objects.raw(*query))
 
 
