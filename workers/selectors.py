@@ -99,10 +99,10 @@ def has_priority_access(worker: Worker) -> bool:
 
 # The shift reads as fixed SQL over `workers_shift`: the shift lists are read on every board refresh,
 # and building the same conditions from querysets cost more CPU a request than everything else together.
-# Who may see what is `workers_shift_hidden` (migration 0007), which the claim refusal calls too.
+# Who may see what is `workers_shifts_hidden` (migration 0007), which the claim refusal calls too.
 _WORKER_MAY_SEE = """workers_shift.status = 'published'
-    AND workers_shift_hidden(%s, workers_shift.id, workers_shift.language, workers_shift.published_at,
-                             workers_shift.starts_at, %s, %s, %s) IS NULL"""
+    AND EXISTS (SELECT 1 FROM workers_shifts_hidden(%s, %s, %s, %s) h
+                WHERE h.shift_id = workers_shift.id AND h.reason IS NULL)"""
 _SKILL_CODES = """ARRAY(SELECT ss.skill_id FROM workers_shift_skills ss WHERE ss.shift_id = workers_shift.id
                       ORDER BY ss.skill_id)"""
 _RATE_CHANGES = """COALESCE((SELECT json_agg(json_build_object('at', workers_api_time(e.created_at),
@@ -153,7 +153,7 @@ def _may_see(worker: Worker, now: dt.datetime) -> tuple[str, list]:
 
 def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet[Shift]:
     """Ops: every shift. Workers: published shifts in a language they speak whose every skill they
-    have; without priority access, only once the shift is open to all (`workers_shift_hidden`).
+    have; without priority access, only once the shift is open to all (`workers_shifts_hidden`).
     Worker querysets are annotated with `my_claim` (their active/completed claim id or None) and
     `waitlisted`."""
     if user.is_ops:

@@ -1,9 +1,9 @@
-"""The worker-shift match as one PostgreSQL function, `workers_shift_hidden`: the claim refusal and
+"""The worker-shift match as one PostgreSQL function, `workers_shifts_hidden`: the claim refusal and
 every worker's shift reader (API list and detail, the shift board) call it, so the rule is written once.
 
-It answers why the worker may not see (nor claim) the shift: 'not_eligible' (a language they do not
-speak, a skill they lack), 'priority_window' (without priority access, before the shift opens to all),
-or NULL. A SQL function over the shift's row values, so a list evaluates it without reading the row again.
+It answers, per shift, why the worker may not see (nor claim) it: 'not_eligible' (a language they do
+not speak, a skill they lack), 'priority_window' (without priority access, before the shift opens to
+all), or NULL.
 """
 
 import importlib
@@ -26,20 +26,22 @@ CREATE OR REPLACE FUNCTION workers_api_time(p_at timestamptz) RETURNS text LANGU
                    ELSE to_char(p_at AT TIME ZONE 'UTC', '.US') END || 'Z'
 $$;
 
-CREATE OR REPLACE FUNCTION workers_shift_hidden(
-    p_worker bigint, p_shift bigint, p_language text, p_published_at timestamptz, p_starts_at timestamptz,
-    p_now timestamptz, p_min_reliability numeric, p_head_start interval
-) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT CASE
+-- Every shift with the reason the worker may not see it, or NULL. A single SELECT, so PostgreSQL inlines
+-- it into the calling query and plans the conditions with the rest (a shift id filter reaches the scan).
+CREATE OR REPLACE FUNCTION workers_shifts_hidden(
+    p_worker bigint, p_now timestamptz, p_min_reliability numeric, p_head_start interval
+) RETURNS TABLE (shift_id bigint, reason text) LANGUAGE sql STABLE AS $$
+    SELECT s.id, CASE
         WHEN NOT EXISTS (SELECT 1 FROM workers_workerlanguage wl
-                         WHERE wl.worker_id = p_worker AND wl.language = p_language)
-          OR EXISTS (SELECT 1 FROM workers_shift_skills ss WHERE ss.shift_id = p_shift AND ss.skill_id NOT IN (
+                         WHERE wl.worker_id = p_worker AND wl.language = s.language)
+          OR EXISTS (SELECT 1 FROM workers_shift_skills ss WHERE ss.shift_id = s.id AND ss.skill_id NOT IN (
                      SELECT ws.skill_id FROM workers_worker_skills ws WHERE ws.worker_id = p_worker))
             THEN 'not_eligible'
-        WHEN workers_shift_opens_to_all_at(p_published_at, p_starts_at, p_head_start) > p_now
-          AND (SELECT reliability_score FROM workers_worker WHERE user_id = p_worker) < p_min_reliability
+        WHEN workers_shift_opens_to_all_at(s.published_at, s.starts_at, p_head_start) > p_now
+          AND (SELECT w.reliability_score FROM workers_worker w WHERE w.user_id = p_worker) < p_min_reliability
             THEN 'priority_window'
     END
+    FROM workers_shift s
 $$;
 
 CREATE OR REPLACE FUNCTION workers_claim_refusal(
@@ -57,8 +59,8 @@ BEGIN
     IF NOT FOUND THEN RETURN 'not_found'; END IF;
     IF s.status = 'cancelled' THEN RETURN 'shift_cancelled'; END IF;
     IF s.ends_at <= p_now THEN RETURN 'shift_ended'; END IF;
-    hidden := workers_shift_hidden(p_worker, p_shift, s.language, s.published_at, s.starts_at, p_now,
-                                   p_min_reliability, p_head_start);
+    SELECT h.reason INTO hidden FROM workers_shifts_hidden(p_worker, p_now, p_min_reliability, p_head_start) h
+    WHERE h.shift_id = p_shift;
     IF hidden IS NOT NULL THEN RETURN hidden; END IF;
     IF EXISTS (SELECT 1 FROM workers_shiftclaim c WHERE c.worker_id = p_worker AND c.shift_id = p_shift
                AND c.status IN ('active', 'completed')) THEN
@@ -74,8 +76,7 @@ END $$;
 
 # Back to 0006: its functions (the refusal with the rule inline), without this one.
 DROP = importlib.import_module("workers.migrations.0006_claim_functions").FUNCTIONS + """
-DROP FUNCTION IF EXISTS workers_shift_hidden(bigint, bigint, text, timestamptz, timestamptz, timestamptz, numeric,
-                                             interval);
+DROP FUNCTION IF EXISTS workers_shifts_hidden(bigint, timestamptz, numeric, interval);
 DROP FUNCTION IF EXISTS workers_api_time(timestamptz);
 DROP FUNCTION IF EXISTS workers_shift_opens_to_all_at(timestamptz, timestamptz, interval);
 """
