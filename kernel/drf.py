@@ -13,9 +13,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.paginator import EmptyPage, PageNotAnInteger
-from django.core.paginator import Paginator as DjangoPaginator
-from django.db.models import Count, Model, Window
+from django.db.models import Model
 from rest_framework import authentication, exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -113,31 +111,6 @@ class Pagination(PageNumberPagination):
                 "count": {"type": "integer"},
             },
         }
-
-
-class _WindowCountPaginator(DjangoPaginator):
-    """Django's paginator, reading the total in the page's own query (`COUNT(*) OVER ()`): one
-    query a page instead of a COUNT and a SELECT."""
-
-    def page(self, number):
-        try:
-            number = int(number)
-        except (TypeError, ValueError):
-            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
-        if number < 1:
-            raise EmptyPage(self.error_messages["min_page"])
-        bottom = (number - 1) * self.per_page
-        rows = list(self.object_list.annotate(page_total=Window(Count("pk")))[bottom:bottom + self.per_page])
-        if not rows and number > 1:
-            raise EmptyPage(self.error_messages["no_results"])
-        self.count = rows[0].page_total if rows else 0
-        return self._get_page(rows, number, self)
-
-
-class WindowCountPagination(Pagination):
-    """`Pagination` in one query, for the hottest lists (the shift board)."""
-
-    django_paginator_class = _WindowCountPaginator
 
 
 # An exact sliding window per key, in one Redis round trip: drop the entries older than the

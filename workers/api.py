@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger
+from django.core.paginator import Paginator as DjangoPaginator
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
@@ -14,7 +17,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kernel.api import Pagination, ScopedThrottle, parse_query
-from kernel.drf import WindowCountPagination
 from workers import selectors
 from workers.errors import NotFound
 from workers.models import ClaimStatus, WorkerStatus
@@ -42,6 +44,28 @@ def paginated(request, view, queryset, serializer_class, pagination_class=Pagina
     page = paginator.paginate_queryset(queryset, request, view=view)
     data = serializer_class(page, many=True, context={"request": request, **context}).data
     return paginator.get_paginated_response(data)
+
+
+class _RowsPaginator(DjangoPaginator):
+    """Django's paginator over `fetch(offset=, limit=) -> (rows, total)`: one query a page."""
+
+    def page(self, number):
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        rows, self.count = self.object_list(offset=(number - 1) * self.per_page, limit=self.per_page)
+        if not rows and number > 1:
+            raise EmptyPage(self.error_messages["no_results"])
+        return Page(rows, number, self)
+
+
+class RowsPagination(Pagination):
+    """`Pagination` of rows a selector renders itself (the shift board's list)."""
+
+    django_paginator_class = _RowsPaginator
 
 
 # --- Serializers -----------------------------------------------------------------------------
@@ -178,8 +202,8 @@ class ShiftOutput(serializers.Serializer):
         return shifts.shift_opens_to_all_at(shift)
 
     def get_rate_changes(self, shift) -> list[dict]:
-        return [{"at": _when(parse_datetime(change["at"])), "rate_from": change["rate_from"],
-                 "rate_to": change["rate_to"]} for change in shift.rate_changes]
+        return [{"at": change["at"], "rate_from": change["rate_from"], "rate_to": change["rate_to"]}
+                for change in shift.rate_changes]
 
     def get_my_claim(self, shift) -> int | None:
         return getattr(shift, "my_claim", None)
@@ -519,8 +543,10 @@ class ShiftListView(APIView):
     )
     def get(self, request):
         query = parse_query(ShiftListQuery, request)
-        return paginated(request, self, selectors.shift_list(user=request.user, **query), ShiftOutput,
-                         pagination_class=WindowCountPagination)
+        paginator = RowsPagination()
+        page = paginator.paginate_queryset(partial(selectors.shift_page, user=request.user, **query),
+                                           request, view=self)
+        return paginator.get_paginated_response(page)
 
     @extend_schema(request=ShiftInput, responses={201: ShiftOutput})
     def post(self, request):

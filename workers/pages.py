@@ -175,8 +175,8 @@ def shift_board(request, worker):
         if day and day < dt.date.max:
             starts_from = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
             starts_before = starts_from + dt.timedelta(days=1)
-    shifts = list(selectors.shift_list(user=request.user, starts_from=starts_from, starts_before=starts_before,
-                                       language=language).filter(ends_at__gt=timezone.now())[:200])
+    shifts = selectors.shift_board(user=request.user, starts_from=starts_from, starts_before=starts_before,
+                                   language=language, current=True, limit=200)
     for shift in shifts:
         shift.seats_left = max(shift.capacity - shift.seats_taken, 0)
     return render(request, "workers/shift_board.html", {

@@ -21,7 +21,6 @@ from workers.models import (
     AssessmentQuestion,
     Shift,
     ShiftClaim,
-    ShiftStatus,
     ShiftTemplate,
     ShiftWaitlistEntry,
     User,
@@ -99,75 +98,129 @@ def has_priority_access(worker: Worker) -> bool:
     return worker.reliability_score >= Decimal(settings.SHIFTLINE["PRIORITY_MIN_RELIABILITY"])
 
 
-# The worker-facing shift rules as fixed SQL fragments over `workers_shift`: the shift lists are
-# read on every board refresh, and building the same conditions from querysets (Exists, OuterRef,
-# ArraySubquery) cost several milliseconds of CPU a request, more than everything else together.
-_BOARD_FIELDS = {
-    "skill_codes": "ARRAY(SELECT ss.skill_id FROM workers_shift_skills ss WHERE ss.shift_id = workers_shift.id"
-                   " ORDER BY ss.skill_id)",
-    "rate_changes": "COALESCE((SELECT jsonb_agg(jsonb_build_object('at', e.created_at, 'rate_from',"
-                    " e.data ->> 'from', 'rate_to', e.data ->> 'to') ORDER BY e.created_at, e.id)"
-                    " FROM workers_shiftevent e WHERE e.shift_id = workers_shift.id AND e.kind = 'rate_changed'),"
-                    " '[]')",
-}
+# The shift reads as fixed SQL over `workers_shift`: the shift lists are read on every board refresh,
+# and building the same conditions from querysets cost more CPU a request than everything else together.
+# Who may see what is `workers_shifts_hidden` (migration 0007), which the claim refusal calls too.
 _WORKER_MAY_SEE = """workers_shift.status = 'published'
-    AND EXISTS (SELECT 1 FROM workers_workerlanguage wl
-                WHERE wl.worker_id = %s AND wl.language = workers_shift.language)
-    AND NOT EXISTS (SELECT 1 FROM workers_shift_skills ss WHERE ss.shift_id = workers_shift.id AND ss.skill_id
-                    NOT IN (SELECT ws.skill_id FROM workers_worker_skills ws WHERE ws.worker_id = %s))"""
+    AND EXISTS (SELECT 1 FROM workers_shifts_hidden(%s, %s, %s, %s) h
+                WHERE h.shift_id = workers_shift.id AND h.reason IS NULL)"""
+_SKILL_CODES = """ARRAY(SELECT ss.skill_id FROM workers_shift_skills ss WHERE ss.shift_id = workers_shift.id
+                      ORDER BY ss.skill_id)"""
+_RATE_CHANGES = """COALESCE((SELECT json_agg(json_build_object('at', workers_api_time(e.created_at),
+                                               'rate_from', e.data ->> 'from', 'rate_to', e.data ->> 'to')
+                                     ORDER BY e.created_at, e.id)
+                            FROM workers_shiftevent e WHERE e.shift_id = workers_shift.id AND e.kind = 'rate_changed'),
+                           '[]')"""
 _MY_CLAIM = """(SELECT c.id FROM workers_shiftclaim c WHERE c.shift_id = workers_shift.id AND c.worker_id = %s
                 AND c.status IN ('active', 'completed') LIMIT 1)"""
 _WAITLISTED = """EXISTS (SELECT 1 FROM workers_shiftwaitlistentry w WHERE w.shift_id = workers_shift.id
                          AND w.worker_id = %s AND w.status = 'waiting')"""
+# A shift as the API writes it (`ShiftOutput`), built by PostgreSQL.
+_SHIFT_JSON = f"""json_build_object(
+    'id', workers_shift.id, 'starts_at', workers_api_time(workers_shift.starts_at),
+    'ends_at', workers_api_time(workers_shift.ends_at), 'capacity', workers_shift.capacity,
+    'seats_taken', workers_shift.seats_taken,
+    'seats_left', GREATEST(workers_shift.capacity - workers_shift.seats_taken, 0),
+    'language', workers_shift.language, 'skills', {_SKILL_CODES},
+    'rate_multiplier', workers_shift.rate_multiplier::text,
+    'max_rate_multiplier', workers_shift.max_rate_multiplier::text,
+    'status', workers_shift.status, 'published_at', workers_api_time(workers_shift.published_at),
+    'opens_to_all_at', workers_api_time(workers_shift_opens_to_all_at(workers_shift.published_at,
+                                                                      workers_shift.starts_at, %s)),
+    'rate_changes', {_RATE_CHANGES}, 'my_claim', {{my_claim}}, 'waitlisted', {{waitlisted}})"""
 
 
 def _with_board_fields(qs: QuerySet[Shift]) -> QuerySet[Shift]:
     """Shifts with, in the same query, `skill_codes` (sorted) and `rate_changes` (oldest first,
     `{"at", "rate_from", "rate_to"}`)."""
-    return qs.annotate(skill_codes=RawSQL(_BOARD_FIELDS["skill_codes"], [], output_field=ArrayField(CharField())),
-                       rate_changes=RawSQL(_BOARD_FIELDS["rate_changes"], [], output_field=JSONField()))
+    return qs.annotate(skill_codes=RawSQL(_SKILL_CODES, [], output_field=ArrayField(CharField())),
+                       rate_changes=RawSQL(f"({_RATE_CHANGES})::jsonb", [], output_field=JSONField()))
+
+
+def _worker_of(user: User) -> Worker | None:
+    """The caller's worker profile (loaded with the user by token authentication), or None."""
+    if not user.is_worker:
+        return None
+    try:
+        return user.worker
+    except Worker.DoesNotExist:
+        return None
+
+
+def _may_see(worker: Worker, now: dt.datetime) -> tuple[str, list]:
+    return _WORKER_MAY_SEE, [worker.pk, now, Decimal(settings.SHIFTLINE["PRIORITY_MIN_RELIABILITY"]),
+                             settings.SHIFTLINE["PRIORITY_HEAD_START"]]
 
 
 def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet[Shift]:
     """Ops: every shift. Workers: published shifts in a language they speak whose every skill they
-    have; without priority access, only once the shift is open to all (see `shift_opens_to_all_at`).
+    have; without priority access, only once the shift is open to all (`workers_shifts_hidden`).
     Worker querysets are annotated with `my_claim` (their active/completed claim id or None) and
     `waitlisted`."""
-    now = now or timezone.now()
     if user.is_ops:
         return _with_board_fields(Shift.objects.all())
-    if not user.is_worker:
+    if (worker := _worker_of(user)) is None:
         return Shift.objects.none()
-    try:
-        worker = user.worker  # loaded with the user by token authentication
-    except Worker.DoesNotExist:
-        return Shift.objects.none()
-    qs = Shift.objects.filter(RawSQL(_WORKER_MAY_SEE, [worker.pk, worker.pk], output_field=BooleanField())).annotate(
-        my_claim=RawSQL(_MY_CLAIM, [worker.pk], output_field=BigIntegerField()),
-        waitlisted=RawSQL(_WAITLISTED, [worker.pk], output_field=BooleanField()))
-    if not has_priority_access(worker):
-        head_start = settings.SHIFTLINE["PRIORITY_HEAD_START"]
-        qs = qs.filter(Q(published_at__lte=now - head_start) | Q(starts_at__lte=now + head_start))
-    return _with_board_fields(qs)
+    qs = Shift.objects.filter(RawSQL(*_may_see(worker, now or timezone.now()), output_field=BooleanField()))
+    return _with_board_fields(qs.annotate(my_claim=RawSQL(_MY_CLAIM, [worker.pk], output_field=BigIntegerField()),
+                                          waitlisted=RawSQL(_WAITLISTED, [worker.pk], output_field=BooleanField())))
 
 
-def shift_list(*, user: User, starts_from: dt.datetime | None = None, starts_before: dt.datetime | None = None,
-               language: str | None = None, available: bool | None = None) -> QuerySet[Shift]:
-    """Shifts the caller may see, starting in [starts_from, starts_before). Workers, without a
-    range, see only shifts that have not ended."""
+def _shift_list_sql(select: str, select_params: list, *, user: User, starts_from: dt.datetime | None = None,
+                    starts_before: dt.datetime | None = None, language: str | None = None,
+                    available: bool | None = None, current: bool = False, offset: int = 0,
+                    limit: int) -> tuple[str, list] | None:
+    """`SELECT <select>` over the shifts the caller may see (`shifts_visible_to`), starting in
+    [starts_from, starts_before), soonest first; `current`: only shifts that have not ended (for
+    workers without a range, always). `select` ends with `{my_claim}` and `{waitlisted}` (NULL for
+    ops). None when the caller may see no shift."""
     now = timezone.now()
-    qs = shifts_visible_to(user=user, now=now)
-    if starts_from is not None:
-        qs = qs.filter(starts_at__gte=starts_from)
-    if starts_before is not None:
-        qs = qs.filter(starts_at__lt=starts_before)
-    if starts_from is None and starts_before is None and not user.is_ops:
-        qs = qs.filter(ends_at__gt=now)
-    if language:
-        qs = qs.filter(language=language)
+    where: list[str] = []
+    params = list(select_params)
+    if user.is_ops:
+        select = select.format(my_claim="NULL", waitlisted="NULL")
+    elif (worker := _worker_of(user)) is not None:
+        select = select.format(my_claim=_MY_CLAIM, waitlisted=_WAITLISTED)
+        params += [worker.pk, worker.pk]
+        fragment, fragment_params = _may_see(worker, now)
+        where.append(fragment)
+        params += fragment_params
+        current = current or (starts_from is None and starts_before is None)
+    else:
+        return None
+    for condition, value in (("workers_shift.starts_at >= %s", starts_from),
+                             ("workers_shift.starts_at < %s", starts_before),
+                             ("workers_shift.language = %s", language),
+                             ("workers_shift.ends_at > %s", now if current or available else None)):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
     if available:
-        qs = qs.filter(status=ShiftStatus.PUBLISHED, seats_taken__lt=F("capacity"), ends_at__gt=now)
-    return qs.order_by("starts_at", "pk")
+        where.append("workers_shift.status = 'published' AND workers_shift.seats_taken < workers_shift.capacity")
+    sql = (f"SELECT {select} FROM workers_shift WHERE {' AND '.join(where) or 'TRUE'}"
+           " ORDER BY workers_shift.starts_at, workers_shift.id LIMIT %s OFFSET %s")
+    return sql, [*params, limit, offset]
+
+
+def shift_page(*, offset: int, limit: int, **filters) -> tuple[list[dict], int]:
+    """One page of the shift list as the API writes it (`ShiftOutput`, built by PostgreSQL) and the
+    total, in one query."""
+    query = _shift_list_sql(f"{_SHIFT_JSON}, COUNT(*) OVER ()", [settings.SHIFTLINE["PRIORITY_HEAD_START"]],
+                            offset=offset, limit=limit, **filters)
+    if query is None:
+        return [], 0
+    with connection.cursor() as cursor:
+        cursor.execute(*query)
+        rows = cursor.fetchall()
+    return [row[0] for row in rows], rows[0][1] if rows else 0
+
+
+def shift_board(*, limit: int, **filters) -> list[Shift]:
+    """Up to `limit` of the same list as shifts with `skill_codes`, `rate_changes`, `my_claim` and
+    `waitlisted` (the worker's shift board page)."""
+    query = _shift_list_sql(f"workers_shift.*, {_SKILL_CODES} AS skill_codes, {_RATE_CHANGES} AS rate_changes,"
+                            " {my_claim} AS my_claim, {waitlisted} AS waitlisted", [], limit=limit, **filters)
+    return [] if query is None else list(Shift.objects.raw(*query))
 
 
 def claims_of(*, worker_id: int, statuses: list[str] | None = None, current: bool = False) -> QuerySet[ShiftClaim]:

@@ -305,3 +305,31 @@ def test_create_refuses_a_multiplier_that_is_not_a_number(ops_client, in_hours, 
     assert response.status_code == 400
     assert (response.json()["code"], list(response.json()["fields"])) == ("invalid", [field])
     assert not Shift.objects.exists()
+
+
+def test_list_writes_each_shift_as_its_detail_does(client_for, ops_client, worker_factory, shift_factory,
+                                                   claim_factory):
+    # The list is written by PostgreSQL, the detail by `ShiftOutput`: a shift reads the same in both.
+    worker = worker_factory(languages=["en"], skills=["general", "payments"])
+    start = timezone.now().replace(microsecond=123456) + dt.timedelta(days=2)
+    shifts = [
+        shift_factory(starts_at=start, ends_at=start + dt.timedelta(hours=2, microseconds=7), skills=["payments"]),
+        shift_factory(starts_at=start - dt.timedelta(days=1), skills=["payments", "general"],
+                      rate_multiplier=Decimal("1.50"), max_rate_multiplier=Decimal("2.00")),
+        shift_factory(capacity=1),
+    ]
+    ShiftEvent.objects.create(shift=shifts[1], kind="rate_changed", data={"from": "1.00", "to": "1.50"})
+    ShiftEvent.objects.create(shift=shifts[1], kind="rate_changed", data={"from": "1.50", "to": "1.75"})
+    claim = claim_factory(shift=shifts[0], worker=worker)
+    claim_factory(shift=shifts[2])
+    shifts[2].waitlist.create(worker=worker, status="waiting")
+
+    for client in (client_for(worker.user), ops_client):
+        listed = client.get("/api/v1/shifts/").json()["results"]
+
+        assert [s["id"] for s in listed] == [shifts[2].pk, shifts[1].pk, shifts[0].pk]
+        assert listed == [client.get(f"/api/v1/shifts/{s['id']}/").json() for s in listed]
+    worker_view = client_for(worker.user).get("/api/v1/shifts/").json()["results"]
+    assert [(s["my_claim"], s["waitlisted"]) for s in worker_view] == [(None, True), (None, False), (claim.pk, False)]
+    assert worker_view[1]["rate_changes"][1]["rate_to"] == "1.75"
+    assert worker_view[2]["starts_at"].endswith(".123456Z")
