@@ -23,7 +23,7 @@ from payouts import selectors
 from payouts.errors import PayoutErrorCode
 from payouts.models import EarningStatus, PayoutRun, PayoutStatus, RateCard
 from payouts.rate_card import rate_card_current, rate_card_update
-from payouts.runs import payout_run_start, payout_run_stats
+from payouts.runs import payout_run_start, payout_runs_stats
 from payouts.stripe_connect import payout_account_onboarding_url, stripe_event_handle
 from workers.models import Worker
 
@@ -159,9 +159,13 @@ class RunOutput(serializers.Serializer):
     currency = serializers.CharField()
 
 
-def run_data(run: PayoutRun) -> dict:
-    """The run with live counts (the stored ones are written when it finishes)."""
-    stats = payout_run_stats(run)
+def runs_data(runs: list[PayoutRun]) -> list[dict]:
+    """The runs with live counts (the stored ones are written when a run finishes): one query."""
+    stats = payout_runs_stats([run.pk for run in runs])
+    return [run_data(run, stats[run.pk]) for run in runs]
+
+
+def run_data(run: PayoutRun, stats: dict) -> dict:
     stored = {name: getattr(run, name) for name in ("pk", "status", "trigger", "transfer_group", "created_at",
                                                     "started_at", "finished_at", "currency")}
     return RunOutput({**stored, "payouts_count": stats["payouts_count"], "total": stats["total"],
@@ -261,7 +265,7 @@ class RunListView(APIView):
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.payout_runs(), request, view=self)
-        return paginator.get_paginated_response([run_data(run) for run in page])
+        return paginator.get_paginated_response(runs_data(list(page)))
 
 
 class RunDetailView(APIView):
@@ -272,7 +276,7 @@ class RunDetailView(APIView):
         run = selectors.payout_runs().filter(pk=run_id).first()
         if run is None:
             raise NotFound("No such payout run.")
-        return Response(run_data(run))
+        return Response(runs_data([run])[0])
 
 
 class PayoutAccountView(APIView):

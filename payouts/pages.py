@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from kernel.errors import DomainError
 from payouts import selectors
-from payouts.api import RateCardInput, run_data
+from payouts.api import RateCardInput, runs_data
 from payouts.models import (
     AccountKind,
     JournalKind,
@@ -217,7 +217,7 @@ def finance_payouts(request):
     if request.method == "POST":  # without JavaScript: start a run and come back to it
         run = payout_run_start(actor=request.user, trigger="manual")
         return redirect(f"{reverse('finance-payouts')}?run={run.pk}")
-    runs = [run_data(run) for run in selectors.payout_runs()[:20]]
+    runs = runs_data(list(selectors.payout_runs()[:20]))
     status = request.GET.get("status", "")
     payouts = Payout.objects.select_related("worker").order_by("-created_at", "-pk")
     if status in PayoutStatus.values:

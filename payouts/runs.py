@@ -16,7 +16,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 import stripe
@@ -113,16 +113,26 @@ def payout_run_finalize(*, run_id: int) -> PayoutRun:
         return run
 
 
-def payout_run_stats(run: PayoutRun) -> dict:
-    agg = Payout.objects.filter(run=run).aggregate(
+def payout_runs_stats(run_ids: list[int]) -> dict[int, dict]:
+    """Each run's live payout counts and total, in one grouped query (runs without payouts: zeros)."""
+    empty = {"payouts_count": 0, "total": 0, "paid_count": 0, "failed_count": 0, "open_count": 0,
+             "in_transit_count": 0}
+    stats = {run_id: dict(empty) for run_id in run_ids}
+    rows = Payout.objects.filter(run_id__in=run_ids).values("run_id").order_by().annotate(
         payouts_count=Count("pk"), total=Sum("amount"),
         paid_count=Count("pk", filter=Q(status=PayoutStatus.PAID)),
         failed_count=Count("pk", filter=Q(status=PayoutStatus.FAILED)),
         open_count=Count("pk", filter=Q(status__in=OPEN_PAYOUT_STATUSES)),
         in_transit_count=Count("pk", filter=Q(status=PayoutStatus.IN_TRANSIT)),
     )
-    agg["total"] = agg["total"] or 0
-    return agg
+    for row in rows:
+        values = cast(dict[str, Any], row)
+        stats[values["run_id"]] = {name: values[name] or 0 for name in empty}
+    return stats
+
+
+def payout_run_stats(run: PayoutRun) -> dict:
+    return payout_runs_stats([run.pk])[run.pk]
 
 
 def payouts_create_for_run(*, run: PayoutRun, chunk_size: int = 250) -> int:
