@@ -7,7 +7,7 @@ import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from kernel.outbox.services import outbox_record
@@ -36,9 +36,15 @@ MULTIPLIER_MAX = Decimal("9.99")
 
 def shift_opens_to_all_at(shift: Shift) -> dt.datetime:
     """When workers without priority access see a shift: the head start after publishing, but
-    never later than that head start before the shift begins (short-notice shifts are open to all)."""
-    head_start = settings.SHIFTLINE["PRIORITY_HEAD_START"]
-    return min(shift.published_at + head_start, shift.starts_at - head_start)
+    never later than that head start before the shift begins (short-notice shifts are open to all).
+    The rule is the SQL function the visibility and claim checks use (migration 0007), read here."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT workers_shift_opens_to_all_at(%s, %s, make_interval(secs => %s))",
+                       [shift.published_at, shift.starts_at,
+                        settings.SHIFTLINE["PRIORITY_HEAD_START"].total_seconds()])
+        row = cursor.fetchone()
+    assert row is not None
+    return row[0]
 
 
 def _shift_fields_check(*, starts_at: dt.datetime, ends_at: dt.datetime, capacity: int, language: str,
