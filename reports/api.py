@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import stripe
-from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -94,21 +92,9 @@ class MoneyRangeQuery(ReportRangeQuery):
     currency = serializers.RegexField(r"^[a-z]{3}$", required=False)
 
 
-async def _async_chunks(chunks: Iterator[str]) -> AsyncIterator[str]:
-    """Pull a synchronous generator (a database cursor) chunk by chunk from the request's thread.
-
-    Django's ASGI handler would otherwise `list()` a synchronous iterator before sending it, which
-    holds the whole export in memory; `thread_sensitive` keeps the cursor on its connection's thread.
-    """
-    pull = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
-    while (chunk := await pull()) is not None:
-        yield chunk
-
-
-def csv_response(request, chunks: Iterator[str], filename: str) -> StreamingHttpResponse:
+def csv_response(chunks: Iterator[str], filename: str) -> StreamingHttpResponse:
     """Stream CSV text (an iterator of `str` chunks) as a download, with flat memory."""
-    content = _async_chunks(iter(chunks)) if isinstance(request._request, ASGIRequest) else chunks
-    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
@@ -129,7 +115,7 @@ class OperationsReportView(APIView):
         report = operations.operations_report(day_from=query["from"], day_to=query["to"])
         if query["format"] == "csv":
             return csv_response(
-                request, operations.operations_csv_lines(report), f"shiftline-operations-{_range_name(query)}.csv"
+                operations.operations_csv_lines(report), f"shiftline-operations-{_range_name(query)}.csv"
             )
         return Response(report)
 
@@ -145,7 +131,7 @@ class PayoutReportView(APIView):
         args = {"day_from": query["from"], "day_to": query["to"], "currency": query.get("currency")}
         if query["format"] == "csv":
             filename = f"shiftline-payouts-{_range_name(query)}.csv"
-            return csv_response(request, payouts.payout_report_csv(**args), filename)
+            return csv_response(payouts.payout_report_csv(**args), filename)
         return Response(payouts.payout_report(**args))
 
 
@@ -187,7 +173,7 @@ class PayoutBreakdownView(APIView):
         if query["format"] == "csv":
             header = list(rows[0]) if rows else [query["by"]]
             lines = csv_lines(header, ([row[k] for k in header] for row in rows))
-            return csv_response(request, lines, f"shiftline-payouts-by-{query['by']}-{_range_name(query)}.csv")
+            return csv_response(lines, f"shiftline-payouts-by-{query['by']}-{_range_name(query)}.csv")
         return Response({"from": query["from"], "to": query["to"], "by": query["by"], "results": rows})
 
 
@@ -216,7 +202,7 @@ class EarningsExportView(APIView):
     def get(self, request):
         query = parse_query(ReportRangeQuery, request)
         return csv_response(
-            request, exports.earnings_csv(day_from=query["from"], day_to=query["to"]),
+            exports.earnings_csv(day_from=query["from"], day_to=query["to"]),
             f"shiftline-earnings-{_range_name(query)}.csv",
         )
 
@@ -235,7 +221,7 @@ class AnnualEarningsView(APIView):
     def get(self, request):
         query = parse_query(YearQuery, request)
         if query["format"] == "csv":
-            return csv_response(request, exports.annual_earnings_csv(year=query["year"]),
+            return csv_response(exports.annual_earnings_csv(year=query["year"]),
                                 f"shiftline-annual-earnings-{query['year']}.csv")
         return Response({"year": query["year"], "results": list(exports.annual_earnings_rows(year=query["year"]))})
 
