@@ -7,11 +7,12 @@ room, proving that two clients on different server processes reach each other.
 import json
 import re
 
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import re_path
 
+from kernel.ws import SocketConsumer
 
-class EchoConsumer(AsyncWebsocketConsumer):
+
+class EchoConsumer(SocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         room = self.scope["url_route"]["kwargs"]["room"]

@@ -22,11 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.db import DatabaseSyncToAsync
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from kernel.errors import DomainError
-from kernel.ws import query_param
+from kernel.ws import SocketConsumer, query_param
 from tickets import events, selectors, services
 from tickets.errors import TicketErrorCode
 from tickets.models import Ticket, TicketStatus
@@ -82,7 +81,7 @@ def _messages_between(ticket_id: int, after: int, until: int | None, include_int
         ticket_id=ticket_id, after=after, until=until, include_internal=include_internal)]
 
 
-class ChatSocket(AsyncWebsocketConsumer):
+class ChatSocket(SocketConsumer):
     """What both sockets share: frame parsing, errors, rate limit, ordered gap-free delivery."""
 
     include_internal = False
@@ -371,7 +370,7 @@ def _live_board_listening() -> None:
     events.live_board_listening_mark()
 
 
-class LiveBoardConsumer(AsyncWebsocketConsumer):
+class LiveBoardConsumer(SocketConsumer):
     """The ops live board (read-only): the whole `live_board` snapshot on connect, then each one
     pushed to `ops.live`, and a fresh one after `OPS_LIVE_REFRESH` quiet seconds, since waits grow
     and SLAs lapse without any write. A snapshot older than the last one sent is dropped (pushes

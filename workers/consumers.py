@@ -7,12 +7,11 @@ edit or cancellation. The layer is at-most-once: a board re-reads the API when i
 
 import json
 
-from channels.generic.websocket import AsyncWebsocketConsumer
-
+from kernel.ws import SocketConsumer
 from workers.events import SHIFT_BOARD_GROUP
 
 
-class ShiftBoardConsumer(AsyncWebsocketConsumer):
+class ShiftBoardConsumer(SocketConsumer):
     group = SHIFT_BOARD_GROUP
 
     async def connect(self):
