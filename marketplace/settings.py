@@ -271,7 +271,11 @@ SPECTACULAR_SETTINGS = {
 # --- Stripe ----------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_shiftline_sandbox")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+# The defaults are the sandbox's public values: `check --deploy` fails on them in production
+# (payouts/checks.py).
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_shiftline_sandbox")
+# Webhook signatures older than this many seconds are refused (Stripe's own default, 5 minutes).
+STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", "300"))
 
 # --- Security --------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = (
