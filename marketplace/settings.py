@@ -4,10 +4,12 @@ PostgreSQL is the only database: DATABASE_URL is required (`make run` starts an 
 and sets it). Without REDIS_URL: the in-memory channel layer and a filesystem Celery transport.
 """
 
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -155,6 +157,20 @@ WHITENOISE_MANIFEST_STRICT = False
 
 # --- Redis: channel layer, cache, Celery broker ------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def _deployment_channel_prefix(database_url: str, redis_url: str) -> str:
+    """A channel-layer prefix of this deployment's own: Redis Pub/Sub channels ignore the DB
+    number, so two deployments on one Redis server with the same prefix hear each other's chat.
+    Derived from the database's host, port and name and Redis's DB number (not SECRET_KEY, whose
+    rotation must not split the processes of one deployment during a rolling restart)."""
+    db, redis = urlsplit(database_url), urlsplit(redis_url)
+    identity = f"{db.hostname}:{db.port}{db.path}|{redis.hostname}:{redis.port}{redis.path or '/0'}"
+    return "shiftline-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+# CHANNEL_LAYER_PREFIX, when set, replaces the derived prefix (the same in every process of a deployment).
+CHANNEL_LAYER_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX") or _deployment_channel_prefix(DATABASE_URL, REDIS_URL)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -163,7 +179,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "shiftline"),
+                "prefix": CHANNEL_LAYER_PREFIX,
             },
         }
     }
@@ -205,9 +221,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Outbox events undelivered this many seconds after their commit are delivered by `outbox.redeliver`.
+OUTBOX_REDELIVER_AFTER = float(os.environ.get("OUTBOX_REDELIVER_AFTER_SECONDS", "20"))
 # Beat schedules live in code; each app adds its entries here (seconds or crontab).
 CELERY_BEAT_SCHEDULE = {
-    "outbox-redeliver": {"task": "outbox.redeliver", "schedule": timedelta(seconds=30)},
+    "outbox-redeliver": {"task": "outbox.redeliver",
+                         "schedule": timedelta(seconds=float(os.environ.get("OUTBOX_REDELIVER_SECONDS", "30")))},
     "outbox-drain": {"task": "outbox.drain", "schedule": timedelta(seconds=10)},
     # Reports: ledger payouts against Stripe's transfers, kept for the finance dashboard's flag.
     "reports-reconcile-daily": {"task": "reports.reconcile_daily", "schedule": timedelta(hours=24)},
@@ -389,6 +408,8 @@ class PayoutSettings(TypedDict):
     BACKOFF_BASE: float
     BACKOFF_CAP: float
     STRIPE_TIMEOUT: float
+    QUEUED_STALE_AFTER: timedelta
+    RESUME_QUEUED_EVERY: timedelta
 
 
 PAYOUTS: PayoutSettings = {
@@ -408,12 +429,17 @@ PAYOUTS: PayoutSettings = {
     "BACKOFF_BASE": float(os.environ.get("PAYOUT_BACKOFF_BASE", "0.2")),
     "BACKOFF_CAP": float(os.environ.get("PAYOUT_BACKOFF_CAP", "5")),
     "STRIPE_TIMEOUT": float(os.environ.get("STRIPE_TIMEOUT", "10")),
+    # A run still queued this long after it was started lost its task (the broker was down at
+    # commit): the `payouts-resume-queued` sweep executes it.
+    "QUEUED_STALE_AFTER": timedelta(seconds=float(os.environ.get("PAYOUT_QUEUED_STALE_SECONDS", "60"))),
+    "RESUME_QUEUED_EVERY": timedelta(seconds=float(os.environ.get("PAYOUT_RESUME_QUEUED_SECONDS", "60"))),
 }
 from celery.schedules import crontab as _crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE.update({
     "payouts-settle": {"task": "payouts.settle_earnings", "schedule": PAYOUTS["SETTLE_EVERY"]},
     "payouts-retry-stuck": {"task": "payouts.retry_stuck_payouts", "schedule": PAYOUTS["RETRY_STUCK_EVERY"]},
+    "payouts-resume-queued": {"task": "payouts.resume_queued_runs", "schedule": PAYOUTS["RESUME_QUEUED_EVERY"]},
     "payouts-weekly-run": {
         "task": "payouts.scheduled_run",
         "schedule": _crontab(*PAYOUTS["RUN_SCHEDULE"].split()[:3]),

@@ -26,6 +26,7 @@ from django.db.models import CharField, Count, Q, Sum, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from kernel.dispatch import task_send_on_commit
 from payouts import stripe_gateway
 from payouts.ledger import Posting, ledger_accounts_ensure, ledger_post, ledger_post_many
 from payouts.models import (
@@ -64,13 +65,36 @@ def payout_run_create(*, actor=None, trigger: str = "manual") -> PayoutRun:
 
 
 def payout_run_start(*, actor=None, trigger: str = "manual") -> PayoutRun:
-    """Create a run and execute it in Celery once this transaction commits."""
+    """Create a run and execute it in Celery once this transaction commits. If the broker is down
+    then, the run stays queued and `payout_runs_resume_queued` (beat) executes it later."""
     from payouts.tasks import payout_run_execute_task
 
     with transaction.atomic():
         run = payout_run_create(actor=actor, trigger=trigger)
-        transaction.on_commit(lambda: payout_run_execute_task.delay(run.pk))
+        task_send_on_commit(payout_run_execute_task, run.pk)
     return run
+
+
+def payout_runs_resume_queued(*, older_than: timedelta | None = None) -> list[int]:
+    """Execute runs still queued `older_than` after they were created (their task was never
+    sent: the broker was down at commit, or lost it). Each is claimed by a conditional update
+    (queued → running), so two sweeps, or a sweep and the late task, start it once; executing it is
+    safe to repeat anyway (one payout per worker, each transfer under its payout's idempotency key).
+    Returns the ids executed."""
+    if older_than is None:
+        older_than = _payouts_setting("QUEUED_STALE_AFTER", timedelta(minutes=1))
+    stale = timezone.now() - older_than
+    run_ids = list(PayoutRun.objects.filter(status=PayoutRunStatus.QUEUED, created_at__lte=stale)
+                   .order_by("pk").values_list("pk", flat=True)[:100])
+    resumed = []
+    for run_id in run_ids:
+        claimed = PayoutRun.objects.filter(pk=run_id, status=PayoutRunStatus.QUEUED).update(
+            status=PayoutRunStatus.RUNNING, started_at=timezone.now())
+        if claimed:
+            logger.warning("payout run %s was left queued; executing it now", run_id)
+            payout_run_execute(run_id=run_id)
+            resumed.append(run_id)
+    return resumed
 
 
 def payout_run_execute(*, run_id: int) -> PayoutRun:

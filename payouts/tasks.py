@@ -6,7 +6,7 @@ from celery import shared_task
 
 from payouts.earnings import earnings_settle
 from payouts.models import PayoutRun
-from payouts.runs import payout_run_create, payout_run_execute, payouts_retry_stuck
+from payouts.runs import payout_run_create, payout_run_execute, payout_runs_resume_queued, payouts_retry_stuck
 
 
 @shared_task(name="payouts.run_execute", acks_late=True)
@@ -35,3 +35,9 @@ def settle_earnings_task() -> int:
 @shared_task(name="payouts.retry_stuck_payouts", acks_late=True)
 def retry_stuck_payouts_task() -> int:
     return payouts_retry_stuck()
+
+
+@shared_task(name="payouts.resume_queued_runs", acks_late=True)
+def resume_queued_runs_task() -> list[int]:
+    """Every minute: execute runs left queued (their task was never sent: broker down at commit)."""
+    return payout_runs_resume_queued()

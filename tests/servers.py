@@ -178,3 +178,28 @@ class StripeSandboxProcess(Process):
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"stripe_sandbox did not start:\n{self.log()}")
+
+
+class RedisServerProcess(Process):
+    """A private `redis-server` on a free port (no persistence), for tests that stop and restart
+    Redis without touching the shared one. `stop()` then `RedisServerProcess(port=same)` restarts it."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        super().__init__(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no"], dict(os.environ), "redis")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited early:\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not start:\n{self.log()}")
