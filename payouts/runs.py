@@ -27,6 +27,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from kernel.dispatch import task_send_on_commit
+from kernel.transactions import retry_on_conflict
 from payouts import stripe_gateway
 from payouts.ledger import Posting, ledger_accounts_ensure, ledger_post, ledger_post_many
 from payouts.models import (
@@ -122,6 +123,7 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
     return payout_run_finalize(run_id=run.pk)
 
 
+@retry_on_conflict
 def payout_run_finalize(*, run_id: int) -> PayoutRun:
     """Recount a run from its payouts; completed once none is open. Safe to repeat."""
     with transaction.atomic():
@@ -178,6 +180,7 @@ def payouts_create_for_run(*, run: PayoutRun, chunk_size: int = 250) -> int:
     return created
 
 
+@retry_on_conflict
 def _payouts_create_chunk(*, run: PayoutRun, currency: str, minimum: int, worker_ids: list[int]) -> int:
     with transaction.atomic():
         accounts = ledger_accounts_ensure(worker_ids=worker_ids, currency=currency)
@@ -325,6 +328,7 @@ def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
     return dict(outcomes)
 
 
+@retry_on_conflict
 def _payouts_mark_in_transit(payout_ids: list[int]) -> list[_Send]:
     """Lock the still-open payouts (pk order), mark them in_transit and count the attempt."""
     if not payout_ids:
@@ -358,6 +362,7 @@ def _transfer_request(send: _Send, pacer: _Pacer | None = None) -> _Send:
     return send
 
 
+@retry_on_conflict
 def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
     """Record a chunk's answers in one transaction: accepted → paid (in_transit → paid posting),
     refused for good → failed (money back to available), otherwise still in transit."""
@@ -393,6 +398,7 @@ def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
     return results
 
 
+@retry_on_conflict
 def payouts_mark_paid(*, transfers: dict[int, str], source: str) -> None:
     """Stripe accepted these transfers (`{payout id: transfer id}`): in_transit → paid, the money
     to each worker's paid account. Locks the payouts in pk order; safe to repeat (the API answer
@@ -432,6 +438,7 @@ def payouts_mark_paid(*, transfers: dict[int, str], source: str) -> None:
                                          for p in to_pay])
 
 
+@retry_on_conflict
 def payout_mark_failed(*, payout_id: int, code: str, message: str = "") -> Payout:
     """Stripe refused the transfer for good: failed, and the money returns to available."""
     with transaction.atomic():
