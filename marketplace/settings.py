@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -310,6 +312,32 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy on every response (django-csp). Scripts only from our own origin: every
+# page's JavaScript is a static file (no inline script, no handler attribute, no eval; plotly.js
+# draws the dashboards without eval). Styles may be inline (the widget and plotly.js inject
+# <style>; API.md constrains scripts). No `form-action`: the payout-account form redirects to
+# Stripe's onboarding, and Chrome applies form-action to that redirect. The widget embeds on
+# client sites as a script, so their CSP governs it there; no page of ours is framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Browser features no page of ours uses are off for us and anything we might embed.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: [] for feature in ("accelerometer", "camera", "geolocation", "gyroscope", "magnetometer",
+                                "microphone", "payment", "usb", "browsing-topics")
+}
 SESSION_COOKIE_HTTPONLY = True
 
 LOGGING = {
