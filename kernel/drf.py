@@ -47,7 +47,7 @@ def _token_user_query() -> tuple[str, list[str], list[tuple[str, type[Model], li
         columns += [f"p{index}.{quote(field.column)}" for field in fields if field.column]
         joins.append(f"LEFT JOIN {model._meta.db_table} p{index} ON p{index}.{quote(model._meta.pk.column)} = u.id")
         profiles.append((name, model, [field.attname for field in fields]))
-    sql = (f"SELECT {', '.join(columns)} FROM {Token._meta.db_table} t "
+    sql = (f"SELECT {', '.join(columns)} FROM {Token._meta.db_table} t "  # nosec B608 # table and column names from the models' metadata; the key is a parameter
            f"JOIN {user_model._meta.db_table} u ON u.id = t.user_id {' '.join(joins)} WHERE t.key = %s")
     return sql, [field.attname for field in user_model._meta.concrete_fields], profiles
 

@@ -54,7 +54,7 @@ def retry_on_conflict(fn: Callable[P, R]) -> Callable[P, R]:
             except OperationalError as exc:
                 if attempt >= ATTEMPTS or not is_conflict(exc):
                     raise
-                delay = BASE_DELAY * 2 ** (attempt - 1) * (0.5 + random.random())  # noqa: S311  # nosec B311: jitter, not a secret
+                delay = BASE_DELAY * 2 ** (attempt - 1) * (0.5 + random.random())  # noqa: S311  # nosec B311 # jitter, not a secret
                 logger.warning("%s: transaction aborted (%s), retry %d in %.3fs", fn.__qualname__,
                                getattr(exc.__cause__, "sqlstate", "?"), attempt, delay)
                 time.sleep(delay)
