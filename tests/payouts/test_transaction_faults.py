@@ -172,3 +172,65 @@ def test_database_connections_killed_mid_run_the_run_resumes_and_pays_once(strip
     assert sorted(Payout.objects.values_list("stripe_transfer_id", flat=True)) == sorted(t["id"] for t in transfers)
     assert Payout.objects.filter(status="paid").count() == 4
     assert ledger.ledger_verify().ok
+
+
+def test_postgres_restarted_mid_run_the_run_resumes_and_pays_once(stripe_sandbox, ready_worker_factory, earn):
+    """A real restart: the committed data is copied into a PostgreSQL cluster of this test's own,
+    a Celery worker runs the payout run against it, and the server is restarted (fast shutdown)
+    while transfers are being sent. The run resumes and every worker is paid exactly once."""
+    import subprocess
+    import sys
+    import time
+
+    import psycopg
+
+    from marketplace.celery import app
+    from tests.servers import ROOT, CeleryWorker, PrivatePostgres, database_url, server_env
+
+    payees = [ready_worker_factory() for _ in range(4)]
+    for payee in payees:
+        earn(payee, cases=4)
+    run = runs.payout_run_create()
+    postgres = PrivatePostgres()
+    try:
+        postgres.copy_database(database_url())
+
+        def run_status() -> str:
+            try:
+                with psycopg.connect(postgres.url, connect_timeout=2) as conn:
+                    return conn.execute("SELECT status FROM payouts_payoutrun WHERE id = %s", [run.pk]).fetchone()[0]
+            except psycopg.OperationalError:
+                return "unreachable"
+
+        stripe_sandbox.fail(path="/v1/transfers", mode="delay", seconds=0.7, count=1000)
+        celery = CeleryWorker(DATABASE_URL=postgres.url, STRIPE_API_BASE=stripe_sandbox.url,
+                              PAYOUT_SEND_CONCURRENCY="1", PAYOUT_SEND_CHUNK="1")
+        celery.wait_for_log("ready.")
+        with pytest.warns(Warning):  # send_task always goes to the broker, even in the eager test settings
+            app.send_task("payouts.run_execute", args=[run.pk])
+        deadline = time.monotonic() + 60
+        while len(stripe_sandbox.transfers()) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        postgres.restart()
+        with psycopg.connect(postgres.url) as conn:
+            paid_after_restart = conn.execute("SELECT count(*) FROM payouts_payout WHERE status = 'paid'").fetchone()[0]
+
+        deadline = time.monotonic() + 120
+        while run_status() != "completed" and time.monotonic() < deadline:
+            time.sleep(0.3)
+        celery.stop()
+
+        assert paid_after_restart < 4, "the run finished before the restart; nothing was proved"
+        assert "Retry in" in celery.log()  # the task lost its connection and was retried
+        assert run_status() == "completed"
+        transfers = stripe_sandbox.transfers(transfer_group=run.transfer_group)
+        assert sorted(t["destination"] for t in transfers) == sorted(p.stripe_account_id for p in payees)
+        with psycopg.connect(postgres.url) as conn:
+            rows = conn.execute("SELECT status, stripe_transfer_id FROM payouts_payout ORDER BY id").fetchall()
+        assert [status for status, _ in rows] == ["paid"] * 4
+        assert sorted(transfer for _, transfer in rows) == sorted(t["id"] for t in transfers)
+        verify = subprocess.run([sys.executable, "manage.py", "verify_ledger"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120, env=server_env(DATABASE_URL=postgres.url))
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    finally:
+        postgres.stop()
