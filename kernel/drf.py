@@ -7,6 +7,7 @@ still initialising, so this module must not import `rest_framework.views` itself
 import collections
 import functools
 import itertools
+import logging
 import os
 import threading
 import time
@@ -14,10 +15,13 @@ import time
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Model
+from redis.exceptions import RedisError
 from rest_framework import authentication, exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+logger = logging.getLogger(__name__)
 
 # The user's one-to-one profiles read together with the token, so that a view needs no query for
 # them (`request.user.worker`). A profile the user lacks is simply not cached.
@@ -43,7 +47,7 @@ def _token_user_query() -> tuple[str, list[str], list[tuple[str, type[Model], li
         columns += [f"p{index}.{quote(field.column)}" for field in fields if field.column]
         joins.append(f"LEFT JOIN {model._meta.db_table} p{index} ON p{index}.{quote(model._meta.pk.column)} = u.id")
         profiles.append((name, model, [field.attname for field in fields]))
-    sql = (f"SELECT {', '.join(columns)} FROM {Token._meta.db_table} t "
+    sql = (f"SELECT {', '.join(columns)} FROM {Token._meta.db_table} t "  # nosec B608 # table and column names from the models' metadata; the key is a parameter
            f"JOIN {user_model._meta.db_table} u ON u.id = t.user_id {' '.join(joins)} WHERE t.key = %s")
     return sql, [field.attname for field in user_model._meta.concrete_fields], profiles
 
@@ -178,8 +182,13 @@ class WindowRateThrottle(SimpleRateThrottle):
         if key is None:
             return True
         member = f"{os.getpid()}:{next(_hit_ids)}"
-        self.wait_us = int(_window_script()(keys=[f"{self._prefix}:{key}"],
-                                            args=[self.num_requests, self.duration * 1_000_000, member]))
+        try:
+            self.wait_us = int(_window_script()(keys=[f"{self._prefix}:{key}"],
+                                                args=[self.num_requests, self.duration * 1_000_000, member]))
+        except RedisError as exc:
+            # Open while Redis is down: a write must not fail on its rate counter (docs/decisions.md).
+            logger.warning("rate limit %s not counted, Redis unavailable: %s", self.scope, exc)
+            return True
         return self.wait_us == 0
 
     def wait(self):

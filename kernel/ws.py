@@ -7,6 +7,7 @@ cannot be used for cross-site hijacking, so they pass the origin check and still
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs, urlparse
 
 from channels.auth import AuthMiddlewareStack
@@ -16,6 +17,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+# RFC 6455 "Try Again Later": the server cannot serve the socket now (the channel layer is down).
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def origin_allowed(origin: str | None) -> bool:
@@ -105,8 +112,41 @@ class TokenAuthMiddleware:
         return await self.app(scope, receive, send)
 
 
+class ChannelLayerOutageGuard:
+    """A socket that cannot join the channel layer (Redis down) is accepted and closed at once with
+    1013 "Try Again Later", rather than failing the handshake with a 500: a browser sees only 1006
+    for a refused handshake, while 1013 tells the widget and the consoles to reconnect later (and
+    replay what they missed with `after=SEQ`). docs/decisions.md ("Trust and safety") says why."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await self.app(scope, receive, send)
+        state = {"accepted": False, "closed": False}
+
+        async def tracking_send(message):
+            if message["type"] == "websocket.accept":
+                state["accepted"] = True
+            elif message["type"] == "websocket.close":
+                state["closed"] = True
+            await send(message)
+
+        try:
+            return await self.app(scope, receive, tracking_send)
+        except (RedisError, OSError) as exc:
+            if state["closed"]:
+                return None
+            logger.warning("websocket %s closed with 1013: channel layer unavailable (%s)", scope.get("path"), exc)
+            if not state["accepted"]:
+                await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+            return None
+
+
 def websocket_stack(app):
-    return OriginValidator(TokenAuthMiddleware(SessionAuthWhenCookie(app)))
+    return ChannelLayerOutageGuard(OriginValidator(TokenAuthMiddleware(SessionAuthWhenCookie(app))))
 
 
 class SocketConsumer(AsyncWebsocketConsumer):
