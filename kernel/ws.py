@@ -17,6 +17,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
 
+from kernel.audit.context import AuditAddressAsgiMiddleware
+
 
 def origin_allowed(origin: str | None) -> bool:
     """Whether a websocket's Origin is ours (by host, as ALLOWED_HOSTS lists them, any port) or a
@@ -106,7 +108,7 @@ class TokenAuthMiddleware:
 
 
 def websocket_stack(app):
-    return OriginValidator(TokenAuthMiddleware(SessionAuthWhenCookie(app)))
+    return OriginValidator(AuditAddressAsgiMiddleware(TokenAuthMiddleware(SessionAuthWhenCookie(app))))
 
 
 class SocketConsumer(AsyncWebsocketConsumer):

@@ -26,6 +26,8 @@ from django.db.models import CharField, Count, Q, Sum, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record as audit_record
 from payouts import stripe_gateway
 from payouts.ledger import Posting, ledger_accounts_ensure, ledger_post, ledger_post_many
 from payouts.models import (
@@ -69,6 +71,8 @@ def payout_run_start(*, actor=None, trigger: str = "manual") -> PayoutRun:
 
     with transaction.atomic():
         run = payout_run_create(actor=actor, trigger=trigger)
+        audit_record(AuditAction.PAYOUT_RUN_START, actor=actor, target=run,
+                     after={"status": run.status, "trigger": run.trigger})
         transaction.on_commit(lambda: payout_run_execute_task.delay(run.pk))
     return run
 

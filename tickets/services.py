@@ -26,6 +26,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg
 from django.utils import timezone
 
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record as audit_record
 from kernel.outbox.services import outbox_record
 from kernel.realtime import run_soon
 from tickets import events
@@ -432,6 +434,7 @@ def ticket_transfer(*, ticket_id: int, user, to_worker_id: int | None, reason: s
         if not user.is_ops and ticket.assigned_worker_id != user.pk:
             raise NotAssigned()
         from_worker_id = ticket.assigned_worker_id
+        before = {"status": ticket.status, "assigned_worker": from_worker_id}
         if to_worker_id is None:
             _requeue(ticket, kind="transferred", actor=user, reason=reason, front=True, avoid=True)
         else:
@@ -459,6 +462,8 @@ def ticket_transfer(*, ticket_id: int, user, to_worker_id: int | None, reason: s
             _broadcast_ticket(ticket, events.ticket_assigned_event(events.ticket_as_json(ticket)),
                               customer=False, worker_ids=[to_worker_id])
             events.live_board_changed()
+        audit_record(AuditAction.TICKET_TRANSFER, actor=user, target=ticket, before=before,
+                     after={"status": ticket.status, "assigned_worker": ticket.assigned_worker_id})
     ticket_route(notify_positions=True)
     ticket.refresh_from_db()
     return ticket

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record as audit_record
 from kernel.outbox.services import outbox_record
 from workers import errors
 from workers.errors import InvalidInput
@@ -90,7 +92,15 @@ def shift_create(*, actor: User, starts_at: dt.datetime, ends_at: dt.datetime, c
     shift.skills.set(skills)  # type: ignore[arg-type]  # Skill's pk is its code; the stubs take int pks only
     ShiftEvent.objects.create(shift=shift, actor=actor, kind="created", data={
         "rate_multiplier": str(rate_multiplier), "max_rate_multiplier": str(max_rate_multiplier)})
+    audit_record(AuditAction.SHIFT_CREATE, actor=actor, target=shift, after=_shift_audit_state(shift))
     return shift
+
+
+def _shift_audit_state(shift: Shift) -> dict:
+    """What the audit trail keeps of a shift: its times, seats, language and pay multipliers."""
+    return {"status": shift.status, "starts_at": shift.starts_at.isoformat(), "ends_at": shift.ends_at.isoformat(),
+            "capacity": shift.capacity, "seats_taken": shift.seats_taken, "language": shift.language,
+            "rate_multiplier": str(shift.rate_multiplier), "max_rate_multiplier": str(shift.max_rate_multiplier)}
 
 
 _EDITABLE = ("starts_at", "ends_at", "capacity", "language", "skills", "rate_multiplier", "max_rate_multiplier")
@@ -143,6 +153,8 @@ def shift_cancel(*, shift_id: int, actor: User, reason: str = "") -> Shift:
     if shift.ends_at <= now:
         raise errors.ShiftEnded()
     when = shift.starts_at.strftime("%Y-%m-%d %H:%M UTC")
+    before = _shift_audit_state(shift)
+    cancelled_claims = 0
     for claim in ShiftClaim.objects.select_for_update().filter(shift=shift, status=ClaimStatus.ACTIVE).order_by("pk"):
         claim.status = ClaimStatus.CANCELLED
         claim.released_at = now
@@ -152,6 +164,7 @@ def shift_cancel(*, shift_id: int, actor: User, reason: str = "") -> Shift:
             update.append("checked_out_at")
             outbox_record(topic="worker.checked_out", payload={"worker_id": claim.worker_id, "claim_id": claim.pk})
         claim.save(update_fields=update)
+        cancelled_claims += 1
         message = f"Your shift of {when} was cancelled by operations."
         if reason.strip():
             message += f" Reason: {reason.strip()}"
@@ -163,6 +176,8 @@ def shift_cancel(*, shift_id: int, actor: User, reason: str = "") -> Shift:
     shift.seats_taken = 0
     shift.save(update_fields=["status", "seats_taken"])
     ShiftEvent.objects.create(shift=shift, actor=actor, kind="cancelled", data={"reason": reason.strip()})
+    audit_record(AuditAction.SHIFT_CANCEL, actor=actor, target=shift, before=before,
+                 after=_shift_audit_state(shift) | {"claims_cancelled": cancelled_claims})
     broadcast_shift_on_commit(shift.pk)
     return shift
 
