@@ -229,6 +229,11 @@ RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 # How many proxies in front of Shiftline append to X-Forwarded-For (0: the header is ignored). Rate
 # limits, lockout and the audit trail all take the client address from kernel/net.py's rule.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# The secret shared with the sites that embed the widget, to sign their customer's id
+# (tickets.identity); unset, no customer identity is accepted and no earlier tickets are shown.
+WIDGET_IDENTITY_SECRET = os.environ.get("WIDGET_IDENTITY_SECRET", "")
+# Customers' names, emails and messages are anonymised this many days after their ticket closed.
+CUSTOMER_DATA_RETENTION_DAYS = int(os.environ.get("CUSTOMER_DATA_RETENTION_DAYS", "365"))
 REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_AUTHENTICATION_CLASSES": [
