@@ -222,6 +222,7 @@ CELERY_BEAT_SCHEDULE = {
     "tickets-first-response-timeout": {"task": "tickets.first_response_timeout", "schedule": timedelta(seconds=15)},
     "tickets-abandon-stale": {"task": "tickets.abandon_stale", "schedule": timedelta(minutes=5)},
     "tickets-route": {"task": "tickets.route", "schedule": timedelta(seconds=30)},
+    "tickets-purge-personal-data": {"task": "tickets.purge_personal_data", "schedule": timedelta(hours=24)},
 }
 
 # --- Django REST framework --------------------------------------------------------------------
