@@ -382,6 +382,11 @@ OUTBOX_HANDLERS: dict[str, list[str]] = {
     "worker.suspended": ["tickets.handlers.on_worker_suspended"],
 }
 
+# A worker's personal data held by the apps above `workers` (workers.privacy): each app's
+# exporter adds its sections to the export; each eraser runs in the deletion's transaction.
+PERSONAL_DATA_EXPORTERS: list[str] = ["tickets.privacy.worker_tickets_export", "payouts.privacy.worker_money_export"]
+PERSONAL_DATA_ERASERS: list[str] = ["tickets.privacy.worker_tickets_erase"]
+
 # --- Payouts (payouts app; see docs/ARCHITECTURE.md, "Payouts") --------------------------------
 OUTBOX_HANDLERS.setdefault("ticket.resolved", []).append("payouts.earnings.earnings_on_tickets_resolved")
 OUTBOX_HANDLERS.setdefault("ticket.rated", []).append("payouts.earnings.earning_on_ticket_rated")
