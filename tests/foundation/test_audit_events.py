@@ -162,3 +162,27 @@ def test_the_address_of_one_request_does_not_leak_into_the_next(ops, client_for)
     ShiftFactory()  # any later code outside a request
     rate_card_update(actor=ops, currency="eur", base_per_case=600, csat_bonus=100, hold_hours=72, minimum_payout=2000)
     assert only_entry("rate_card.update").ip is None
+
+
+def test_a_socket_acts_from_its_client_address_in_its_database_threads(settings):
+    """What a consumer runs through `database_sync_to_async` sees the socket's address (as
+    TRUSTED_PROXY_COUNT allows); nothing is left set once the socket is done."""
+    import asyncio
+
+    from channels.db import database_sync_to_async
+
+    from kernel.audit.context import AuditAddressAsgiMiddleware, current_client_address
+
+    seen = []
+
+    async def consumer(scope, receive, send):
+        seen.append(await database_sync_to_async(current_client_address)())
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    scope = {"type": "websocket", "client": ("10.0.0.2", 5000),
+             "headers": [(b"x-forwarded-for", b"1.2.3.4, 198.51.100.23")]}
+    asyncio.run(AuditAddressAsgiMiddleware(consumer)(scope, None, None))
+    settings.TRUSTED_PROXY_COUNT = 0
+    asyncio.run(AuditAddressAsgiMiddleware(consumer)(scope, None, None))
+    assert seen == ["198.51.100.23", "10.0.0.2"]
+    assert current_client_address() is None
