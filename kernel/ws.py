@@ -19,6 +19,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
 from redis.exceptions import RedisError
 
+from kernel.audit.context import AuditAddressAsgiMiddleware
+
 logger = logging.getLogger(__name__)
 
 # RFC 6455 "Try Again Later": the server cannot serve the socket now (the channel layer is down).
@@ -146,7 +148,8 @@ class ChannelLayerOutageGuard:
 
 
 def websocket_stack(app):
-    return ChannelLayerOutageGuard(OriginValidator(TokenAuthMiddleware(SessionAuthWhenCookie(app))))
+    return ChannelLayerOutageGuard(
+        OriginValidator(AuditAddressAsgiMiddleware(TokenAuthMiddleware(SessionAuthWhenCookie(app)))))
 
 
 class SocketConsumer(AsyncWebsocketConsumer):

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kernel.audit.context.AuditAddressMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -242,6 +243,7 @@ CELERY_BEAT_SCHEDULE = {
     "tickets-first-response-timeout": {"task": "tickets.first_response_timeout", "schedule": timedelta(seconds=15)},
     "tickets-abandon-stale": {"task": "tickets.abandon_stale", "schedule": timedelta(minutes=5)},
     "tickets-route": {"task": "tickets.route", "schedule": timedelta(seconds=30)},
+    "tickets-purge-personal-data": {"task": "tickets.purge_personal_data", "schedule": timedelta(hours=24)},
 }
 
 # --- Django REST framework --------------------------------------------------------------------
@@ -249,6 +251,11 @@ RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 # How many proxies in front of Shiftline append to X-Forwarded-For (0: the header is ignored). Rate
 # limits, lockout and the audit trail all take the client address from kernel/net.py's rule.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# The secret shared with the sites that embed the widget, to sign their customer's id
+# (tickets.identity); unset, no customer identity is accepted and no earlier tickets are shown.
+WIDGET_IDENTITY_SECRET = os.environ.get("WIDGET_IDENTITY_SECRET", "")
+# Customers' names, emails and messages are anonymised this many days after their ticket closed.
+CUSTOMER_DATA_RETENTION_DAYS = int(os.environ.get("CUSTOMER_DATA_RETENTION_DAYS", "365"))
 REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -425,6 +432,11 @@ OUTBOX_HANDLERS: dict[str, list[str]] = {
     "worker.checked_out": ["tickets.handlers.on_worker_checked_out"],
     "worker.suspended": ["tickets.handlers.on_worker_suspended"],
 }
+
+# A worker's personal data held by the apps above `workers` (workers.privacy): each app's
+# exporter adds its sections to the export; each eraser runs in the deletion's transaction.
+PERSONAL_DATA_EXPORTERS: list[str] = ["tickets.privacy.worker_tickets_export", "payouts.privacy.worker_money_export"]
+PERSONAL_DATA_ERASERS: list[str] = ["tickets.privacy.worker_tickets_erase"]
 
 # --- Payouts (payouts app; see docs/ARCHITECTURE.md, "Payouts") --------------------------------
 OUTBOX_HANDLERS.setdefault("ticket.resolved", []).append("payouts.earnings.earnings_on_tickets_resolved")

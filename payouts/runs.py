@@ -26,6 +26,8 @@ from django.db.models import CharField, Count, Q, Sum, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record as audit_record
 from kernel.dispatch import task_send_on_commit
 from kernel.transactions import retry_on_conflict
 from payouts import stripe_gateway
@@ -72,6 +74,8 @@ def payout_run_start(*, actor=None, trigger: str = "manual") -> PayoutRun:
 
     with transaction.atomic():
         run = payout_run_create(actor=actor, trigger=trigger)
+        audit_record(AuditAction.PAYOUT_RUN_START, actor=actor, target=run,
+                     after={"status": run.status, "trigger": run.trigger})
         task_send_on_commit(payout_run_execute_task, run.pk)
     return run
 

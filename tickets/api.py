@@ -90,6 +90,9 @@ class TicketCreateInput(serializers.Serializer):
     language = serializers.CharField(max_length=10)
     topic = serializers.CharField(max_length=40)
     message = serializers.CharField(trim_whitespace=False)  # the rules: services.ticket_create
+    # A signed identity from the embedding site (tickets.identity); both or neither.
+    customer_id = serializers.CharField(max_length=200, required=False, default="", trim_whitespace=False)
+    customer_signature = serializers.CharField(max_length=128, required=False, default="")
 
 
 class TicketListQuery(serializers.Serializer):
@@ -269,7 +272,8 @@ class TicketReopenView(TicketAccessMixin, APIView):
 
 
 class TicketHistoryView(APIView):
-    """The customer's earlier tickets (same email), for the worker console."""
+    """The customer's earlier tickets, for the worker console: only those of the same verified
+    customer (a signed identity from the embedding site), never of a typed email."""
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):

@@ -180,7 +180,11 @@ _CONSOLE_TICKETS_SQL = (f"SELECT {_CONSOLE_TICKET_COLUMN_NAMES} FROM {Ticket._me
 
 
 def customer_earlier_tickets(*, ticket: Ticket) -> QuerySet[Ticket]:
-    return (Ticket.objects.filter(customer_email__iexact=ticket.customer_email).exclude(pk=ticket.pk)
+    """The same verified customer's other tickets, newest first; none for an unverified customer
+    (a typed email proves nothing: anyone may type another person's)."""
+    if not ticket.customer_key:
+        return Ticket.objects.none()
+    return (Ticket.objects.filter(customer_key=ticket.customer_key).exclude(pk=ticket.pk)
             .order_by("-created_at"))
 
 

@@ -26,6 +26,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg
 from django.utils import timezone
 
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record as audit_record
 from kernel.outbox.services import outbox_record
 from kernel.realtime import run_soon
 from tickets import events
@@ -41,6 +43,7 @@ from tickets.errors import (
     TicketNotFound,
     WorkerUnavailable,
 )
+from tickets.identity import customer_identity_errors
 from tickets.models import Message, MessageSender, RoutingLock, Ticket, TicketEvent, TicketStatus
 from tickets.selectors import QUEUE_ORDER, queue_position, routable_workers, token_hash
 from workers.models import Skill, Worker
@@ -127,14 +130,17 @@ def _take_routing_lock() -> None:
 # --- Tickets -----------------------------------------------------------------------------------
 
 
-def ticket_create(*, name: str, email: str, language: str, topic: str, message: str) -> tuple[Ticket, str]:
+def ticket_create(*, name: str, email: str, language: str, topic: str, message: str,
+                  customer_id: str = "", customer_signature: str = "") -> tuple[Ticket, str]:
     """Open a ticket with its first message (seq 1) and queue it; then run routing.
 
-    Returns the ticket (as routing left it) and the customer token, which is never stored (only
-    its SHA-256).
+    `customer_id` with its `customer_signature` (tickets.identity) is the embedding site's word for
+    who the customer is: a pair that does not verify is refused (400), one that does is stored as
+    the ticket's `customer_key`. Returns the ticket (as routing left it) and the customer token,
+    which is never stored (only its SHA-256).
     """
     language = language.strip().lower()
-    fields: dict[str, list[str]] = {}
+    fields: dict[str, list[str]] = customer_identity_errors(customer_id, customer_signature)
     if language not in ISO_639_1:
         fields["language"] = ["Not an ISO 639-1 language code."]
     if not Skill.objects.filter(code=topic, active=True).exists():
@@ -148,7 +154,8 @@ def ticket_create(*, name: str, email: str, language: str, topic: str, message: 
     now = timezone.now()
     with transaction.atomic():
         ticket = Ticket.objects.create(
-            token_hash=token_hash(token), customer_name=name, customer_email=email, language=language,
+            token_hash=token_hash(token), customer_name=name, customer_email=email, customer_key=customer_id,
+            language=language,
             topic_id=topic, status=TicketStatus.QUEUED, queued_at=now, last_seq=1, customer_last_seen_at=now,
         )
         Message.objects.create(ticket=ticket, seq=1, sender=MessageSender.CUSTOMER, body=message)
@@ -432,6 +439,7 @@ def ticket_transfer(*, ticket_id: int, user, to_worker_id: int | None, reason: s
         if not user.is_ops and ticket.assigned_worker_id != user.pk:
             raise NotAssigned()
         from_worker_id = ticket.assigned_worker_id
+        before = {"status": ticket.status, "assigned_worker": from_worker_id}
         if to_worker_id is None:
             _requeue(ticket, kind="transferred", actor=user, reason=reason, front=True, avoid=True)
         else:
@@ -459,6 +467,8 @@ def ticket_transfer(*, ticket_id: int, user, to_worker_id: int | None, reason: s
             _broadcast_ticket(ticket, events.ticket_assigned_event(events.ticket_as_json(ticket)),
                               customer=False, worker_ids=[to_worker_id])
             events.live_board_changed()
+        audit_record(AuditAction.TICKET_TRANSFER, actor=user, target=ticket, before=before,
+                     after={"status": ticket.status, "assigned_worker": ticket.assigned_worker_id})
     ticket_route(notify_positions=True)
     ticket.refresh_from_db()
     return ticket
