@@ -8,14 +8,17 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
+from psycopg import errors as pg_errors
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from kernel.drf import AnonBurstThrottle, Pagination, ScopedThrottle, UserBurstThrottle
-from kernel.errors import DomainError, ErrorCode
+from kernel.errors import DomainError, ErrorCode, RateLimited
 
 __all__ = ["AnonBurstThrottle", "Pagination", "ScopedThrottle", "UserBurstThrottle", "exception_handler"]
 
@@ -54,6 +57,14 @@ def flatten_field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return fields
 
 
+def number_out_of_range(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused a number for its column (`numeric value out of range`, 22003):
+    the one place that knows what each column holds, so every integer input is bounded by it."""
+    if isinstance(exc, DataError):  # Django's wrapper of the driver's error
+        exc = exc.__cause__ or exc
+    return isinstance(exc, pg_errors.NumericValueOutOfRange)
+
+
 def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
     body: dict[str, Any] = {"code": code, "detail": detail}
     if fields:
@@ -64,7 +75,16 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render every error in the API's shape: `{"code", "detail"[, "fields"]}`."""
     if isinstance(exc, DomainError):
-        return Response(exc.as_dict(), status=exc.status)
+        response = Response(exc.as_dict(), status=exc.status)
+        if isinstance(exc, RateLimited) and exc.wait:
+            response["Retry-After"] = str(int(exc.wait) + 1)
+        return response
+    if number_out_of_range(exc):
+        # The column's own bound, whichever input reached it (body, query or path): bad input, so a
+        # 400 that changed nothing (the statement failed; the request's transaction rolls back).
+        set_rollback()
+        return Response(error_body(ErrorCode.INVALID, "A number is outside the range this field holds."),
+                        status=400)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

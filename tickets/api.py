@@ -192,11 +192,8 @@ class TicketDetailView(TicketAccessMixin, APIView):
 
 
 class TicketMessagesView(TicketAccessMixin, APIView):
-    def get_throttles(self):
-        if self.request.method == "POST":
-            self.throttle_scope = "ticket_message"
-            return [ScopedThrottle()]
-        return super().get_throttles()
+    """Messages: `POST` is limited per ticket (customer) or per user by `services.message_post`
+    itself, the same allowance its websockets draw on."""
 
     @extend_schema(parameters=[TOKEN_HEADER, MessagesQuery], responses=MessageOutput)
     def get(self, request, pk: int):
