@@ -42,7 +42,7 @@ async def connections_become(worker, expected: int, within: float = 5) -> int:
 
 
 def deeply_nested_frame(ticket_id: int, depth: int) -> str:
-    return ('{"type": "message", "ticket": %d, "client_id": "deep", "body": ' % ticket_id
+    return (f'{{"type": "message", "ticket": {ticket_id}, "client_id": "deep", "body": '
             + "[" * depth + "]" * depth + "}")
 
 
@@ -68,7 +68,8 @@ def test_frames_that_killed_the_agent_socket_answer_errors_and_the_socket_carrie
             for frame in bad_frames:
                 await agent.send(frame)
                 errors.append(await recv(agent))
-            await agent.send(json.dumps({"type": "message", "ticket": held.id, "body": "Still here", "client_id": "ok"}))
+            await agent.send(json.dumps({"type": "message", "ticket": held.id, "body": "Still here",
+                                         "client_id": "ok"}))
             ack = await recv_type(agent, "message")
             assert await connections_become(worker, 1) == 1
         return errors, ack
