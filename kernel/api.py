@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from psycopg import errors as pg_errors
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -118,6 +119,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+@csrf_exempt  # a 404 for every method changes nothing; a POST to a mistyped path is still a 404
 def json_not_found(request, exception=None):
     """Django's 404 for any path no URL matches: JSON under /api/, HTML elsewhere."""
     if request.path.startswith("/api/"):
@@ -125,6 +127,16 @@ def json_not_found(request, exception=None):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+def json_csrf_failure(request, reason=""):
+    """`CSRF_FAILURE_VIEW`: a session-authenticated write without a valid CSRF token. JSON under
+    /api/ (API clients read the error shape), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(ErrorCode.PERMISSION_DENIED, f"CSRF check failed: {reason}"), status=403)
+    from django.views.csrf import csrf_failure
+
+    return csrf_failure(request, reason)
 
 
 def json_server_error(request):
@@ -170,6 +182,13 @@ class DateRangeQuery(serializers.Serializer):
 
 DateRangeQuery._declared_fields["from"] = serializers.DateField(required=False)
 DateRangeQuery._declared_fields["to"] = serializers.DateField(required=False)
+
+
+def paginated_list(request, view, items: list) -> Response:
+    """A list built in Python, answered like every other list: `Pagination`'s page of it."""
+    paginator = Pagination()
+    page = paginator.paginate_queryset(items, request, view=view)
+    return paginator.get_paginated_response(list(page or []))
 
 
 def parse_query(serializer_class: type[serializers.Serializer], request, **kwargs) -> dict:
