@@ -9,7 +9,7 @@ a state that allows the action) rightly answer 400/409 to schema-valid bodies.
 The server runs with `RATELIMIT_ENABLE=false` (the fuzzer would otherwise mostly meet 429s) and
 `STAFF_2FA_REQUIRED=false` (staff authenticate with an API token only). Bounded by
 `FUZZ_MAX_EXAMPLES` cases per operation and phase (default 12) and `FUZZ_MAX_SECONDS` per role
-(default 45), so the whole run takes a few minutes; raise both for a deeper run.
+(default 40), so the whole run takes a few minutes; raise both for a deeper run.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.servers import AsgiServer
 pytestmark = [pytest.mark.slow]
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "12"))
-MAX_SECONDS = int(os.environ.get("FUZZ_MAX_SECONDS", "45"))
+MAX_SECONDS = int(os.environ.get("FUZZ_MAX_SECONDS", "40"))
 ROLES = ["anonymous", "customer", "worker", "ops", "finance", "admin"]
 # What a fuzzer must not do to the server it tests: start payout runs that pay real (sandbox) money
 # is fine; rotating the caller's own credentials would end the run's authentication.
@@ -70,7 +70,10 @@ def test_fuzzing_finds_no_server_error_and_no_response_outside_the_schema(fuzz_s
         str(Path(sys.executable).parent / "st"), "run", f"{fuzz_server.url}/api/v1/schema/",
         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
         "--mode", "all", "--phases", "examples,coverage,fuzzing,stateful",
-        "--max-examples", str(MAX_EXAMPLES), "--max-time", str(MAX_SECONDS), "--workers", "2",
+        "--max-examples", str(MAX_EXAMPLES), "--max-time", str(MAX_SECONDS),
+        # One worker: Python 3.11's AST constructor is not thread-safe, and Hypothesis parses lambdas
+        # while it draws ("AST constructor recursion depth mismatch" with two).
+        "--workers", "1",
         "--seed", os.environ.get("FUZZ_SEED", "14"), "--no-shrink", "--generation-database", "none",
         "--request-timeout", "20", "--no-color", "--output-truncate", "false",
         "--report", "json", "--report-json-path", str(report),
