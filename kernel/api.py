@@ -76,10 +76,10 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render every error in the API's shape: `{"code", "detail"[, "fields"]}`."""
     if isinstance(exc, DomainError):
-        response = Response(exc.as_dict(), status=exc.status)
+        rendered = Response(exc.as_dict(), status=exc.status)
         if isinstance(exc, RateLimited) and exc.wait:
-            response["Retry-After"] = str(int(exc.wait) + 1)
-        return response
+            rendered["Retry-After"] = str(int(exc.wait) + 1)
+        return rendered
     if number_out_of_range(exc):
         # The column's own bound, whichever input reached it (body, query or path): bad input, so a
         # 400 that changed nothing (the statement failed; the request's transaction rolls back).

@@ -217,12 +217,13 @@ class ScopeLimit(WindowRateThrottle):
     def __init__(self, scope: str) -> None:
         self.scope = scope
         super().__init__()
+        self.limit, self.window = self.parse_rate(self.rate)
 
     def wait_for(self, ident: str) -> float:
-        if not settings.RATELIMIT_ENABLE or self.rate is None:
+        if not settings.RATELIMIT_ENABLE or self.limit is None or self.window is None:
             return 0.0
         return window_hit(self.cache_format % {"scope": self.scope, "ident": ident},
-                          self.num_requests, self.duration) / 1_000_000
+                          self.limit, self.window) / 1_000_000
 
 
 class AnonBurstThrottle(AnonRateThrottle, WindowRateThrottle):
