@@ -15,6 +15,7 @@ from workers.models import (
     Role,
     Shift,
     ShiftClaim,
+    ShiftSeat,
     Skill,
     User,
     Worker,
@@ -75,12 +76,13 @@ class Command(BaseCommand):
                                      capacity=3, language="fr", created_by=ops)
             for shift in Shift.objects.all():
                 shift.skills.set([s for s in all_skills if s.code in ("general", "payments")])
-            for worker in workers[:2]:
-                ShiftClaim.objects.create(shift=running, worker=worker, status=ClaimStatus.ACTIVE,
-                                          rate_multiplier=running.rate_multiplier, starts_at=running.starts_at,
-                                          ends_at=running.ends_at, checked_in_at=now - dt.timedelta(minutes=25))
-            running.seats_taken = 2
-            running.save(update_fields=["seats_taken"])
+            seats = list(ShiftSeat.objects.filter(shift=running).order_by("pk")[:2])
+            for worker, seat in zip(workers[:2], seats, strict=True):
+                seat.claim = ShiftClaim.objects.create(
+                    shift=running, worker=worker, status=ClaimStatus.ACTIVE, rate_multiplier=running.rate_multiplier,
+                    starts_at=running.starts_at, ends_at=running.ends_at, checked_in_at=now - dt.timedelta(minutes=25),
+                    seat=seat)
+                seat.save(update_fields=["claim"])
         self._seed_tickets()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 
