@@ -7,19 +7,23 @@ cannot be used for cross-site hijacking, so they pass the origin check and still
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import parse_qs, urlparse
 
 from channels.auth import AuthMiddlewareStack
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
 from redis.exceptions import RedisError
 
+from kernel.api import number_out_of_range
 from kernel.audit.context import AuditAddressAsgiMiddleware
+from kernel.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -161,10 +165,41 @@ class SocketConsumer(AsyncWebsocketConsumer):
     `database_sync_to_async`, which closes stale connections itself in its own thread. So their
     `dispatch` (an overridable method of Channels' consumer) calls the handler without that hop.
     docs/decisions.md records the measurement.
+
+    No exception leaves `dispatch` (Channels would end the consumer there: the client sees 1006 and
+    `disconnect()` never runs, so a worker's presence outlived their socket). A frame that fails
+    answers an `error` event and the socket stays usable; any other failure closes the socket and
+    runs `disconnect()`, as a client's own close does.
     """
 
     async def dispatch(self, message):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception as exc:
+            await self.handler_failed(message, exc)
+
+    async def handler_failed(self, message, exc: Exception) -> None:
+        kind = message["type"]
+        if kind == "websocket.receive":
+            if number_out_of_range(exc):
+                code, detail = ErrorCode.INVALID, "A number in the frame is out of range."
+            else:
+                logger.exception("websocket frame failed on %s", self.scope.get("path"))
+                code, detail = ErrorCode.SERVER_ERROR, "Something went wrong on our side; the frame was not handled."
+            try:
+                await self.send(text_data=json.dumps({"type": "error", "code": code, "detail": detail}))
+            except Exception:  # the client has gone: its disconnect message follows
+                logger.info("could not report a frame error: the socket is closed")
+            return
+        logger.exception("websocket %s handler failed on %s", kind, self.scope.get("path"))
+        if kind == "websocket.disconnect":
+            raise StopConsumer()
+        try:
+            await self.close(code=1011)
+        finally:
+            await self.websocket_disconnect({"type": "websocket.disconnect", "code": 1011})

@@ -270,7 +270,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["kernel.drf.JSONParser"],
     # `?format=csv` on reports is ours, not DRF's content negotiation.
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_CLASSES": (
@@ -299,6 +299,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Paginated lists and the error responses of every endpoint, said once (kernel/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kernel.schema.postprocess"],
 }
 
 # --- Stripe ----------------------------------------------------------------------------------
@@ -322,6 +324,7 @@ SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG els
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+CSRF_FAILURE_VIEW = "kernel.api.json_csrf_failure"
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -373,8 +376,6 @@ class ShiftlineSettings(TypedDict):
     REOPEN_WINDOW: timedelta
     MESSAGE_MAX_LENGTH: int
     TICKET_ABANDON_AFTER: timedelta
-    SOCKET_MESSAGE_RATE: float
-    SOCKET_MESSAGE_BURST: int
     OPS_LIVE_PUSH_INTERVAL: float
     OPS_LIVE_REFRESH: float
     SHIFT_START_GRACE: timedelta
@@ -405,8 +406,6 @@ SHIFTLINE: ShiftlineSettings = {
     # Live chat (tickets app): queued tickets whose customer is gone this long are abandoned;
     # messages a socket may send, sustained per second and in a burst.
     "TICKET_ABANDON_AFTER": timedelta(hours=int(os.environ.get("TICKET_ABANDON_AFTER_HOURS", "24"))),
-    "SOCKET_MESSAGE_RATE": float(os.environ.get("SOCKET_MESSAGE_RATE", "5")),
-    "SOCKET_MESSAGE_BURST": int(os.environ.get("SOCKET_MESSAGE_BURST", "20")),
     # Ops live board (/ws/ops/live/): at most one snapshot push per process per interval; each
     # socket also gets a fresh snapshot after this many quiet seconds (waits grow, SLAs lapse).
     "OPS_LIVE_PUSH_INTERVAL": float(os.environ.get("OPS_LIVE_PUSH_INTERVAL_SECONDS", "0.5")),

@@ -28,6 +28,8 @@ from django.utils import timezone
 
 from kernel.audit.models import AuditAction
 from kernel.audit.services import record as audit_record
+from kernel.drf import ScopeLimit
+from kernel.errors import RateLimited
 from kernel.outbox.services import outbox_record
 from kernel.realtime import run_soon
 from tickets import events
@@ -196,6 +198,18 @@ def _message_fields_errors(*, body: object, client_id: object, internal: object,
     return fields
 
 
+_MESSAGE_LIMIT = ScopeLimit("ticket_message")
+
+
+def message_rate_check(*, ticket_id: int, user: User | None) -> None:
+    """The chat message limit (`RATE_TICKET_MESSAGE`, scope `ticket_message`): per ticket for its
+    customer, per user for workers and staff, counted in the shared Redis window, so every socket
+    and the REST endpoint draw on one allowance. Raises `RateLimited` (429) when it is spent."""
+    wait = _MESSAGE_LIMIT.wait_for(f"user-{user.pk}" if user is not None else f"ticket-{ticket_id}")
+    if wait:
+        raise RateLimited(wait=wait)
+
+
 def message_post(*, ticket_id: int, body: object, client_id: object, user: User | None = None,
                  internal: object = False) -> tuple[Message, bool]:
     """Validate and store a chat message, the customer's when `user` is None, and broadcast it after
@@ -212,6 +226,7 @@ def message_post(*, ticket_id: int, body: object, client_id: object, user: User 
     if fields:
         raise InvalidInput(f"Some fields are not valid: {', '.join(sorted(fields))}.", fields=fields)
     assert isinstance(body, str) and isinstance(client_id, str) and isinstance(internal, bool)
+    message_rate_check(ticket_id=ticket_id, user=user)
     stored = _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal)
     if stored is not None:
         return stored, True

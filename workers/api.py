@@ -507,7 +507,7 @@ class NoticesView(APIView):
 
     @extend_schema(responses=NoticeOutput(many=True))
     def get(self, request):
-        return Response({"results": NoticeOutput(selectors.notices_of(worker_id=request.user.pk), many=True).data})
+        return paginated(request, self, selectors.notices_of(worker_id=request.user.pk), NoticeOutput)
 
     @extend_schema(request=None,
                    responses=inline_serializer("NoticesRead", {"marked_read": serializers.IntegerField()}))
