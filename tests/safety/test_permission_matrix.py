@@ -81,6 +81,11 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                   r(201, 201, 201, 201, 201, 201, 201), APPLY_BODY),
     ("get", "api/v1/workers/"): Row("/api/v1/workers/", OPS_ONLY),
     ("get", "api/v1/workers/me/"): Row("/api/v1/workers/me/", WORKERS_ONLY),
+    ("get", "api/v1/workers/me/export/"): Row("/api/v1/workers/me/export/", WORKERS_ONLY),
+    # A wrong password: the deletion is refused (403 password_incorrect) and nothing changes.
+    ("delete", "api/v1/workers/me/"): Row("/api/v1/workers/me/", r(401, 401, 403, 403, 403, 403, 403),
+                                          {"password": "not-the-password"}),
+    ("get", "api/v1/audit/"): Row("/api/v1/audit/", OPS_ONLY),
     ("get", "api/v1/workers/me/notices/"): Row("/api/v1/workers/me/notices/", WORKERS_ONLY),
     ("post", "api/v1/workers/me/notices/"): Row("/api/v1/workers/me/notices/", WORKERS_ONLY, {}),
     ("get", "api/v1/workers/me/assessment/"): Row("/api/v1/workers/me/assessment/",
