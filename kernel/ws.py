@@ -51,9 +51,15 @@ class OriginValidator:
 
 
 def _user_for_token_sync(key: str):
-    from kernel.drf import user_for_token
+    """The token's user, or None; a staff token without a second factor counts as no token while
+    STAFF_2FA_REQUIRED is on (it may reach only the two-factor endpoints and logout)."""
+    from kernel.accounts.policy import enrolment_required
+    from kernel.drf import token_lookup
 
-    return user_for_token(key)
+    found = token_lookup(key)
+    if found is None or enrolment_required(found[0], verified=found[1].otp_verified):
+        return None
+    return found[0]
 
 
 # On the thread pool, not Channels' single per-process sync thread: a thousand consoles

@@ -4,8 +4,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
 
+from tests.factories.accounts import api_token_for
 from tests.factories.workers import WorkerFactory
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def _sign_in(server, address):
 @pytest.mark.django_db(transaction=True)
 def test_a_burst_lets_exactly_the_limit_through_per_user(asgi_server_factory):
     server = asgi_server_factory(RATELIMIT_ENABLE="true", RATE_USER="5/min")
-    first, second = (Token.objects.create(user=WorkerFactory().user).key for _ in range(2))
+    first, second = (api_token_for(WorkerFactory().user) for _ in range(2))
 
     burst = _burst([_get_me(server, first) for _ in range(12)])
     other_user = _burst([_get_me(server, second) for _ in range(7)])
@@ -94,7 +94,7 @@ def test_the_window_slides_no_burst_passes_at_a_boundary(asgi_server_factory):
     """3 a second: a fixed window would let 3 more through as soon as a new second starts; a
     sliding window admits the next request only when the first has left the window."""
     server = asgi_server_factory(RATELIMIT_ENABLE="true", RATE_USER="3/s")
-    token = Token.objects.create(user=WorkerFactory().user).key
+    token = api_token_for(WorkerFactory().user)
     call = _get_me(server, token)
 
     began = time.monotonic()
