@@ -88,7 +88,11 @@ class LoginView(auth_views.LoginView):
 
 
 def locked_out_response(request, original_response=None, credentials=None):
-    """AXES_LOCKOUT_CALLABLE: a locked-out sign-in on a page is the sign-in page saying so (429)."""
+    """AXES_LOCKOUT_CALLABLE: a sign-in refused because the username is locked is the sign-in page
+    saying so (429). The failure that reached the limit was still a checked password: it keeps its
+    own answer (the form's error), as the token endpoint's 400 does."""
+    if original_response is not None and not getattr(request, "lockout_refused", False):
+        return original_response
     form = SignInForm(request, data={"username": (credentials or {}).get("username", "")})
     form.locked = True
     return render(request, "login.html", {"form": form, "locked_message": LOCKED_MESSAGE}, status=429)

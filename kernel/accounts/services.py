@@ -91,6 +91,7 @@ def sign_in_check(request, *, username: str, password: str, otp: str | None = No
             # authenticate() would refuse it too (axes' backend); asking it keeps axes' own records.
             authenticate(request, username=username, password=password)
             record(AuditAction.AUTH_LOCKED_OUT, request=request, username=name)
+            request.lockout_refused = True  # the sign-in page answers 429 for this attempt
             error = LockedOut()
         else:
             user = authenticate(request, username=username, password=password)

@@ -1,3 +1,4 @@
+import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,8 +12,13 @@ from tests.factories.workers import WorkerFactory
 pytestmark = pytest.mark.django_db
 
 
+# A fresh username for each attempt: these tests pin the per-address rate limit, which the
+# per-username lockout (5 failures) would otherwise answer first.
+_usernames = (f"nobody-{n}" for n in itertools.count())
+
+
 def _attempt(api_client):
-    return api_client.post("/api/v1/auth/token/", {"username": "nobody", "password": "guess"}, format="json")
+    return api_client.post("/api/v1/auth/token/", {"username": next(_usernames), "password": "guess"}, format="json")
 
 
 def test_token_endpoint_is_rate_limited_per_ip_with_429_in_error_shape(api_client):
@@ -50,7 +56,8 @@ def _get_me(server, token):
 
 
 def _sign_in(server, address):
-    return lambda: httpx.post(f"{server.url}/api/v1/auth/token/", json={"username": "nobody", "password": "guess"},
+    username = next(_usernames)
+    return lambda: httpx.post(f"{server.url}/api/v1/auth/token/", json={"username": username, "password": "guess"},
                               headers={"X-Forwarded-For": address}, timeout=30).status_code
 
 
