@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from kernel.accounts import services
-from kernel.accounts.errors import LockedOut, OtpInvalid, OtpRequired
+from kernel.accounts.errors import BadCredentials, LockedOut, OtpInvalid, OtpRequired
 from kernel.accounts.tokens import is_staff_role
 from kernel.errors import DomainError
 
@@ -60,6 +61,10 @@ class SignInForm(forms.Form):
             self.otp_needed = True
             raise forms.ValidationError("That code is not valid. Try the current code from your app.",
                                         code="otp_invalid") from error
+        except BadCredentials as error:
+            # The page keeps Django's wording for a wrong username or password.
+            raise forms.ValidationError(AuthenticationForm.error_messages["invalid_login"],
+                                        code="invalid_login", params={"username": "username"}) from error
         except DomainError as error:
             raise forms.ValidationError(error.detail, code=error.code) from error
         return data
@@ -132,7 +137,7 @@ def two_factor(request):
             return redirect(f"{request.path}?next={next_url}")
         otp_login(request, device)
         return render(request, "accounts/two_factor_done.html", {"codes": codes, "next": next_url})
-    device = services.totp_setup(user=request.user, request=request)
+    device = services.totp_pending_or_setup(user=request.user, request=request)
     url = services.otpauth_url(device)
     return render(request, "accounts/two_factor.html", {
         "qr": mark_safe(qr_svg(url)),  # noqa: S308 - segno's own SVG of our URL, no user markup

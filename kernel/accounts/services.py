@@ -149,6 +149,14 @@ def totp_setup(*, user, request=None) -> TOTPDevice:
     return device
 
 
+def totp_pending_or_setup(*, user, request=None) -> TOTPDevice:
+    """The enrolment page's device: the one still waiting for confirmation (a reload shows the same
+    QR code), else a new one."""
+    require_staff(user)
+    pending = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+    return pending or totp_setup(user=user, request=request)
+
+
 @transaction.atomic
 def totp_confirm(*, user, otp: str, request=None) -> tuple[TOTPDevice, list[str]]:
     """Confirm the user's pending device with a code from it. The pending device replaces any
