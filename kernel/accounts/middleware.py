@@ -19,8 +19,10 @@ class TwoFactorEnrolmentMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith(_OPEN_PREFIXES):
+            return self.get_response(request)
         user = getattr(request, "user", None)
-        if (user is not None and user.is_authenticated and not request.path.startswith(_OPEN_PREFIXES)
+        if (user is not None and user.is_authenticated
                 and enrolment_required(user, verified=user.is_verified())):
             return redirect(f"{reverse('two-factor-page')}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)

@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from kernel.accounts.models import ApiToken
+from kernel.accounts.services import totp_provision
 from kernel.accounts.tokens import token_digest
 from kernel.audit.models import AuditEntry
 from tests.factories.accounts import api_token_for
@@ -424,3 +425,34 @@ def server_shim(process, port):
     """`AsgiServer.wait_ready` for a process started with uvicorn's access log on."""
     process.port, process.url = port, f"http://127.0.0.1:{port}"
     return process
+
+
+# --- Sockets follow the same two-factor rule --------------------------------------------------------
+
+
+def test_the_ops_board_socket_needs_the_second_factor_too(asgi_server_factory):
+    import asyncio
+
+    from tests.tickets.wsclient import connect, recv, refused
+
+    server = asgi_server_factory(STAFF_2FA_REQUIRED="true", **NO_LIMITS)
+    ops = StaffFactory(role="ops")
+    unverified, verified = api_token_for(ops), api_token_for(ops, otp_verified=True)
+    enrolled = StaffFactory(role="ops")
+    totp_provision(user=enrolled, secret_base32=SECRET)
+    session_client, _ = page_sign_in(server, ops.username)  # password only: enrolment still due
+    cookie = f"sessionid={session_client.cookies['sessionid']}"
+    enrolled_client, _ = page_sign_in(server, enrolled.username, otp=code())
+    enrolled_cookie = f"sessionid={enrolled_client.cookies['sessionid']}"
+    board = f"{server.ws_url}/ws/ops/live/"
+
+    async def scenario():
+        refused_token = await refused(f"{board}?token={unverified}")
+        refused_session = await refused(board, additional_headers={"Cookie": cookie})
+        async with connect(f"{board}?token={verified}") as socket:
+            by_token = await recv(socket)
+        async with connect(board, additional_headers={"Cookie": enrolled_cookie}) as socket:
+            by_session = await recv(socket)
+        return refused_token, refused_session, by_token["type"], by_session["type"]
+
+    assert asyncio.run(scenario()) == (403, 403, "live_board", "live_board")
