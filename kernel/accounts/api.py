@@ -8,11 +8,13 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kernel.accounts import services
+from kernel.accounts import schema, services
 from kernel.accounts.models import ApiToken
 from kernel.accounts.tokens import token_mark_verified, token_revoke
 from kernel.audit.models import AuditAction
 from kernel.audit.services import record
+
+__all__ = ["schema"]  # imported for its OpenAPI extension (session authentication)
 
 
 class IsUnlocker(BasePermission):
