@@ -4,6 +4,7 @@ ops page of locked usernames."""
 from __future__ import annotations
 
 import io
+from urllib.parse import urlencode
 
 import segno
 from django import forms
@@ -134,7 +135,7 @@ def two_factor(request):
             device, codes = services.totp_confirm(user=request.user, otp=request.POST.get("otp", ""), request=request)
         except OtpInvalid as error:
             messages.error(request, error.detail)
-            return redirect(f"{request.path}?next={next_url}")
+            return redirect(f"{request.path}?{urlencode({'next': next_url})}")
         otp_login(request, device)
         return render(request, "accounts/two_factor_done.html", {"codes": codes, "next": next_url})
     device = services.totp_pending_or_setup(user=request.user, request=request)

@@ -456,3 +456,24 @@ def test_the_ops_board_socket_needs_the_second_factor_too(asgi_server_factory):
         return refused_token, refused_session, by_token["type"], by_session["type"]
 
     assert asyncio.run(scenario()) == (403, 403, "live_board", "live_board")
+
+
+def test_an_admin_cannot_make_anyone_a_superuser_in_the_admin(client):
+    from workers.services.accounts import staff_role_apply
+
+    admin = StaffFactory(role="admin")
+    staff_role_apply(admin)
+    target = WorkerFactory().user
+    client.force_login(admin)
+
+    form = client.get(f"/admin/workers/user/{target.pk}/change/")
+    client.post(f"/admin/workers/user/{target.pk}/change/", {
+        "username": target.username, "email": "new@example.com", "is_active": "on", "is_superuser": "on",
+        "is_staff": "on", "role": "admin", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"})
+
+    assert form.status_code == 200
+    target.refresh_from_db()
+    admin.refresh_from_db()
+    assert (target.email, target.is_superuser, target.is_staff, target.role) == ("new@example.com", False, False,
+                                                                                "worker")
+    assert not admin.is_superuser
