@@ -17,14 +17,14 @@ from workers.services.validation import country_error, language_error, skill_err
 
 ADMIN_GROUP = "Shiftline admins"
 # What the admin role may change in the Django admin (it may view every model): accounts and their
-# two-factor devices, the skill catalogue and assessment, and failed sign-ins (deleting one unlocks).
+# two-factor devices (a lost phone), the skill catalogue and assessment questions. Failed sign-ins
+# are only viewed there: unlocking goes through the audited unlock (API or /ops/locked-accounts/).
 # Not groups or permissions: an admin cannot widen their own rights (workers/admin.py keeps a
 # user's superuser, staff, groups, permissions and role read-only for them).
 # Money, tickets and the audit trail change only through Shiftline's services, never the admin.
 ADMIN_CHANGES = {
     ("workers", "user"), ("workers", "skill"), ("workers", "assessmentquestion"),
     ("otp_totp", "totpdevice"), ("otp_static", "staticdevice"), ("otp_static", "statictoken"),
-    ("axes", "accessattempt"),
 }
 
 
