@@ -110,8 +110,9 @@ def prepare_data(conversations: int, workers: int) -> list[dict]:
     django.setup()
     from django.db import connection, transaction
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
+    from kernel.accounts.models import ApiToken
+    from kernel.accounts.tokens import token_digest
     from tickets.models import Ticket
     from workers.models import Shift, ShiftClaim, ShiftSeat, User, Worker, WorkerLanguage
 
@@ -141,11 +142,12 @@ def prepare_data(conversations: int, workers: int) -> list[dict]:
                 seat.claim = claim
             ShiftSeat.objects.bulk_update(seats, ["claim"])
         claims += made
-    tokens = Token.objects.bulk_create([Token(key=binascii.hexlify(os.urandom(20)).decode(), user=u) for u in users])
+    keys = [binascii.hexlify(os.urandom(20)).decode() for _ in users]
+    ApiToken.objects.bulk_create([ApiToken(digest=token_digest(k), user=u) for k, u in zip(keys, users, strict=True)])
     rows = []
     for i in range(conversations):
         w = i % workers
-        rows.append({"token": secrets.token_urlsafe(24), "worker": w, "worker_token": tokens[w].key,
+        rows.append({"token": secrets.token_urlsafe(24), "worker": w, "worker_token": keys[w],
                      "claim": claims[w].pk, "worker_id": people[w].pk})
     tickets = Ticket.objects.bulk_create([
         Ticket(token_hash=hashlib.sha256(r["token"].encode()).hexdigest(), customer_name=f"C{i}",

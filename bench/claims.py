@@ -55,8 +55,9 @@ def prepare_data(workers: int, spread_shifts: int) -> dict:
     django.setup()
     from django.db import connection
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
+    from kernel.accounts.models import ApiToken
+    from kernel.accounts.tokens import token_digest
     from workers.models import Shift, User, Worker, WorkerLanguage
 
     with connection.cursor() as cursor:
@@ -67,7 +68,8 @@ def prepare_data(workers: int, spread_shifts: int) -> dict:
     people = Worker.objects.bulk_create([Worker(user=u, full_name=f"Bench {u.pk}", country="PT", timezone="UTC",
                                                 status="approved") for u in users])
     WorkerLanguage.objects.bulk_create([WorkerLanguage(worker=w, language="en") for w in people])
-    tokens = Token.objects.bulk_create([Token(key=binascii.hexlify(os.urandom(20)).decode(), user=u) for u in users])
+    keys = [binascii.hexlify(os.urandom(20)).decode() for _ in users]
+    ApiToken.objects.bulk_create([ApiToken(digest=token_digest(k), user=u) for k, u in zip(keys, users, strict=True)])
 
     def shifts(n: int, capacity: int) -> list[int]:
         made = Shift.objects.bulk_create([
@@ -76,7 +78,7 @@ def prepare_data(workers: int, spread_shifts: int) -> dict:
         return [s.pk for s in made]
 
     return {
-        "tokens": [t.key for t in tokens],
+        "tokens": keys,
         "spread": shifts(spread_shifts, 1000),
         "hot": shifts(1, 8)[0],
         "race": shifts(1, 10)[0],

@@ -54,8 +54,9 @@ def prepare_data(workers: int) -> dict:
     django.setup()
     from django.db import connection
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
+    from kernel.accounts.models import ApiToken
+    from kernel.accounts.tokens import token_digest
     from workers.models import Shift, User, Worker, WorkerLanguage
 
     with connection.cursor() as cursor:
@@ -66,11 +67,12 @@ def prepare_data(workers: int) -> dict:
     people = Worker.objects.bulk_create([Worker(user=u, full_name=f"Bench {u.pk}", country="PT", timezone="UTC",
                                                 status="approved") for u in users])
     WorkerLanguage.objects.bulk_create([WorkerLanguage(worker=w, language="en") for w in people])
-    tokens = Token.objects.bulk_create([Token(key=binascii.hexlify(os.urandom(20)).decode(), user=u) for u in users])
+    keys = [binascii.hexlify(os.urandom(20)).decode() for _ in users]
+    ApiToken.objects.bulk_create([ApiToken(digest=token_digest(k), user=u) for k, u in zip(keys, users, strict=True)])
     shifts = Shift.objects.bulk_create([
         Shift(starts_at=start + dt.timedelta(hours=3 * i), ends_at=start + dt.timedelta(hours=3 * i + 2),
               capacity=1000, language="en") for i in range(SHIFTS_LISTED)])
-    return {"tokens": [t.key for t in tokens], "shifts": [s.pk for s in shifts]}
+    return {"tokens": keys, "shifts": [s.pk for s in shifts]}
 
 
 async def _client(port: int, token: str | None, paths, deadline: float, counts: dict[int, int]) -> None:

@@ -34,11 +34,13 @@ TOKEN_USER_PROFILES = ("worker",)
 def _token_user_query() -> tuple[str, list[str], list[tuple[str, type[Model], list[str]]]]:
     """The token → user (+ profiles) SQL, the user's attribute names and each profile's (built once)."""
     from django.db import connection
-    from rest_framework.authtoken.models import Token
+
+    from kernel.accounts.models import ApiToken
 
     user_model = get_user_model()
     quote = connection.ops.quote_name
-    columns = [f"u.{quote(field.column)}" for field in user_model._meta.concrete_fields if field.column]
+    columns = ["t.otp_verified"]
+    columns += [f"u.{quote(field.column)}" for field in user_model._meta.concrete_fields if field.column]
     joins: list[str] = []
     profiles: list[tuple[str, type[Model], list[str]]] = []
     for index, name in enumerate(TOKEN_USER_PROFILES):
@@ -49,23 +51,33 @@ def _token_user_query() -> tuple[str, list[str], list[tuple[str, type[Model], li
         columns += [f"p{index}.{quote(field.column)}" for field in fields if field.column]
         joins.append(f"LEFT JOIN {model._meta.db_table} p{index} ON p{index}.{quote(model._meta.pk.column)} = u.id")
         profiles.append((name, model, [field.attname for field in fields]))
-    sql = (f"SELECT {', '.join(columns)} FROM {Token._meta.db_table} t "  # nosec B608 # table and column names from the models' metadata; the key is a parameter
-           f"JOIN {user_model._meta.db_table} u ON u.id = t.user_id {' '.join(joins)} WHERE t.key = %s")
+    sql = (f"SELECT {', '.join(columns)} FROM {ApiToken._meta.db_table} t "  # nosec B608 # table and column names from the models' metadata; the digest is a parameter
+           f"JOIN {user_model._meta.db_table} u ON u.id = t.user_id {' '.join(joins)} "
+           "WHERE t.digest = %s AND (t.expires_at IS NULL OR t.expires_at > now())")
     return sql, [field.attname for field in user_model._meta.concrete_fields], profiles
 
 
-def user_for_token(key: str):
-    """The active user holding API token `key`, with their profiles (`user.worker`), or None: one
-    fixed SQL statement. Every API request and every token socket runs it, so the row goes straight
-    from a cursor into `from_db` (building the join with the ORM cost about 0.7 ms of CPU more)."""
+def token_lookup(key: str):
+    """`(user, token)` for the live API token `key` (the user active, with their profiles:
+    `user.worker`), or None: one fixed SQL statement on the key's SHA-256 digest. Every API request
+    and every token socket runs it, so the row goes straight from a cursor into `from_db` (building
+    the join with the ORM cost about 0.7 ms of CPU more). `token` is an unsaved ApiToken carrying
+    the digest and `otp_verified`."""
     from django.db import connection
 
+    from kernel.accounts.models import ApiToken
+    from kernel.accounts.tokens import token_digest
+
+    if not key or len(key) > 200:
+        return None
     sql, attnames, profiles = _token_user_query()
+    digest = token_digest(key)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key])
+        cursor.execute(sql, [digest])
         row = cursor.fetchone()
     if row is None:
         return None
+    otp_verified, row = row[0], row[1:]
     user = get_user_model().from_db(connection.alias, attnames, row[:len(attnames)])
     if not user.is_active:
         return None
@@ -75,19 +87,51 @@ def user_for_token(key: str):
         offset += len(names)
         if values[0] is not None:
             setattr(user, name, model.from_db(connection.alias, names, values))
-    return user
+    return user, ApiToken(digest=digest, user=user, otp_verified=otp_verified)
+
+
+def user_for_token(key: str):
+    """The user holding live API token `key` (see `token_lookup`), or None."""
+    found = token_lookup(key)
+    return None if found is None else found[0]
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's `Authorization: Token <key>`, looked up with `user_for_token`."""
+    """DRF's `Authorization: Token <key>`, looked up with `token_lookup`; `request.auth` is the
+    token (its digest, for logout). A staff token without a second factor reaches only the
+    two-factor endpoints and logout while STAFF_2FA_REQUIRED is on (403 2fa_enrollment_required)."""
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is not None:
+            _refuse_unenrolled(request, found[0], verified=found[1].otp_verified)
+        return found
 
     def authenticate_credentials(self, key):
-        from rest_framework.authtoken.models import Token
-
-        user = user_for_token(key)
-        if user is None:
+        found = token_lookup(key)
+        if found is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        return user, Token(key=key, user=user)
+        return found
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's session authentication with the same two-factor rule (the session is verified when
+    its sign-in passed a second factor: django-otp's middleware)."""
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is not None:
+            is_verified = getattr(found[0], "is_verified", None)
+            _refuse_unenrolled(request, found[0], verified=bool(is_verified and is_verified()))
+        return found
+
+
+def _refuse_unenrolled(request, user, *, verified: bool) -> None:
+    from kernel.accounts.errors import EnrollmentRequired
+    from kernel.accounts.policy import api_path_open_before_enrolment, enrolment_required
+
+    if enrolment_required(user, verified=verified) and not api_path_open_before_enrolment(request.path):
+        raise EnrollmentRequired()
 
 
 class JSONParser(parsers.JSONParser):

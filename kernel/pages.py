@@ -1,4 +1,4 @@
-"""The portal shell: landing page, login and logout."""
+"""The portal shell: landing page and logout (signing in: kernel/accounts/pages.py)."""
 
 from django.contrib.auth import views as auth_views
 from django.shortcuts import render
@@ -6,11 +6,6 @@ from django.shortcuts import render
 
 def home(request):
     return render(request, "home.html")
-
-
-class LoginView(auth_views.LoginView):
-    template_name = "login.html"
-    redirect_authenticated_user = True
 
 
 class LogoutView(auth_views.LogoutView):

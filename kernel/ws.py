@@ -64,9 +64,15 @@ class OriginValidator:
 
 
 def _user_for_token_sync(key: str):
-    from kernel.drf import user_for_token
+    """The token's user, or None; a staff token without a second factor counts as no token while
+    STAFF_2FA_REQUIRED is on (it may reach only the two-factor endpoints and logout)."""
+    from kernel.accounts.policy import enrolment_required
+    from kernel.drf import token_lookup
 
-    return user_for_token(key)
+    found = token_lookup(key)
+    if found is None or enrolment_required(found[0], verified=found[1].otp_verified):
+        return None
+    return found[0]
 
 
 # On the thread pool, not Channels' single per-process sync thread: a thousand consoles
@@ -79,6 +85,39 @@ def query_param(scope, name: str) -> str | None:
     return values[0] if values else None
 
 
+def _session_may_act_sync(user, session) -> bool:
+    """Whether a session's staff user passed a second factor, as django-otp's middleware decides
+    for HTTP (its device id in the session, of a device of this user)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.models import Device
+
+    from kernel.accounts.policy import enrolment_required
+
+    device_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    device = Device.from_persistent_id(device_id) if device_id else None
+    return not enrolment_required(user, verified=device is not None and device.user_id == user.pk)
+
+
+_session_may_act = database_sync_to_async(_session_may_act_sync, thread_sensitive=False)
+
+
+class SessionTwoFactorGate:
+    """Inside Channels' session authentication: a staff session that has not passed a second factor
+    while STAFF_2FA_REQUIRED is on counts as no user (as its HTTP requests are sent to enrol)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        from kernel.accounts.policy import enrolment_required
+
+        user = scope.get("user")
+        if (user is not None and user.is_authenticated and enrolment_required(user, verified=False)
+                and not await _session_may_act(user, scope.get("session"))):
+            scope = dict(scope, user=AnonymousUser())
+        return await self.app(scope, receive, send)
+
+
 class SessionAuthWhenCookie:
     """Channels' session authentication, only for sockets that carry a cookie and no user yet.
 
@@ -88,7 +127,7 @@ class SessionAuthWhenCookie:
 
     def __init__(self, app):
         self.app = app
-        self.with_session = AuthMiddlewareStack(app)
+        self.with_session = AuthMiddlewareStack(SessionTwoFactorGate(app))
 
     async def __call__(self, scope, receive, send):
         if scope.get("user") is None and any(name == b"cookie" for name, _ in scope.get("headers", [])):

@@ -43,7 +43,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 WIDGET_ALLOWED_ORIGINS = env_list("WIDGET_ALLOWED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin's default site is Shiftline's: behind the portal's sign-in and its second factor.
+    "kernel.accounts.admin_site.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -51,13 +52,17 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
     "django_celery_beat",
     "kernel.outbox",
     "kernel.audit",
+    "kernel.accounts",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "demo",
     "workers",
     "tickets",
@@ -77,8 +82,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "kernel.audit.context.AuditAddressMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "kernel.accounts.middleware.TwoFactorEnrolmentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a lockout flagged during the request into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -134,6 +143,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# axes' backend first: it refuses a locked-out username before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -261,7 +272,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous request gets 401 with a WWW-Authenticate header.
         "kernel.drf.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "kernel.drf.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "kernel.drf.Pagination",
@@ -355,6 +366,30 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 }
 SESSION_COOKIE_HTTPONLY = True
 
+# --- Accounts: tokens, two-factor, lockout (docs/decisions.md, issue 14) --------------------------
+STAFF_ROLES = ("ops", "finance", "admin")
+# Ops, finance and admin users must enrol a TOTP device before anything else (API.md).
+STAFF_2FA_REQUIRED = env_bool("STAFF_2FA_REQUIRED", True)
+API_TOKEN_TTL_STAFF = timedelta(hours=float(os.environ.get("API_TOKEN_TTL_STAFF_HOURS", "12")))
+API_TOKEN_TTL_WORKER = timedelta(days=float(os.environ.get("API_TOKEN_TTL_WORKER_DAYS", "30")))
+OTP_TOTP_ISSUER = "Shiftline"
+# django-axes: 5 failed passwords for one username within 15 minutes lock it for 15 minutes.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOCKOUT_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_CALLABLE = "kernel.accounts.services.axes_username"
+AXES_CLIENT_IP_CALLABLE = "kernel.net.request_client_address"
+AXES_LOCKOUT_CALLABLE = "kernel.accounts.pages.locked_out_response"
+# A refused attempt during the lockout does not extend it: the lock ends 15 minutes after it began.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = False
+AXES_SENSITIVE_PARAMETERS = ["password", "otp", "csrfmiddlewaretoken"]
+# Successful sign-ins are in the audit trail already.
+AXES_DISABLE_ACCESS_LOG = True
+# axes.W006 asks for the address among the lockout parameters; API.md locks per username (an
+# attacker rotating addresses must not get fresh attempts). Per address, DRF's throttles limit.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -363,6 +398,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# uvicorn logs every request and socket handshake with its query string: kernel.accounts (ready)
+# adds a filter redacting `?token=` to these loggers, keeping the handlers uvicorn gave them
+# (naming them here would drop those handlers: dictConfig replaces a named logger's handlers).
+REDACT_TOKENS_IN_LOGGERS = ["uvicorn.access", "uvicorn.error"]
 
 # --- Domain settings -------------------------------------------------------------------------
 class ShiftlineSettings(TypedDict):

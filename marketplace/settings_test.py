@@ -13,5 +13,8 @@ os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+# Off for the suite at large (as in the demo); the two-factor tests turn it on for their servers
+# (`asgi_server_factory(STAFF_2FA_REQUIRED="true")`) or with override_settings.
+os.environ.setdefault("STAFF_2FA_REQUIRED", "false")
 
 from marketplace.settings import *  # noqa: E402,F403

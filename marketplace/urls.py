@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from kernel import pages
+from kernel.accounts import urls as accounts_urls
 from kernel.api import json_not_found
 from marketplace.health import healthz
 from payouts import urls as payouts_urls
@@ -13,6 +14,7 @@ from workers.api import MeView
 
 api_v1 = [
     path("auth/me/", MeView.as_view(), name="auth-me"),
+    *accounts_urls.api_urlpatterns,
     *workers_urls.api_urlpatterns,
     *tickets_urls.api_urlpatterns,
     *payouts_urls.api_urlpatterns,
@@ -29,7 +31,7 @@ urlpatterns = [
     re_path(r"^api/", json_not_found),
     path("admin/", admin.site.urls),
     path("", pages.home, name="home"),
-    path("login/", pages.LoginView.as_view(), name="login"),
+    *accounts_urls.urlpatterns,
     path("logout/", pages.LogoutView.as_view(), name="logout"),
     *workers_urls.urlpatterns,
     *tickets_urls.urlpatterns,

@@ -75,6 +75,8 @@ def main() -> int:
     env.setdefault("DEBUG", "true")
     env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     env.setdefault("RATELIMIT_ENABLE", "true")
+    # The demo's staff sign in with a password only (API.md, "Running"); production requires 2FA.
+    env.setdefault("STAFF_2FA_REQUIRED", "false")
     env.setdefault("PYTHONUNBUFFERED", "1")
     embedded_server = None
     if not env.get("DATABASE_URL"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.factories.accounts import api_token_for
 from tests.factories.workers import StaffFactory, UserFactory, WorkerFactory
 from tests.servers import AsgiServer, CeleryWorker, live_processes, stop_processes_started_since
 
@@ -65,8 +65,7 @@ def client_for():
 
     def make(user) -> APIClient:
         client = APIClient()
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
         return client
 
     return make

@@ -54,6 +54,7 @@ def server_env(**overrides: str) -> dict[str, str]:
             "CSRF_COOKIE_SECURE": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "CELERY_TASK_ALWAYS_EAGER": os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true"),
+            "STAFF_2FA_REQUIRED": "true" if settings.STAFF_2FA_REQUIRED else "false",
             "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "shiftline"),
             "PYTHONUNBUFFERED": "1",
         }

@@ -21,6 +21,14 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("role", "is_active")
     fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Shiftline", {"fields": ("role",)}))
 
+    def get_readonly_fields(self, request, obj=None):
+        # The `admin` role is not a superuser and cannot make anyone one: what grants rights
+        # (superuser, staff, groups, permissions, role) is set by `create_staff`, not the admin.
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return readonly
+        return (*readonly, "is_superuser", "is_staff", "groups", "user_permissions", "role")
+
 
 @admin.register(Skill)
 class SkillAdmin(admin.ModelAdmin):

@@ -84,6 +84,8 @@ def _multiplier(value) -> str:
 class AuthTokenInput(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=1000, trim_whitespace=False)
+    # Staff with a confirmed two-factor device: the 6-digit code (or a recovery code).
+    otp = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
 
 class UserOutput(serializers.Serializer):
@@ -389,8 +391,8 @@ class AuthTokenView(APIView):
     def post(self, request):
         data = AuthTokenInput(data=request.data)
         data.is_valid(raise_exception=True)
-        token, user = auth_token_issue(**data.validated_data)
-        return Response({"token": token.key, "user": UserOutput(user).data})
+        key, user = auth_token_issue(request=request, **data.validated_data)
+        return Response({"token": key, "user": UserOutput(user).data})
 
 
 auth_token_issue = accounts.auth_token_issue

@@ -10,6 +10,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 
+from kernel.accounts.tokens import tokens_revoke_all
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record
+
 # Seats taken on a shift (`workers_shift` in the query): its seat rows that hold a claim.
 SEATS_TAKEN_SQL = ("(SELECT count(*) FROM workers_shiftseat seat WHERE seat.shift_id = workers_shift.id"
                    " AND seat.claim_id IS NOT NULL)")
@@ -26,6 +30,23 @@ class User(AbstractUser):
     """Everyone who signs in. Customers are not users: they hold a ticket token."""
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.WORKER)
+
+    # Every password change (API, pages, admin, commands, reset) goes through set_password and
+    # then save: the save revokes every API token of the user (docs/decisions.md, issue 14).
+    password_changed_pending = False
+
+    def set_password(self, raw_password) -> None:
+        super().set_password(raw_password)
+        self.password_changed_pending = True
+
+    def save(self, *args, **kwargs) -> None:
+        created = self.pk is None
+        super().save(*args, **kwargs)
+        if self.password_changed_pending:
+            self.password_changed_pending = False
+            if not created:
+                tokens_revoke_all(self.pk)
+                record(AuditAction.AUTH_PASSWORD_CHANGE, target=self)
 
     @property
     def is_ops(self) -> bool:

@@ -140,10 +140,9 @@ def login(url: str, username: str, password: str = PASSWORD) -> Api:
 
 def token_api(url: str, user) -> Api:
     """An Api client with the user's API token, minted directly (what `POST /auth/token/` returns)."""
-    from rest_framework.authtoken.models import Token
+    from tests.factories.accounts import api_token_for
 
-    token, _ = Token.objects.get_or_create(user=user)
-    api = Api(url, token=token.key)
+    api = Api(url, token=api_token_for(user))
     api.id, api.username, api.role = user.pk, user.username, user.role
     return api
 

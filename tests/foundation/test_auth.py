@@ -1,7 +1,8 @@
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 
+from kernel.accounts.models import ApiToken
+from kernel.accounts.tokens import token_digest
 from tests.factories.workers import DEFAULT_PASSWORD
 from workers.models import User
 
@@ -16,7 +17,7 @@ def test_token_issued_for_good_credentials_and_then_accepted(api_client, ops_use
     assert response.status_code == 200
     body = response.json()
     assert body["user"] == {"id": ops_user.pk, "username": ops_user.username, "role": "ops"}
-    assert body["token"] == Token.objects.get(user=ops_user).key
+    assert ApiToken.objects.get(user=ops_user).digest == token_digest(body["token"])
 
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
     me = api_client.get("/api/v1/auth/me/")
@@ -34,7 +35,7 @@ def test_token_refused_for_wrong_password_in_error_shape(api_client, ops_user):
         "code": "invalid_credentials",
         "detail": "Unable to sign in with that username and password.",
     }
-    assert not Token.objects.filter(user=ops_user).exists()
+    assert not ApiToken.objects.filter(user=ops_user).exists()
 
 
 def test_token_refused_for_inactive_user(api_client, ops_user):
@@ -50,7 +51,9 @@ def test_token_refused_for_inactive_user(api_client, ops_user):
 
 
 def test_session_login_is_accepted_by_the_api(api_client, finance_user):
-    assert api_client.login(username=finance_user.username, password=DEFAULT_PASSWORD)
+    signed_in = api_client.post("/login/", {"username": finance_user.username, "password": DEFAULT_PASSWORD},
+                                format="multipart")
+    assert signed_in.status_code == 302
 
     response = api_client.get("/api/v1/auth/me/")
 
@@ -79,11 +82,14 @@ def test_create_staff_makes_an_account_that_can_sign_in(api_client):
     assert response.json()["user"]["role"] == "finance"
 
 
-def test_create_staff_admin_gets_django_admin_access():
+def test_create_staff_admin_gets_django_admin_access_but_is_not_a_superuser():
     call_command("create_staff", "--role", "admin", "--username", "ada", "--password", "s3cret-Admin-99")
 
     user = User.objects.get(username="ada")
-    assert (user.role, user.is_staff, user.is_superuser) == ("admin", True, True)
+    assert (user.role, user.is_staff, user.is_superuser) == ("admin", True, False)
+    assert list(user.groups.values_list("name", flat=True)) == ["Shiftline admins"]
+    assert user.has_perm("workers.change_user") and user.has_perm("payouts.view_payout")
+    assert not user.has_perm("payouts.change_payout") and not user.has_perm("audit.delete_auditentry")
 
 
 def test_create_staff_refuses_a_taken_username_and_changes_nothing(ops_user):

@@ -8,10 +8,10 @@ import warnings
 import httpx
 import pytest
 import websockets
-from rest_framework.authtoken.models import Token
 
 from kernel.outbox.models import OutboxEvent
 from marketplace.celery import app as celery_app
+from tests.factories.accounts import api_token_for
 from tests.factories.workers import StaffFactory
 from tests.servers import AsgiServer
 
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def _token(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_token_for(user)
 
 
 async def _echo_round_trip(url_a: str, url_b: str) -> dict:

@@ -1,18 +1,24 @@
+import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
 
+from tests.factories.accounts import api_token_for
 from tests.factories.workers import WorkerFactory
 
 pytestmark = pytest.mark.django_db
 
 
+# A fresh username for each attempt: these tests pin the per-address rate limit, which the
+# per-username lockout (5 failures) would otherwise answer first.
+_usernames = (f"nobody-{n}" for n in itertools.count())
+
+
 def _attempt(api_client):
-    return api_client.post("/api/v1/auth/token/", {"username": "nobody", "password": "guess"}, format="json")
+    return api_client.post("/api/v1/auth/token/", {"username": next(_usernames), "password": "guess"}, format="json")
 
 
 def test_token_endpoint_is_rate_limited_per_ip_with_429_in_error_shape(api_client):
@@ -50,14 +56,15 @@ def _get_me(server, token):
 
 
 def _sign_in(server, address):
-    return lambda: httpx.post(f"{server.url}/api/v1/auth/token/", json={"username": "nobody", "password": "guess"},
+    username = next(_usernames)
+    return lambda: httpx.post(f"{server.url}/api/v1/auth/token/", json={"username": username, "password": "guess"},
                               headers={"X-Forwarded-For": address}, timeout=30).status_code
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_burst_lets_exactly_the_limit_through_per_user(asgi_server_factory):
     server = asgi_server_factory(RATELIMIT_ENABLE="true", RATE_USER="5/min")
-    first, second = (Token.objects.create(user=WorkerFactory().user).key for _ in range(2))
+    first, second = (api_token_for(WorkerFactory().user) for _ in range(2))
 
     burst = _burst([_get_me(server, first) for _ in range(12)])
     other_user = _burst([_get_me(server, second) for _ in range(7)])
@@ -94,7 +101,7 @@ def test_the_window_slides_no_burst_passes_at_a_boundary(asgi_server_factory):
     """3 a second: a fixed window would let 3 more through as soon as a new second starts; a
     sliding window admits the next request only when the first has left the window."""
     server = asgi_server_factory(RATELIMIT_ENABLE="true", RATE_USER="3/s")
-    token = Token.objects.create(user=WorkerFactory().user).key
+    token = api_token_for(WorkerFactory().user)
     call = _get_me(server, token)
 
     began = time.monotonic()

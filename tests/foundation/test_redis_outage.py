@@ -12,10 +12,10 @@ import time
 import httpx
 import pytest
 import websockets
-from rest_framework.authtoken.models import Token
 
 from kernel.outbox.models import OutboxEvent
 from payouts.models import Earning, Payout, PayoutRun
+from tests.factories.accounts import api_token_for
 from tests.factories.tickets import on_shift_worker
 from tests.factories.workers import StaffFactory
 from tests.servers import AsgiServer, CeleryWorker, RedisServerProcess
@@ -36,8 +36,8 @@ def _wait(predicate, timeout: float, what: str):
 
 
 def _token(user) -> dict[str, str]:
-    token, _ = Token.objects.get_or_create(user=user)
-    return {"Authorization": f"Token {token.key}"}
+    token = api_token_for(user)
+    return {"Authorization": f"Token {token}"}
 
 
 async def _close_code(uri: str) -> int:
@@ -65,7 +65,7 @@ def test_writes_during_a_redis_outage_answer_and_their_work_resumes_when_it_retu
     ticket = open_ticket_over_http(server)
     assert ticket["status"] == "assigned"
     customer = {"X-Ticket-Token": ticket["token"]}
-    agent_uri = f"{server.ws_url}/ws/agent/?token={Token.objects.get_or_create(user=worker.user)[0].key}"
+    agent_uri = f"{server.ws_url}/ws/agent/?token={api_token_for(worker.user)}"
 
     redis.stop()
     resolve = httpx.post(f"{server.url}/api/v1/tickets/{ticket['id']}/resolve/", json={"resolution": "Refunded"},
@@ -119,7 +119,7 @@ def test_redis_restarted_during_a_chat_clients_recover_by_replay_nothing_lost_or
     env = {"REDIS_URL": f"{redis.url}/0", "RATELIMIT_ENABLE": "false", "CHANNEL_LAYER_PREFIX": "restart"}
     server = AsgiServer(**env)
     worker = on_shift_worker(connected=False)
-    agent_uri = f"{server.ws_url}/ws/agent/?token={Token.objects.get_or_create(user=worker.user)[0].key}"
+    agent_uri = f"{server.ws_url}/ws/agent/?token={api_token_for(worker.user)}"
     worker_headers = _token(worker.user)
 
     async def scenario() -> tuple[list, list]:

@@ -13,7 +13,9 @@ from tests.factories.workers import DEFAULT_PASSWORD, StaffFactory, WorkerFactor
 
 def _login(user) -> Client:
     client = Client()
-    assert client.login(username=user.username, password=DEFAULT_PASSWORD)
+    # Through the sign-in page (the lockout needs the request, which Client.login does not pass).
+    signed_in = client.post("/login/", {"username": user.username, "password": DEFAULT_PASSWORD})
+    assert signed_in.status_code == 302, signed_in.content
     return client
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from rest_framework.authtoken.models import Token
 
 from payouts import ledger, runs, selectors, stripe_gateway
 from payouts.models import Payout, StripeEvent
+from tests.factories.accounts import api_token_for
 from tests.factories.workers import WorkerFactory
 from workers.models import Worker
 
@@ -115,8 +115,7 @@ def test_onboarding_end_to_end_the_sandbox_webhook_makes_the_account_ready(strip
     server = asgi_server_factory(STRIPE_API_BASE=stripe_sandbox.url)
     stripe_sandbox.set_webhook(f"{server.url}/api/v1/payouts/stripe/webhook/")
     worker = WorkerFactory()
-    token, _ = Token.objects.get_or_create(user=worker.user)
-    headers = {"Authorization": f"Token {token.key}"}
+    headers = {"Authorization": f"Token {api_token_for(worker.user)}"}
 
     response = httpx.post(f"{server.url}/api/v1/workers/me/payout-account/", headers=headers, timeout=30)
 

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from tests.factories.accounts import api_token_for
 from tests.factories.tickets import TicketFactory, on_shift_worker
 from tests.factories.workers import StaffFactory, WorkerFactory
 from tests.servers import AsgiServer
@@ -40,8 +40,7 @@ EXCLUDE_OPERATIONS: list[str] = []
 
 
 def token_for(user) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    return api_token_for(user)
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import pytest
 from django.db import connection, transaction
 from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.factories.accounts import api_token_for
 from tests.factories.tickets import TicketFactory, on_shift_worker
 from tests.factories.workers import ShiftFactory, StaffFactory, WorkerFactory
 
@@ -77,6 +77,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("get", "api/v1/auth/me/"): Row("/api/v1/auth/me/", r(401, 401, 200, 200, 200, 200, 200)),
     ("post", "api/v1/auth/token/"): Row("/api/v1/auth/token/", r(400, 400, 400, 400, 400, 400, 400),
                                         {"username": "nobody", "password": "wrong"}),
+    ("post", "api/v1/auth/logout/"): Row("/api/v1/auth/logout/", r(401, 401, 204, 204, 204, 204, 204), {}),
+    ("post", "api/v1/auth/2fa/setup/"): Row("/api/v1/auth/2fa/setup/", r(401, 401, 403, 403, 200, 200, 200), {}),
+    ("post", "api/v1/auth/2fa/confirm/"): Row("/api/v1/auth/2fa/confirm/", r(401, 401, 403, 403, 401, 401, 401),
+                                              {"otp": "000000"}),
+    ("post", "api/v1/auth/unlock/"): Row("/api/v1/auth/unlock/", OPS_ONLY, {"username": "nobody"}),
+    ("get", "api/v1/auth/locked/"): Row("/api/v1/auth/locked/", OPS_ONLY),
     ("post", "api/v1/workers/applications/"): Row("/api/v1/workers/applications/",
                                                   r(201, 201, 201, 201, 201, 201, 201), APPLY_BODY),
     ("get", "api/v1/workers/"): Row("/api/v1/workers/", OPS_ONLY),
@@ -241,7 +247,7 @@ def world(db, settings, tmp_path, stripe_sandbox):
     clients["customer"].credentials(HTTP_X_TICKET_TOKEN=other_ticket.token)
     for role, user in users.items():
         clients[role] = APIClient()
-        clients[role].credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        clients[role].credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     from payouts.models import PayoutRun
 
     template = clients["ops"].post("/api/v1/shift-templates/", TEMPLATE_BODY, format="json").json()

@@ -9,8 +9,8 @@ import time
 
 import httpx
 import pytest
-from rest_framework.authtoken.models import Token
 
+from tests.factories.accounts import api_token_for
 from tests.factories.tickets import TicketFactory, on_shift_worker
 from tests.tickets.wsclient import connect, recv, recv_type, refused, silent
 from tickets.models import Message
@@ -67,8 +67,8 @@ def test_a_workers_allowance_is_shared_by_all_their_consoles(asgi_server_factory
     server = asgi_server_factory(RATE_TICKET_MESSAGE="5/min")
     worker = on_shift_worker(connected=False)
     held = TicketFactory(status="assigned", assigned_worker=worker, assigned_claim=worker.claim)
-    token, _ = Token.objects.get_or_create(user=worker.user)
-    uri = f"{server.ws_url}/ws/agent/?token={token.key}"
+    token = api_token_for(worker.user)
+    uri = f"{server.ws_url}/ws/agent/?token={token}"
 
     async def scenario():
         async with connect(uri) as first, connect(uri) as second:
@@ -89,19 +89,19 @@ def test_refused_at_the_handshake_anonymous_foreign_origin_wrong_token(asgi_serv
     server = asgi_server_factory(RATELIMIT_ENABLE="false")
     worker = on_shift_worker(connected=False)
     ticket = TicketFactory()
-    token, _ = Token.objects.get_or_create(user=worker.user)
+    token = api_token_for(worker.user)
     base = server.ws_url
 
     async def scenario():
         return [
             await refused(f"{base}/ws/agent/"),
             await refused(f"{base}/ws/agent/?token=nope"),
-            await refused(f"{base}/ws/agent/?token={token.key}", origin="https://evil.example"),
+            await refused(f"{base}/ws/agent/?token={token}", origin="https://evil.example"),
             await refused(f"{base}/ws/tickets/{ticket.id}/"),
-            await refused(f"{base}/ws/tickets/{ticket.id}/?token={token.key}"),
+            await refused(f"{base}/ws/tickets/{ticket.id}/?token={token}"),
             await refused(f"{base}/ws/tickets/{ticket.id}/?token={ticket.token}", origin="https://evil.example"),
             await refused(f"{base}/ws/ops/live/"),
-            await refused(f"{base}/ws/ops/live/?token={token.key}"),
+            await refused(f"{base}/ws/ops/live/?token={token}"),
             await refused(f"{base}/ws/shifts/"),
             await refused(f"{base}/ws/echo/room/"),
         ]

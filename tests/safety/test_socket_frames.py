@@ -8,8 +8,8 @@ import json
 
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
+from tests.factories.accounts import api_token_for
 from tests.factories.tickets import TicketFactory, on_shift_worker
 from tests.tickets.wsclient import connect, recv, recv_type
 from tickets.models import Message
@@ -21,8 +21,8 @@ NO_LIMITS = {"RATELIMIT_ENABLE": "false"}
 
 
 def agent_uri(server, worker) -> str:
-    token, _ = Token.objects.get_or_create(user=worker.user)
-    return f"{server.ws_url}/ws/agent/?token={token.key}"
+    token = api_token_for(worker.user)
+    return f"{server.ws_url}/ws/agent/?token={token}"
 
 
 def connections_of(worker) -> int:

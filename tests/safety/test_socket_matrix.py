@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from marketplace.routing import websocket_urlpatterns
+from tests.factories.accounts import api_token_for
 from tests.factories.tickets import TicketFactory, on_shift_worker
 from tests.factories.workers import StaffFactory
 from tests.tickets.wsclient import connect, websockets
@@ -49,7 +49,7 @@ def test_every_websocket_route_for_every_caller(asgi_server_factory):
     users = {"worker_a": worker_a.user, "worker_b": worker_b.user, "ops": StaffFactory(role="ops"),
              "finance": StaffFactory(role="finance"), "admin": StaffFactory(role="admin")}
     tokens = {"anonymous": None, "customer": other_ticket.token}
-    tokens |= {role: Token.objects.get_or_create(user=user)[0].key for role, user in users.items()}
+    tokens |= {role: api_token_for(user) for role, user in users.items()}
 
     async def walk():
         wrong = []

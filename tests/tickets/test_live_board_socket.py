@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from rest_framework.authtoken.models import Token
 
+from tests.factories.accounts import api_token_for
 from tests.factories.tickets import TicketFactory, on_shift_worker
 from tests.factories.workers import StaffFactory
 from tests.servers import free_port
@@ -23,7 +23,7 @@ PUSH_ONLY = {"RATELIMIT_ENABLE": "false", "OPS_LIVE_REFRESH_SECONDS": "60"}
 
 
 def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_token_for(user)
 
 
 async def next_board(ws, timeout: float = 5) -> dict:

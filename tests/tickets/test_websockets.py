@@ -9,8 +9,8 @@ import json
 import httpx
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
+from tests.factories.accounts import api_token_for
 from tests.factories.tickets import TicketFactory, on_shift_worker
 from tests.servers import free_port
 from tests.tickets.wsclient import connect, open_ticket_over_http, recv, recv_type, refused, silent
@@ -23,8 +23,7 @@ NO_LIMITS = {"RATELIMIT_ENABLE": "false"}
 
 
 def agent_uri(server, worker) -> str:
-    token, _ = Token.objects.get_or_create(user=worker.user)
-    return f"{server.ws_url}/ws/agent/?token={token.key}"
+    return f"{server.ws_url}/ws/agent/?token={api_token_for(worker.user)}"
 
 
 def customer_uri(server, ticket: dict, after: int | None = None) -> str:
@@ -136,22 +135,22 @@ def test_customer_token_opens_its_own_ticket_only_and_foreign_origins_are_refuse
     worker = on_shift_worker(connected=False)
     suspended = on_shift_worker(connected=False, status="suspended")
     mine, other = TicketFactory(), TicketFactory()
-    token = Token.objects.create(user=worker.user)
-    suspended_token = Token.objects.create(user=suspended.user)
+    token = api_token_for(worker.user)
+    suspended_token = api_token_for(suspended.user)
     base = server.ws_url
 
     async def scenario():
         assert await refused(f"{base}/ws/tickets/{other.id}/?token={mine.token}") == 403
         assert await refused(f"{base}/ws/tickets/{mine.id}/") == 403
         assert await refused(f"{base}/ws/tickets/{mine.id}/?token=nope") == 403
-        assert await refused(f"{base}/ws/tickets/{mine.id}/?token={token.key}") == 403
+        assert await refused(f"{base}/ws/tickets/{mine.id}/?token={token}") == 403
         assert await refused(f"{base}/ws/tickets/{mine.id}/?token={mine.token}",
                              origin="https://evil.example") == 403
         assert await refused(f"{base}/ws/agent/") == 403
         assert await refused(f"{base}/ws/agent/?token={mine.token}") == 403
-        assert await refused(f"{base}/ws/agent/?token={token.key}", origin="https://evil.example") == 403
-        assert await refused(f"{base}/ws/agent/?token={token.key}", origin="https://shop.example") == 403
-        assert await refused(f"{base}/ws/agent/?token={suspended_token.key}") == 403  # not approved
+        assert await refused(f"{base}/ws/agent/?token={token}", origin="https://evil.example") == 403
+        assert await refused(f"{base}/ws/agent/?token={token}", origin="https://shop.example") == 403
+        assert await refused(f"{base}/ws/agent/?token={suspended_token}") == 403  # not approved
         async with connect(f"{base}/ws/tickets/{mine.id}/?token={mine.token}&after=0",
                            origin="https://shop.example") as customer:
             assert (await recv(customer))["seq"] == 1
@@ -250,7 +249,7 @@ def test_waiting_customer_sees_queue_position_then_assignment_and_resolution(asg
     server = asgi_server_factory(**NO_LIMITS)
     worker = on_shift_worker(connected=False, cap=1)
     agent_url = agent_uri(server, worker)
-    worker_token = Token.objects.get(user=worker.user).key
+    worker_token = api_token_for(worker.user)
 
     async def scenario():
         first = await asyncio.to_thread(open_ticket_over_http, server)

@@ -8,9 +8,9 @@ from collections import Counter
 import httpx
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.factories.accounts import api_token_for
 from tests.factories.workers import ShiftClaimFactory, ShiftFactory, WorkerFactory
 from workers.models import Shift, ShiftClaim, ShiftWaitlistEntry
 
@@ -40,7 +40,7 @@ def run_at_once(calls):
 
 
 def _post_to_view(worker, path):
-    token = Token.objects.get_or_create(user=worker.user)[0].key
+    token = api_token_for(worker.user)
 
     def call():
         client = APIClient()
@@ -60,7 +60,7 @@ def post_as(request):
     server = request.getfixturevalue("asgi_server")
 
     def post_to_server(worker, path):
-        token = Token.objects.get_or_create(user=worker.user)[0].key
+        token = api_token_for(worker.user)
 
         def call():
             response = httpx.post(server.url + path, headers={"Authorization": f"Token {token}"}, timeout=60)

@@ -8,8 +8,8 @@ import json
 import httpx
 import pytest
 import websockets
-from rest_framework.authtoken.models import Token
 
+from tests.factories.accounts import api_token_for
 from tests.factories.workers import DEFAULT_PASSWORD, ShiftFactory, StaffFactory, WorkerFactory
 from tests.servers import free_port
 from workers.models import ShiftClaim, Worker
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def _token(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_token_for(user)
 
 
 async def _claim_while_listening(server, watcher_token: str, claimer_token: str, shift_id: int) -> tuple[int, dict]:

@@ -2,38 +2,76 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import password_validation
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from rest_framework.authtoken.models import Token
+from django.db.models import Q
 
-from workers.errors import BadCredentials, InvalidInput
+from kernel.accounts.services import sign_in_check, totp_provision
+from kernel.accounts.tokens import token_issue
+from workers.errors import InvalidInput
 from workers.models import Role, User, Worker, WorkerEvent, WorkerLanguage, WorkerStatus
 from workers.services.validation import country_error, language_error, skill_errors, timezone_error, unique_codes
 
+ADMIN_GROUP = "Shiftline admins"
+# What the admin role may change in the Django admin (it may view every model): accounts and their
+# two-factor devices (a lost phone), the skill catalogue and assessment questions. Failed sign-ins
+# are only viewed there: unlocking goes through the audited unlock (API or /ops/locked-accounts/).
+# Not groups or permissions: an admin cannot widen their own rights (workers/admin.py keeps a
+# user's superuser, staff, groups, permissions and role read-only for them).
+# Money, tickets and the audit trail change only through Shiftline's services, never the admin.
+ADMIN_CHANGES = {
+    ("workers", "user"), ("workers", "skill"), ("workers", "assessmentquestion"),
+    ("otp_totp", "totpdevice"), ("otp_static", "staticdevice"), ("otp_static", "statictoken"),
+}
+
+
+def admin_group() -> Group:
+    """The `admin` role's permissions, as a group (created or brought up to date)."""
+    group, _ = Group.objects.get_or_create(name=ADMIN_GROUP)
+    change = Q()
+    for app_label, model in ADMIN_CHANGES:
+        change |= Q(content_type__app_label=app_label, content_type__model=model)
+    group.permissions.set(Permission.objects.filter(Q(codename__startswith="view_") | change))
+    return group
+
+
+def staff_role_apply(user: User) -> None:
+    """Admin-site access follows the role: `admin` is staff in the admin group, never a superuser."""
+    user.is_staff = user.role == Role.ADMIN
+    user.is_superuser = False
+    user.save(update_fields=["is_staff", "is_superuser"])
+    if user.role == Role.ADMIN:
+        user.groups.add(admin_group())
+    else:
+        user.groups.remove(*Group.objects.filter(name=ADMIN_GROUP))
+
 
 @transaction.atomic
-def staff_create(*, role: str, username: str, password: str, email: str = "") -> User:
-    """Create a staff account (ops, finance, admin). Refuses an existing username."""
+def staff_create(*, role: str, username: str, password: str, email: str = "", totp_secret: str = "") -> User:
+    """Create a staff account (ops, finance, admin). Refuses an existing username. With
+    `totp_secret` (base32) the account gets a confirmed two-factor device at once."""
     if role not in (Role.OPS, Role.FINANCE, Role.ADMIN):
         raise InvalidInput(f"Staff role must be ops, finance or admin, not {role!r}.",
                            fields={"role": ["Not a staff role."]})
     if User.objects.filter(username__iexact=username).exists():
         raise InvalidInput("That username is taken.", fields={"username": ["Already taken."]})
-    return User.objects.create_user(
-        username=username, password=password, email=email, role=role,
-        is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN,
-    )
+    user = User.objects.create_user(username=username, password=password, email=email, role=role)
+    staff_role_apply(user)
+    if totp_secret:
+        totp_provision(user=user, secret_base32=totp_secret)
+    return user
 
 
-def auth_token_issue(*, username: str, password: str) -> tuple[Token, User]:
-    """Check the credentials and return the user's API token (created once, then reused)."""
-    user = authenticate(username=username, password=password)
-    if user is None or not user.is_active:
-        raise BadCredentials()
-    token, _ = Token.objects.get_or_create(user=user)
-    return token, user
+def auth_token_issue(*, request, username: str, password: str, otp: str | None = None) -> tuple[str, User]:
+    """Check the credentials (lockout, second factor: kernel.accounts.services.sign_in_check) and
+    issue a new API token; returns its key (only a digest is stored) and the user."""
+    signed_in = sign_in_check(request, username=username, password=password, otp=otp)
+    user = signed_in.user
+    assert isinstance(user, User)
+    return token_issue(user, otp_verified=signed_in.device is not None), user
 
 
 def worker_apply(*, username: str, password: str, email: str, full_name: str, country: str,

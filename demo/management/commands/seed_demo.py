@@ -22,6 +22,7 @@ from workers.models import (
     WorkerLanguage,
     WorkerStatus,
 )
+from workers.services.accounts import staff_role_apply
 
 STAFF = [("ops", Role.OPS, "shiftline-ops"), ("finance", Role.FINANCE, "shiftline-finance"),
          ("admin", Role.ADMIN, "shiftline-admin")]
@@ -40,11 +41,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for username, role, password in STAFF:
             user, created = User.objects.get_or_create(
-                username=username, defaults={"role": role, "email": f"{username}@shiftline.test",
-                                             "is_staff": role == Role.ADMIN, "is_superuser": role == Role.ADMIN})
+                username=username, defaults={"role": role, "email": f"{username}@shiftline.test"})
             if created:
                 user.set_password(password)
                 user.save(update_fields=["password"])
+            staff_role_apply(user)  # the demo admin is the `admin` role, not a superuser
         all_skills = list(Skill.objects.all())
         workers = []
         for username, full_name, country, tz, languages in WORKERS:
