@@ -1,11 +1,7 @@
-"""The portal shell: landing page, login and logout."""
+"""The portal shell: login and logout. (`/` is workers.pages.landing: where each person starts
+depends on their role and worker status, which the kernel does not know.)"""
 
 from django.contrib.auth import views as auth_views
-from django.shortcuts import render
-
-
-def home(request):
-    return render(request, "home.html")
 
 
 class LoginView(auth_views.LoginView):

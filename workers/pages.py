@@ -25,6 +25,7 @@ from kernel.errors import DomainError
 from workers import selectors
 from workers.models import ClaimStatus, Skill, WorkerStatus
 from workers.services import accounts, claims, shifts, vetting
+from workers.templatetags.names import language_name
 
 LANGUAGE_CHOICES = sorted(
     ((lang.alpha_2, f"{lang.name} ({lang.alpha_2})") for lang in pycountry.languages if hasattr(lang, "alpha_2")),
@@ -53,6 +54,20 @@ def worker_page(view: Callable) -> Callable:
     return wrapper
 
 
+def approved_worker_page(view: Callable) -> Callable:
+    """A page only an approved worker can use (the board, My shifts): anyone else who applied is
+    sent to their application status, which says what happens next."""
+
+    @worker_page
+    @wraps(view)
+    def wrapper(request, worker, *args, **kwargs):
+        if worker.status != WorkerStatus.APPROVED:
+            return redirect("worker-application-page")
+        return view(request, worker, *args, **kwargs)
+
+    return wrapper
+
+
 def ops_page(view: Callable) -> Callable:
     @login_required
     @wraps(view)
@@ -72,6 +87,32 @@ def _show_domain_error(request, form: forms.Form | None, error: DomainError) -> 
                 form.add_error(field, problem)
     else:
         messages.error(request, error.detail)
+
+
+# --- Where each person starts -----------------------------------------------------------------
+
+
+def landing(request):
+    """`/`: the marketing page for visitors; a signed-in person goes to their own home."""
+    if request.user.is_authenticated:
+        target = selectors.home_path(request.user)
+        if target != "/":
+            return redirect(target)
+    return render(request, "home.html")
+
+
+@worker_page
+def application_status(request, worker):
+    """What happens next for someone who applied, and what a rejection or suspension means."""
+    if worker.status == WorkerStatus.APPROVED:
+        return redirect(selectors.home_path(request.user))
+    state = selectors.assessment_state(worker=worker)
+    return render(request, "workers/application.html", {
+        "worker": worker, "decision": selectors.latest_decision(worker_id=worker.pk),
+        "assessment_done": worker.assessment_taken_at is not None, "can_take": state["can_take"],
+        "next_attempt_at": state.get("next_attempt_at"), "last_attempt": state.get("last_attempt"),
+        "notices": selectors.notices_of(worker_id=worker.pk, limit=10),
+    })
 
 
 # --- Applying --------------------------------------------------------------------------------
@@ -108,8 +149,8 @@ def apply(request):
             _show_domain_error(request, form, error)
         else:
             login(request, worker.user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, "Thank you! Your application is in. Take the short assessment next.")
-            return redirect("worker-assessment-page")
+            messages.success(request, "Thank you! Your application is in.")
+            return redirect("worker-application-page")
     return render(request, "workers/apply.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -129,7 +170,7 @@ def assessment(request, worker):
         else:
             messages.success(request, f"Thank you! You scored {attempt.score:.0f}%. Operations will review "
                                       "your application.")
-            return redirect("worker-profile-page")
+            return redirect("worker-application-page")
         state = selectors.assessment_state(worker=worker)
     return render(request, "workers/assessment.html", {"worker": worker, **state})
 
@@ -139,7 +180,8 @@ def profile(request, worker):
     return render(request, "workers/profile.html", {
         "worker": worker,
         "languages": worker.language_codes,
-        "skills": worker.skill_codes,
+        "skill_names": list(Skill.objects.filter(code__in=worker.skill_codes).order_by("name")
+                            .values_list("name", flat=True)),
         "priority": selectors.has_priority_access(worker),
         "settings": _priority_settings(),
         "notices": selectors.notices_of(worker_id=worker.pk, limit=10),
@@ -160,13 +202,13 @@ class BoardFilter(forms.Form):
     language = forms.ChoiceField(required=False, choices=[])
 
 
-@worker_page
+@approved_worker_page
 def shift_board(request, worker):
     """Shifts the worker may claim, in their own timezone, live seat counts over /ws/shifts/."""
     tz = zoneinfo.ZoneInfo(worker.timezone)
     own_languages = worker.language_codes
     board_filter = BoardFilter(request.GET or None)
-    board_filter.fields["language"].choices = [("", "All my languages")] + [(c, c) for c in own_languages]
+    board_filter.fields["language"].choices = [("", "All my languages")] + [(c, language_name(c)) for c in own_languages]
     starts_from = starts_before = None
     language = None
     if board_filter.is_valid():
@@ -196,6 +238,15 @@ _ACTIONS = {
 }
 
 
+def _claim_confirmation(worker, claim) -> str:
+    """What a worker reads after claiming: which shift, in their timezone, and when to check in."""
+    tz = zoneinfo.ZoneInfo(worker.timezone)
+    starts, ends = claim.starts_at.astimezone(tz), claim.ends_at.astimezone(tz)
+    opens = starts - settings.SHIFTLINE["CHECK_IN_OPENS_BEFORE"]
+    return (f"You claimed the shift of {starts:%a %-d %b}, {starts:%H:%M}–{ends:%H:%M} ({worker.timezone}). "
+            f"It is on My shifts; check in there from {opens:%H:%M}.")
+
+
 @require_POST
 @worker_page
 def shift_action(request, worker, shift_id: int, action: str):
@@ -204,16 +255,18 @@ def shift_action(request, worker, shift_id: int, action: str):
         raise PermissionDenied
     service, done = _ACTIONS[action]
     try:
-        service(worker_id=worker.pk, shift_id=shift_id)
+        result = service(worker_id=worker.pk, shift_id=shift_id)
     except DomainError as error:
         messages.error(request, error.detail)
     else:
+        if action == "claim":
+            done = _claim_confirmation(worker, result)
         messages.success(request, done)
     target = request.POST.get("next", "")
     return redirect(target if target in ("/shifts/", "/my-shifts/") else "/shifts/")
 
 
-@worker_page
+@approved_worker_page
 def my_shifts(request, worker):
     now = timezone.now()
     claims = list(selectors.claims_of(worker_id=worker.pk, statuses=[ClaimStatus.ACTIVE], current=True))
