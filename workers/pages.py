@@ -13,7 +13,7 @@ import pycountry
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, password_validation
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -29,6 +29,11 @@ from workers.templatetags.names import language_name
 
 LANGUAGE_CHOICES = sorted(
     ((lang.alpha_2, f"{lang.name} ({lang.alpha_2})") for lang in pycountry.languages if hasattr(lang, "alpha_2")),
+    key=lambda choice: choice[1],
+)
+# The apply page's language picker searches by name; the code is what is stored.
+APPLY_LANGUAGE_CHOICES = sorted(
+    ((lang.alpha_2, lang.name) for lang in pycountry.languages if hasattr(lang, "alpha_2")),
     key=lambda choice: choice[1],
 )
 COUNTRY_CHOICES = sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda choice: choice[1])
@@ -123,15 +128,20 @@ class ApplyForm(forms.Form):
     email = forms.EmailField(max_length=254)
     username = forms.RegexField(r"^[\w.@+-]+\Z", max_length=150,
                                 error_messages={"invalid": "Use letters, digits and @ . + - _ only."})
-    password = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput)
+    password = forms.CharField(
+        max_length=128, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "aria-describedby": "id_password_help"}))
     country = forms.ChoiceField(choices=[("", "Choose your country")] + COUNTRY_CHOICES)
     timezone = forms.ChoiceField(choices=TIMEZONE_CHOICES, initial="UTC")
-    languages = forms.MultipleChoiceField(choices=LANGUAGE_CHOICES)
+    # Checkboxes, not a multi-select: no Ctrl-click; the page's script adds a search box.
+    languages = forms.MultipleChoiceField(choices=APPLY_LANGUAGE_CHOICES, widget=forms.CheckboxSelectMultiple)
     skills = forms.MultipleChoiceField(choices=[], required=False, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["skills"].choices = _skill_choices()
+        # What the password validators (settings.AUTH_PASSWORD_VALIDATORS) ask for, in their words.
+        self.fields["password"].help_text = " ".join(password_validation.password_validators_help_texts())
 
 
 def apply(request):
