@@ -22,7 +22,6 @@
     const name = fieldset.dataset.picker;
     const options = fieldset.querySelector(".picker-options");
     const labels = Array.from(options.querySelectorAll("label"));
-    const legend = fieldset.querySelector("legend").textContent.trim();
     if (labels.length <= 8) options.dataset.few = "true";
 
     const chosen = document.createElement("ul");
