@@ -36,12 +36,18 @@ def open_page(browser, viewport):
         contexts.append(context)
         page = context.new_page()
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        # A stylesheet, script or icon a page asks for and does not get (a missing favicon, say).
+        page.on("response", lambda response: missing.append(f"{response.status} {response.url}")
+                if response.status >= 400 and response.request.resource_type != "document"
+                and response.request.resource_type not in ("fetch", "xhr") else None)
         return page
 
+    missing: list[str] = []
     yield make
     for context in contexts:
         context.close()
     assert not dialogs, f"a page opened a dialog: {dialogs}"
+    assert not missing, f"pages asked for resources that are not there: {missing}"
 
 
 def sign_in(page, base: str, username: str, password: str = DEFAULT_PASSWORD) -> None:
