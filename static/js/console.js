@@ -80,8 +80,11 @@
     var historyList = el("ul");
     history.appendChild(historyList);
     pane.appendChild(history);
-    chat.log = el("ol", { "class": "log", role: "log", "aria-label": "Messages of chat " + ticket.id });
-    pane.appendChild(chat.log);
+    var logRegion = el("div", { "class": "log-region", role: "log", tabindex: "0", "aria-label": "Messages of chat " + ticket.id });
+    chat.log = el("ol", { "class": "log" });
+    logRegion.appendChild(chat.log);
+    chat.region = logRegion;
+    pane.appendChild(logRegion);
     chat.typing = el("p", { "class": "typing", "aria-live": "off" });
     pane.appendChild(chat.typing);
 
@@ -212,7 +215,7 @@
     item.appendChild(el("span", { style: "position:absolute;left:-999px" }, (m.internal ? "Internal note" : m.sender) + ": "));
     item.appendChild(document.createTextNode(m.body));
     chat.log.appendChild(item);
-    chat.log.scrollTop = chat.log.scrollHeight;
+    chat.region.scrollTop = chat.region.scrollHeight;
     if (m.sender === "customer" && !chat.pane.contains(document.activeElement)) {
       chat.unread += 1;
       chat.badge.hidden = false;

@@ -74,9 +74,11 @@
   function build(container) {
     root = el("section", { "class": "slw" + (container ? "" : " slw-floating"), "aria-label": "Chat with support" });
     root.appendChild(el("header", {}, "Chat with us"));
-    body = el("div", { "class": "slw-body" });
+    // The conversation scrolls inside the panel, so it is a focusable region (keyboard scrolling);
+    // the list inside keeps its list semantics, the region announces new messages.
+    body = el("div", { "class": "slw-body", tabindex: "0", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
     noticeBox = el("div", { "aria-live": "polite" });
-    log = el("ol", { "class": "slw-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+    log = el("ol", { "class": "slw-log" });
     body.appendChild(noticeBox);
     body.appendChild(log);
     statusLine = el("p", { "class": "slw-status", role: "status", "aria-live": "polite" });
