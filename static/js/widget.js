@@ -302,10 +302,12 @@
   function resolved() {
     statusLine.textContent = "";
     typingLine.textContent = "";
-    notice("Your case has been resolved. Thank you for contacting us.");
+    notice("");
     if (compose) { compose.remove(); compose = null; input = null; }
     if (root.querySelector(".slw-rating")) return;
-    var form = el("form", { "class": "slw-rating" });
+    // Said in the footer, which stays in view however long the conversation was.
+    var form = el("form", { "class": "slw-rating", "aria-label": "Rate this chat" });
+    form.appendChild(el("p", { "class": "slw-notice", role: "status" }, "Your case has been resolved. Thank you for contacting us."));
     var set = el("fieldset");
     set.appendChild(el("legend", {}, "How did we do? (1 = poor, 5 = great)"));
     for (var i = 1; i <= 5; i++) {
@@ -332,10 +334,9 @@
       api("POST", "/api/v1/tickets/" + state.ticket + "/rating/", { score: Number(score.value), comment: form.elements.comment.value })
         .then(function (res) {
           if (res.status === 201) {
-            notice("Thanks for your rating!");
             form.remove();
             var after = el("div", { "class": "slw-rating" });
-            after.appendChild(el("p", {}, "Thanks for your rating!"));
+            after.appendChild(el("p", { "class": "slw-notice", role: "status" }, "Thanks for your rating!"));
             var again = el("button", { type: "button", "class": "slw-reopen slw-quiet" }, "Reopen this chat");
             again.addEventListener("click", reopenChat);
             after.appendChild(again);

@@ -64,6 +64,7 @@ def test_customer_chats_to_the_rating_with_buttons_in_view(server, open_page, vi
     expect(pane).to_have_count(0, timeout=10000)
 
     expect(chat.get_by_text("Your case has been resolved")).to_be_visible(timeout=10000)
+    assert in_viewport(chat, chat.get_by_text("Your case has been resolved"))
     expect(chat.get_by_label("Message")).to_have_count(0)  # the composer is gone
     rate = chat.get_by_role("button", name="Send rating")
     expect(rate).to_be_visible()
@@ -77,7 +78,7 @@ def test_customer_chats_to_the_rating_with_buttons_in_view(server, open_page, vi
     chat.get_by_label("5 out of 5").check()
     chat.get_by_label("Comment (optional)").fill("Quick and kind")
     rate.click()
-    expect(chat.get_by_text("Thanks for your rating!").first).to_be_visible(timeout=10000)
+    expect(chat.get_by_text("Thanks for your rating!")).to_be_visible(timeout=10000)
     reopen = chat.get_by_role("button", name="Reopen this chat")
     assert in_viewport(chat, reopen)
     page_text = chat.locator("body").inner_text()
