@@ -294,7 +294,7 @@
       if (opened) { retry(); return; }
       refused().then(function (stop) {
         if (stop) return;
-        if (retries >= 5) {
+        if (retries >= 8) {
           stopWith("The console cannot reach Shiftline. Check your connection, then", "/console/", "reload the console");
           return;
         }
