@@ -8,8 +8,8 @@ from marketplace.health import healthz
 from payouts import urls as payouts_urls
 from reports import urls as reports_urls
 from tickets import urls as tickets_urls
-from workers import urls as workers_urls
 from workers import pages as workers_pages
+from workers import urls as workers_urls
 from workers.api import MeView
 
 api_v1 = [

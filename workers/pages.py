@@ -218,7 +218,8 @@ def shift_board(request, worker):
     tz = zoneinfo.ZoneInfo(worker.timezone)
     own_languages = worker.language_codes
     board_filter = BoardFilter(request.GET or None)
-    board_filter.fields["language"].choices = [("", "All my languages")] + [(c, language_name(c)) for c in own_languages]
+    board_filter.fields["language"].choices = [("", "All my languages")] + [
+        (code, language_name(code)) for code in own_languages]
     starts_from = starts_before = None
     language = None
     if board_filter.is_valid():

@@ -78,6 +78,19 @@ def test_applicant_applies_is_approved_claims_checks_in_and_resolves_a_chat(serv
     assert no_horizontal_scroll(page)
     assert_accessible(page)
 
+    page.get_by_role("link", name="Take the assessment").click()
+    page.wait_for_load_state("load")
+    assert_accessible(page)
+    questions = page.locator("form fieldset")
+    for index in range(questions.count()):
+        questions.nth(index).get_by_role("radio").first.check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit my answers").click()
+    assert path_of(page) == "/application/"  # back to what happens next: the review
+    expect(page.get_by_text("You scored")).to_be_visible()
+    expect(page.get_by_role("link", name="Take the assessment")).to_have_count(0)
+    assert_accessible(page)
+
     dana = Worker.objects.get(user__username="dana")
     assert (dana.timezone, dana.country) == ("Europe/Lisbon", "PT")
     assert sorted(dana.languages.values_list("language", flat=True)) == ["en", "pt"]
