@@ -49,7 +49,8 @@
     return (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
   }
 
-  // Placeholders of canned responses, filled with the people's names (never the username).
+  // Placeholders of canned responses, filled with the people's names (never the username), when
+  // the server does not answer them rendered.
   function fill(text, chat) {
     var customer = chat.ticket.customer_name || "";
     return text.replace(/\{customer_name\}/g, customer)
@@ -100,8 +101,17 @@
     var cannedSelect = el("select", { "aria-label": "Canned response" });
     cannedSelect.appendChild(el("option", { value: "" }, "Canned response…"));
     canned.forEach(function (c, i) { cannedSelect.appendChild(el("option", { value: String(i) }, c.title)); });
+    // This chat's own list: where the server renders placeholders (`rendered`, with the
+    // customer's name for `?ticket=`), its text is used as is; otherwise they are filled here.
+    chat.canned = canned;
+    api("GET", "/api/v1/tickets/canned-responses/?ticket=" + ticket.id).then(function (res) {
+      if (res.status === 200 && res.body.results && res.body.results.length === canned.length) chat.canned = res.body.results;
+    });
     cannedSelect.addEventListener("change", function () {
-      if (cannedSelect.value !== "") text.value = fill(canned[Number(cannedSelect.value)].body, chat);
+      if (cannedSelect.value !== "") {
+        var item = chat.canned[Number(cannedSelect.value)];
+        text.value = typeof item.rendered === "string" ? item.rendered : fill(item.body, chat);
+      }
       cannedSelect.value = "";
       text.focus();
     });
