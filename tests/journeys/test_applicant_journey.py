@@ -25,6 +25,28 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 STRONG_PASSWORD = "Sunny-river-42"
 
 
+def overlapping_labels(page) -> list[str]:
+    """Labels and legends of the application form whose box overlaps any field's box."""
+    return page.evaluate("""() => {
+      const visible = (node) => node.getClientRects().length > 0;
+      const form = document.querySelector("main form");
+      const labels = [...form.querySelectorAll("label, legend")].filter(visible);
+      const fields = [...form.querySelectorAll("input, select, textarea")].filter(visible);
+      const overlaps = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      const found = [];
+      for (const label of labels) {
+        const box = label.getBoundingClientRect();
+        for (const field of fields) {
+          if (label.contains(field)) continue;  // a checkbox inside its own label
+          if (overlaps(box, field.getBoundingClientRect())) {
+            found.push(label.textContent.trim() + " / " + (field.id || field.name));
+          }
+        }
+      }
+      return found;
+    }""")
+
+
 def test_applicant_applies_is_approved_claims_checks_in_and_resolves_a_chat(server, open_page):
     ops = StaffFactory(username="olga", role="ops")
     ops_headers = {"Authorization": f"Token {Token.objects.create(user=ops).key}"}
@@ -58,6 +80,7 @@ def test_applicant_applies_is_approved_claims_checks_in_and_resolves_a_chat(serv
     page.get_by_label("Search skills").fill("")
     page.get_by_label("Payments", exact=True).check()
     assert no_horizontal_scroll(page)
+    assert not overlapping_labels(page), overlapping_labels(page)
     assert_accessible(page)
 
     with page.expect_navigation():
