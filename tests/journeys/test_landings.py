@@ -34,6 +34,12 @@ def test_staff_land_on_their_boards_and_signed_in_home_is_their_home(server, ope
     assert nav_links(finance) == ["Rate card", "Payouts", "Finance"]
     assert_accessible(finance)
 
+    StaffFactory(username="ada", role="admin")
+    admin = open_page()
+    sign_in(admin, server.url, "ada")
+    assert path_of(admin) == "/ops/live/"
+    assert nav_links(admin) == ["Vetting", "Live queue", "Finance", "Admin"]
+
     visitor = open_page()
     visitor.goto(server.url + "/")
     expect(visitor.get_by_role("link", name="Apply to work with Shiftline")).to_be_visible()
