@@ -1,5 +1,13 @@
 def navigation(request):
-    """The role of the signed-in user, so the base template can show the right navigation."""
+    """The role of the signed-in user and, for a worker, their status (an applicant's navigation
+    offers only what they can use), so the base template shows the right navigation."""
     user = getattr(request, "user", None)
-    role = getattr(user, "role", None) if user is not None and user.is_authenticated else None
-    return {"nav_role": role}
+    if user is None or not user.is_authenticated:
+        return {"nav_role": None, "nav_worker_status": None}
+    role = getattr(user, "role", None)
+    status = None
+    if role == "worker":
+        # The worker profile through the user's one-to-one relation (the kernel imports no app).
+        profile = getattr(user, "worker", None)
+        status = getattr(profile, "status", None)
+    return {"nav_role": role, "nav_worker_status": status}

@@ -1,11 +1,7 @@
-"""The portal shell: landing page and logout (signing in: kernel/accounts/pages.py)."""
+"""The portal shell: logout. (Signing in: kernel/accounts/pages.py. `/` is workers.pages.landing:
+where each person starts depends on their role and worker status, which the kernel does not know.)"""
 
 from django.contrib.auth import views as auth_views
-from django.shortcuts import render
-
-
-def home(request):
-    return render(request, "home.html")
 
 
 class LogoutView(auth_views.LogoutView):

@@ -9,6 +9,7 @@ from marketplace.health import healthz
 from payouts import urls as payouts_urls
 from reports import urls as reports_urls
 from tickets import urls as tickets_urls
+from workers import pages as workers_pages
 from workers import urls as workers_urls
 from workers.api import MeView
 
@@ -30,7 +31,7 @@ urlpatterns = [
     # Any other path under /api/ answers the error shape in every mode (DEBUG's technical 404 too).
     re_path(r"^api/", json_not_found),
     path("admin/", admin.site.urls),
-    path("", pages.home, name="home"),
+    path("", workers_pages.landing, name="home"),
     *accounts_urls.urlpatterns,
     path("logout/", pages.LogoutView.as_view(), name="logout"),
     *workers_urls.urlpatterns,

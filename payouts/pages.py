@@ -30,7 +30,7 @@ from payouts.models import (
 from payouts.rate_card import rate_card_current, rate_card_update
 from payouts.runs import payout_run_start
 from payouts.stripe_connect import payout_account_onboarding_url
-from workers.models import PayoutAccountStatus, Worker
+from workers.models import PayoutAccountStatus, Worker, WorkerStatus
 
 OWED_KINDS = (AccountKind.WORKER_PENDING, AccountKind.WORKER_AVAILABLE, AccountKind.WORKER_IN_TRANSIT)
 
@@ -66,6 +66,8 @@ def _hold_reason(worker: Worker, balance: dict, minimum: int) -> str:
 @login_required
 def earnings(request):
     worker = _worker_or_403(request)
+    if worker.status in (WorkerStatus.APPLIED, WorkerStatus.REJECTED):
+        return redirect("worker-application-page")  # nothing earned before approval
     card = rate_card_current()
     balance = selectors.balance_for_worker(worker, card.currency)
     earnings_list = list(selectors.earnings_visible_to(request.user).select_related("ticket")[:100])

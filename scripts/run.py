@@ -10,6 +10,7 @@ is needed; with DATABASE_URL / REDIS_URL it uses those servers instead.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -67,12 +68,32 @@ def embedded_postgres_stop(server) -> None:
     print("Shiftline: PostgreSQL did not stop within 30 s.", flush=True)
 
 
+def demo_secret_key() -> str:
+    """A secret of this checkout's own, made once and kept in var/ (sessions survive a restart)."""
+    path = ROOT / "var" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     sandbox_port = os.environ.get("STRIPE_SANDBOX_PORT", str(int(port) + 4111))
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
-    env.setdefault("DEBUG", "true")
+    # The demo runs as production does (DEBUG off: styled error pages, never Django's debug page
+    # with every route), with WhiteNoise serving the static files. Only what plain http on this
+    # machine needs is relaxed: no HTTPS redirect, no secure-only cookies, no HSTS.
+    env.setdefault("DEBUG", "false")
+    if not env.get("SECRET_KEY"):
+        env["SECRET_KEY"] = demo_secret_key()
+    env.setdefault("SECURE_SSL_REDIRECT", "false")
+    env.setdefault("SESSION_COOKIE_SECURE", "false")
+    env.setdefault("CSRF_COOKIE_SECURE", "false")
+    env.setdefault("SECURE_HSTS_SECONDS", "0")
+    env.setdefault("SECURE_HSTS_PRELOAD", "false")
     env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     env.setdefault("RATELIMIT_ENABLE", "true")
     # The demo's staff sign in with a password only (API.md, "Running"); production requires 2FA.

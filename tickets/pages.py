@@ -2,9 +2,10 @@
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
-from workers.models import Skill
+from workers import selectors as worker_selectors
+from workers.models import Skill, WorkerStatus
 
 
 def chat(request):
@@ -14,9 +15,20 @@ def chat(request):
 
 @login_required
 def console(request):
-    if not request.user.is_worker and not request.user.is_ops:
+    """The worker console. Only an approved worker's socket is accepted: anyone else who applied is
+    sent to their application status, and staff see a note instead of a socket that would be refused."""
+    user = request.user
+    if not user.is_worker and not user.is_ops:
         raise PermissionDenied
-    return render(request, "tickets/console.html")
+    context: dict = {"is_worker": user.is_worker}
+    if user.is_worker:
+        worker = worker_selectors.worker_of(user)
+        if worker is None:
+            raise PermissionDenied
+        if worker.status != WorkerStatus.APPROVED:
+            return redirect("worker-application-page")
+        context.update(worker=worker, shift=worker_selectors.console_shift(worker_id=worker.pk))
+    return render(request, "tickets/console.html", context)
 
 
 @login_required

@@ -13,7 +13,7 @@ import pycountry
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, password_validation
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -25,9 +25,15 @@ from kernel.errors import DomainError
 from workers import selectors
 from workers.models import ClaimStatus, Skill, WorkerStatus
 from workers.services import accounts, claims, shifts, vetting
+from workers.templatetags.names import language_name
 
 LANGUAGE_CHOICES = sorted(
     ((lang.alpha_2, f"{lang.name} ({lang.alpha_2})") for lang in pycountry.languages if hasattr(lang, "alpha_2")),
+    key=lambda choice: choice[1],
+)
+# The apply page's language picker searches by name; the code is what is stored.
+APPLY_LANGUAGE_CHOICES = sorted(
+    ((lang.alpha_2, lang.name) for lang in pycountry.languages if hasattr(lang, "alpha_2")),
     key=lambda choice: choice[1],
 )
 COUNTRY_CHOICES = sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda choice: choice[1])
@@ -48,6 +54,20 @@ def worker_page(view: Callable) -> Callable:
         worker = selectors.worker_of(request.user)
         if worker is None:
             raise PermissionDenied
+        return view(request, worker, *args, **kwargs)
+
+    return wrapper
+
+
+def approved_worker_page(view: Callable) -> Callable:
+    """A page only an approved worker can use (the board, My shifts): anyone else who applied is
+    sent to their application status, which says what happens next."""
+
+    @worker_page
+    @wraps(view)
+    def wrapper(request, worker, *args, **kwargs):
+        if worker.status != WorkerStatus.APPROVED:
+            return redirect("worker-application-page")
         return view(request, worker, *args, **kwargs)
 
     return wrapper
@@ -74,6 +94,32 @@ def _show_domain_error(request, form: forms.Form | None, error: DomainError) -> 
         messages.error(request, error.detail)
 
 
+# --- Where each person starts -----------------------------------------------------------------
+
+
+def landing(request):
+    """`/`: the marketing page for visitors; a signed-in person goes to their own home."""
+    if request.user.is_authenticated:
+        target = selectors.home_path(request.user)
+        if target != "/":
+            return redirect(target)
+    return render(request, "home.html")
+
+
+@worker_page
+def application_status(request, worker):
+    """What happens next for someone who applied, and what a rejection or suspension means."""
+    if worker.status == WorkerStatus.APPROVED:
+        return redirect(selectors.home_path(request.user))
+    state = selectors.assessment_state(worker=worker)
+    return render(request, "workers/application.html", {
+        "worker": worker, "decision": selectors.latest_decision(worker_id=worker.pk),
+        "assessment_done": worker.assessment_taken_at is not None, "can_take": state["can_take"],
+        "next_attempt_at": state.get("next_attempt_at"), "last_attempt": state.get("last_attempt"),
+        "notices": selectors.notices_of(worker_id=worker.pk, limit=10),
+    })
+
+
 # --- Applying --------------------------------------------------------------------------------
 
 
@@ -82,15 +128,20 @@ class ApplyForm(forms.Form):
     email = forms.EmailField(max_length=254)
     username = forms.RegexField(r"^[\w.@+-]+\Z", max_length=150,
                                 error_messages={"invalid": "Use letters, digits and @ . + - _ only."})
-    password = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput)
+    password = forms.CharField(
+        max_length=128, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "aria-describedby": "id_password_help"}))
     country = forms.ChoiceField(choices=[("", "Choose your country")] + COUNTRY_CHOICES)
     timezone = forms.ChoiceField(choices=TIMEZONE_CHOICES, initial="UTC")
-    languages = forms.MultipleChoiceField(choices=LANGUAGE_CHOICES)
+    # Checkboxes, not a multi-select: no Ctrl-click; the page's script adds a search box.
+    languages = forms.MultipleChoiceField(choices=APPLY_LANGUAGE_CHOICES, widget=forms.CheckboxSelectMultiple)
     skills = forms.MultipleChoiceField(choices=[], required=False, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["skills"].choices = _skill_choices()
+        # What the password validators (settings.AUTH_PASSWORD_VALIDATORS) ask for, in their words.
+        self.fields["password"].help_text = " ".join(password_validation.password_validators_help_texts())
 
 
 def apply(request):
@@ -108,8 +159,8 @@ def apply(request):
             _show_domain_error(request, form, error)
         else:
             login(request, worker.user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, "Thank you! Your application is in. Take the short assessment next.")
-            return redirect("worker-assessment-page")
+            messages.success(request, "Thank you! Your application is in.")
+            return redirect("worker-application-page")
     return render(request, "workers/apply.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -129,7 +180,7 @@ def assessment(request, worker):
         else:
             messages.success(request, f"Thank you! You scored {attempt.score:.0f}%. Operations will review "
                                       "your application.")
-            return redirect("worker-profile-page")
+            return redirect("worker-application-page")
         state = selectors.assessment_state(worker=worker)
     return render(request, "workers/assessment.html", {"worker": worker, **state})
 
@@ -139,7 +190,8 @@ def profile(request, worker):
     return render(request, "workers/profile.html", {
         "worker": worker,
         "languages": worker.language_codes,
-        "skills": worker.skill_codes,
+        "skill_names": list(Skill.objects.filter(code__in=worker.skill_codes).order_by("name")
+                            .values_list("name", flat=True)),
         "priority": selectors.has_priority_access(worker),
         "settings": _priority_settings(),
         "notices": selectors.notices_of(worker_id=worker.pk, limit=10),
@@ -160,13 +212,14 @@ class BoardFilter(forms.Form):
     language = forms.ChoiceField(required=False, choices=[])
 
 
-@worker_page
+@approved_worker_page
 def shift_board(request, worker):
     """Shifts the worker may claim, in their own timezone, live seat counts over /ws/shifts/."""
     tz = zoneinfo.ZoneInfo(worker.timezone)
     own_languages = worker.language_codes
     board_filter = BoardFilter(request.GET or None)
-    board_filter.fields["language"].choices = [("", "All my languages")] + [(c, c) for c in own_languages]
+    board_filter.fields["language"].choices = [("", "All my languages")] + [
+        (code, language_name(code)) for code in own_languages]
     starts_from = starts_before = None
     language = None
     if board_filter.is_valid():
@@ -196,6 +249,15 @@ _ACTIONS = {
 }
 
 
+def _claim_confirmation(worker, claim) -> str:
+    """What a worker reads after claiming: which shift, in their timezone, and when to check in."""
+    tz = zoneinfo.ZoneInfo(worker.timezone)
+    starts, ends = claim.starts_at.astimezone(tz), claim.ends_at.astimezone(tz)
+    opens = starts - settings.SHIFTLINE["CHECK_IN_OPENS_BEFORE"]
+    return (f"You claimed the shift of {starts:%a %-d %b}, {starts:%H:%M}–{ends:%H:%M} ({worker.timezone}). "
+            f"It is on My shifts; check in there from {opens:%H:%M}.")
+
+
 @require_POST
 @worker_page
 def shift_action(request, worker, shift_id: int, action: str):
@@ -204,16 +266,18 @@ def shift_action(request, worker, shift_id: int, action: str):
         raise PermissionDenied
     service, done = _ACTIONS[action]
     try:
-        service(worker_id=worker.pk, shift_id=shift_id)
+        result = service(worker_id=worker.pk, shift_id=shift_id)
     except DomainError as error:
         messages.error(request, error.detail)
     else:
+        if action == "claim":
+            done = _claim_confirmation(worker, result)
         messages.success(request, done)
     target = request.POST.get("next", "")
     return redirect(target if target in ("/shifts/", "/my-shifts/") else "/shifts/")
 
 
-@worker_page
+@approved_worker_page
 def my_shifts(request, worker):
     now = timezone.now()
     claims = list(selectors.claims_of(worker_id=worker.pk, statuses=[ClaimStatus.ACTIVE], current=True))

@@ -31,6 +31,7 @@ from workers.models import (
     SEATS_TAKEN_SQL,
     AssessmentAttempt,
     AssessmentQuestion,
+    ClaimStatus,
     Shift,
     ShiftClaim,
     ShiftQuerySet,
@@ -290,3 +291,49 @@ def ops_shift_board(*, include_past: bool = False) -> QuerySet[Shift]:
 
 def shift_templates() -> QuerySet[ShiftTemplate]:
     return ShiftTemplate.objects.prefetch_related("skills", "shifts").order_by("weekday", "start_time", "pk")
+
+
+# --- Where each person starts ----------------------------------------------------------------
+
+def home_path(user) -> str:
+    """The page a signed-in person starts on: ops the live board, finance their dashboard, an
+    approved worker My shifts (the board when they hold no shift yet), anyone else who applied
+    their application status. Paths, not view imports: the pages live in apps above this one."""
+    if not getattr(user, "is_authenticated", False):
+        return "/"
+    if user.is_ops:
+        return "/ops/live/"
+    if user.is_finance:
+        return "/finance/dashboard/"
+    try:
+        worker = user.worker
+    except Worker.DoesNotExist:
+        return "/"
+    if worker.status != WorkerStatus.APPROVED:
+        return "/application/"
+    holds_shift = ShiftClaim.objects.filter(worker_id=worker.pk, status=ClaimStatus.ACTIVE,
+                                            ends_at__gt=timezone.now()).exists()
+    return "/my-shifts/" if holds_shift else "/shifts/"
+
+
+def latest_decision(*, worker_id: int) -> WorkerEvent | None:
+    """The worker's latest status change made by someone else (approve, reject, suspend), with
+    its reason, for their application status page."""
+    return (WorkerEvent.objects.filter(worker_id=worker_id)
+            .exclude(kind="applied").exclude(to_status="").order_by("-created_at", "-id").first())
+
+
+def console_shift(*, worker_id: int) -> dict:
+    """What the console tells a worker about when chats can reach them: the claim they are checked
+    into (`state` "running", or "early" when its shift starts later), else the next claim to check
+    into ("claimed"), else "none". Chats are routed only during a checked-in shift."""
+    now = timezone.now()
+    claims = list(ShiftClaim.objects.filter(worker_id=worker_id, status=ClaimStatus.ACTIVE, ends_at__gt=now)
+                  .order_by("starts_at", "pk")[:5])
+    checked_in = next((c for c in claims if c.checked_in_at is not None), None)
+    if checked_in is not None:
+        return {"state": "running" if checked_in.starts_at <= now else "early", "claim": checked_in}
+    if claims:
+        return {"state": "claimed", "claim": claims[0],
+                "check_in_from": claims[0].starts_at - settings.SHIFTLINE["CHECK_IN_OPENS_BEFORE"]}
+    return {"state": "none", "claim": None}

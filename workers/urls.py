@@ -36,6 +36,7 @@ api_urlpatterns: list = [
 urlpatterns: list = [
     path("apply/", pages.apply, name="worker-apply-page"),
     path("apply/assessment/", pages.assessment, name="worker-assessment-page"),
+    path("application/", pages.application_status, name="worker-application-page"),
     path("profile/", pages.profile, name="worker-profile-page"),
     path("shifts/", pages.shift_board, name="shift-board-page"),
     path("shifts/<int:shift_id>/<slug:action>/", pages.shift_action, name="shift-action-page"),

@@ -49,9 +49,14 @@
     return (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
   }
 
+  // Placeholders of canned responses, filled with the people's names (never the username), when
+  // the server does not answer them rendered.
   function fill(text, chat) {
-    return text.replace(/\{customer_name\}/g, chat.ticket.customer_name || "")
-      .replace(/\{worker_name\}/g, (document.querySelector(".who") || {}).firstChild ? document.querySelector(".who").firstChild.textContent.trim() : "")
+    var customer = chat.ticket.customer_name || "";
+    return text.replace(/\{customer_name\}/g, customer)
+      .replace(/\{customer_first_name\}/g, customer.split(/\s+/)[0] || "")
+      .replace(/\{worker_first_name\}/g, chatsBox.dataset.workerFirstName || "")
+      .replace(/\{worker_name\}/g, chatsBox.dataset.workerName || "")
       .replace(/\{ticket_id\}/g, String(chat.ticket.id));
   }
 
@@ -76,8 +81,11 @@
     var historyList = el("ul");
     history.appendChild(historyList);
     pane.appendChild(history);
-    chat.log = el("ol", { "class": "log", role: "log", "aria-label": "Messages of chat " + ticket.id });
-    pane.appendChild(chat.log);
+    var logRegion = el("div", { "class": "log-region", role: "log", tabindex: "0", "aria-label": "Messages of chat " + ticket.id });
+    chat.log = el("ol", { "class": "log" });
+    logRegion.appendChild(chat.log);
+    chat.region = logRegion;
+    pane.appendChild(logRegion);
     chat.typing = el("p", { "class": "typing", "aria-live": "off" });
     pane.appendChild(chat.typing);
 
@@ -93,8 +101,17 @@
     var cannedSelect = el("select", { "aria-label": "Canned response" });
     cannedSelect.appendChild(el("option", { value: "" }, "Canned response…"));
     canned.forEach(function (c, i) { cannedSelect.appendChild(el("option", { value: String(i) }, c.title)); });
+    // This chat's own list: where the server renders placeholders (`rendered`, with the
+    // customer's name for `?ticket=`), its text is used as is; otherwise they are filled here.
+    chat.canned = canned;
+    api("GET", "/api/v1/tickets/canned-responses/?ticket=" + ticket.id).then(function (res) {
+      if (res.status === 200 && res.body.results && res.body.results.length === canned.length) chat.canned = res.body.results;
+    });
     cannedSelect.addEventListener("change", function () {
-      if (cannedSelect.value !== "") text.value = fill(canned[Number(cannedSelect.value)].body, chat);
+      if (cannedSelect.value !== "") {
+        var item = chat.canned[Number(cannedSelect.value)];
+        text.value = typeof item.rendered === "string" ? item.rendered : fill(item.body, chat);
+      }
       cannedSelect.value = "";
       text.focus();
     });
@@ -135,7 +152,7 @@
     resolve.addEventListener("submit", function (event) {
       event.preventDefault();
       api("POST", "/api/v1/tickets/" + ticket.id + "/resolve/", { resolution: resolution.value, category: category.value })
-        .then(function (res) { if (res.status === 200) closeChat(ticket.id, "Resolved"); else alert(res.body.detail); });
+        .then(function (res) { if (res.status === 200) closeChat(ticket.id, "Resolved"); else showError(chat, res.body); });
     });
     actions.appendChild(resolve);
     var transfer = el("form", { "class": "transfer" });
@@ -150,7 +167,7 @@
     transfer.addEventListener("submit", function (event) {
       event.preventDefault();
       api("POST", "/api/v1/tickets/" + ticket.id + "/transfer/", { to_worker: target.value ? Number(target.value) : null, reason: reason.value })
-        .then(function (res) { if (res.status === 200) closeChat(ticket.id, "Transferred"); else alert(res.body.detail); });
+        .then(function (res) { if (res.status === 200) closeChat(ticket.id, "Transferred"); else showError(chat, res.body); });
     });
     actions.appendChild(transfer);
     actions.addEventListener("toggle", function () {
@@ -163,6 +180,9 @@
       });
     });
     pane.appendChild(actions);
+    // Refusals (already resolved, transfer target gone, ...) are said here, read out by screen readers.
+    chat.error = el("p", { "class": "chat-error", role: "alert" });
+    pane.appendChild(chat.error);
 
     pane.addEventListener("focusin", function () { chat.unread = 0; chat.badge.hidden = true; pane.classList.remove("alert"); });
     chat.pane = pane;
@@ -185,6 +205,12 @@
     return chat;
   }
 
+  function showError(chat, body) {
+    var fields = body && body.fields ? Object.keys(body.fields).map(function (k) { return body.fields[k].join(" "); }) : [];
+    chat.error.textContent = (body && body.detail ? body.detail : "That did not work; try again.") +
+      (fields.length ? " " + fields.join(" ") : "");
+  }
+
   function loadHistory(chat) {
     return api("GET", "/api/v1/tickets/" + chat.ticket.id + "/messages/?page_size=500&after=" + chat.lastSeq).then(function (res) {
       (res.body.results || []).forEach(function (m) { render(chat, m); });
@@ -199,7 +225,7 @@
     item.appendChild(el("span", { style: "position:absolute;left:-999px" }, (m.internal ? "Internal note" : m.sender) + ": "));
     item.appendChild(document.createTextNode(m.body));
     chat.log.appendChild(item);
-    chat.log.scrollTop = chat.log.scrollHeight;
+    chat.region.scrollTop = chat.region.scrollHeight;
     if (m.sender === "customer" && !chat.pane.contains(document.activeElement)) {
       chat.unread += 1;
       chat.badge.hidden = false;
@@ -223,10 +249,38 @@
     presence.textContent = "Online · chat #" + id + " " + why.toLowerCase();
   }
 
+  function stopWith(text, link, linkText) {
+    presence.textContent = "Offline"; presence.classList.remove("online"); presence.classList.add("offline");
+    var note = document.getElementById("shift-note");
+    note.textContent = text + " ";
+    note.classList.add("waiting");
+    if (link) note.appendChild(el("a", { href: link }, linkText));
+  }
+
+  // A socket that closes before it ever opened was refused (signed out, or no longer allowed to
+  // take chats) or the server is unreachable: ask the API which, instead of retrying blindly.
+  function refused() {
+    return api("GET", "/api/v1/workers/me/").then(function (res) {
+      if (res.status === 401 || res.status === 403) {
+        stopWith("You are signed out, so the console cannot connect.", "/login/?next=/console/", "Sign in again");
+        return true;
+      }
+      if (res.status === 200 && res.body.status !== "approved") {
+        stopWith("Your account cannot take chats right now (" + res.body.status + ").", "/application/", "See what this means");
+        return true;
+      }
+      return false;
+    }, function () { return false; });
+  }
+
   function connect() {
     var socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/agent/");
+    var opened = false;
     ws = socket;
-    socket.onopen = function () { retries = 0; presence.textContent = "Online"; presence.classList.add("online"); };
+    socket.onopen = function () {
+      opened = true; retries = 0; presence.textContent = "Online";
+      presence.classList.remove("offline"); presence.classList.add("online");
+    };
     socket.onmessage = function (event) {
       var data = JSON.parse(event.data);
       if (data.type === "ticket.assigned") openChat(data.ticket, true);
@@ -240,11 +294,34 @@
     };
     socket.onclose = function () {
       if (ws !== socket) return;
-      presence.textContent = "Disconnected, reconnecting…"; presence.classList.remove("online");
+      presence.classList.remove("online");
       retries += 1;
-      setTimeout(function () { Object.keys(chats).forEach(function (id) { loadHistory(chats[id]); }); connect(); },
-        Math.min(10000, 500 * Math.pow(2, retries)));
+      var delay = Math.min(10000, 500 * Math.pow(2, retries));
+      var retry = function () {
+        presence.textContent = "Disconnected, reconnecting…";
+        setTimeout(function () { Object.keys(chats).forEach(function (id) { loadHistory(chats[id]); }); connect(); }, delay);
+      };
+      if (opened) { retry(); return; }
+      refused().then(function (stop) {
+        if (stop) return;
+        if (retries >= 8) {
+          stopWith("The console cannot reach Shiftline. Check your connection, then", "/console/", "reload the console");
+          return;
+        }
+        retry();
+      });
     };
+  }
+
+  // Checked in before the shift starts: say when chats begin, and say it again when they do.
+  var note = document.getElementById("shift-note");
+  if (note && note.dataset.state === "early" && note.dataset.startsAt) {
+    var wait = new Date(note.dataset.startsAt).getTime() - Date.now();
+    setTimeout(function () {
+      note.textContent = "Your shift has started: new chats appear here as soon as they are assigned to you.";
+      note.classList.remove("waiting");
+      note.dataset.state = "running";
+    }, Math.max(0, Math.min(wait, 2147483000)));
   }
 
   api("GET", "/api/v1/tickets/canned-responses/").then(function (res) { canned = res.body.results || []; }).finally(connect);

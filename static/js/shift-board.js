@@ -1,15 +1,9 @@
-// Shift board: live seat counts over /ws/shifts/, and one-click claim/release through the API.
-// Without JavaScript the forms post to the page and the page reloads; this only enhances them.
+// Shift board: live seat counts over /ws/shifts/. Claim and release are plain forms that post to
+// the page, which answers with a confirmation naming the shift (the same with or without JavaScript).
 (function () {
   "use strict";
   const board = document.getElementById("shift-board");
   if (!board) return;
-  const status = document.getElementById("board-status");
-
-  function announce(text) {
-    if (status) status.textContent = text;
-  }
-
   function rowFor(shiftId) {
     return board.querySelector('tr[data-shift-id="' + shiftId + '"]');
   }
@@ -48,36 +42,6 @@
       setTimeout(function () { connect(next); }, delay || 1000);
     });
   }
-
-  async function submitThroughApi(form) {
-    const button = form.querySelector("button");
-    const token = form.querySelector('input[name="csrfmiddlewaretoken"]').value;
-    button.disabled = true;
-    try {
-      const response = await fetch(form.dataset.api, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "X-CSRFToken": token, "Accept": "application/json" },
-      });
-      const body = await response.json();
-      if (!response.ok) {
-        announce(body.detail || "That did not work.");
-        button.disabled = false;
-        return;
-      }
-      // Re-render the row's action from the server (claim ⇄ release).
-      window.location.reload();
-    } catch (error) {
-      form.submit();
-    }
-  }
-
-  board.addEventListener("submit", function (event) {
-    const form = event.target;
-    if (!form.dataset.api) return;
-    event.preventDefault();
-    submitThroughApi(form);
-  });
 
   if ("WebSocket" in window) connect(1000);
 })();

@@ -33,14 +33,25 @@
   function css() {
     var style = el("style");
     style.textContent = [
+      // The panel never outgrows the viewport: its header and its buttons stay in view and only the
+      // conversation (or the long part of a form) scrolls inside it.
       ".slw{font:15px/1.45 system-ui,sans-serif;color:#14213d;background:#fff;border:1px solid #dfe3ec;border-radius:12px;",
-      "display:flex;flex-direction:column;max-width:420px;width:100%;height:560px;overflow:hidden;box-shadow:0 8px 30px rgba(0,0,0,.12)}",
-      ".slw-floating{position:fixed;right:16px;bottom:80px;z-index:2147483000;width:min(420px,calc(100vw - 32px))}",
+      "display:flex;flex-direction:column;max-width:420px;width:100%;box-sizing:border-box;",
+      "height:min(600px,calc(100vh - 24px));height:min(600px,calc(100dvh - 24px));min-height:300px;overflow:hidden;box-shadow:0 8px 30px rgba(0,0,0,.12)}",
+      ".slw *{box-sizing:border-box}",
+      ".slw-floating{position:fixed;right:16px;bottom:80px;z-index:2147483000;width:min(420px,calc(100vw - 32px));",
+      "height:min(560px,calc(100vh - 96px));height:min(560px,calc(100dvh - 96px))}",
       ".slw-launch{position:fixed;right:16px;bottom:16px;z-index:2147483000;background:#1d4ed8;color:#fff;border:0;",
       "border-radius:999px;padding:.8rem 1.2rem;font:600 15px system-ui,sans-serif;min-height:44px;cursor:pointer}",
-      ".slw header{background:#1d4ed8;color:#fff;padding:.7rem 1rem;font-weight:600}",
-      ".slw-body{flex:1;overflow:auto;padding:.75rem 1rem}",
+      ".slw header{background:#1d4ed8;color:#fff;padding:.7rem 1rem;font-weight:600;flex:none}",
+      ".slw-body{flex:1 1 auto;min-height:0;overflow:auto;padding:.75rem 1rem}",
       ".slw form{display:grid;gap:.35rem}.slw label{font-weight:600;margin-top:.35rem}",
+      ".slw-prechat{flex:1 1 auto;min-height:0;display:flex!important;flex-direction:column}",
+      ".slw-fields{flex:1 1 auto;min-height:0;overflow:auto;padding:.25rem 1rem .75rem;display:grid;gap:.35rem;align-content:start}",
+      ".slw-bar{flex:none;padding:.6rem 1rem;border-top:1px solid #dfe3ec;background:#fff}.slw-bar button{width:100%}",
+      ".slw-rating{flex:none;padding:.6rem 1rem;border-top:1px solid #dfe3ec;max-height:60%;overflow:auto}",
+      ".slw-rating .slw-actions{display:flex;gap:.5rem;flex-wrap:wrap;margin-top:.4rem}",
+      ".slw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
       ".slw input,.slw select,.slw textarea{font:inherit;padding:.5rem;border:1px solid #b8bfcc;border-radius:8px;width:100%;box-sizing:border-box}",
       ".slw button{background:#1d4ed8;color:#fff;border:0;border-radius:8px;padding:.55rem 1rem;font:inherit;font-weight:600;min-height:44px;cursor:pointer}",
       ".slw-log{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.4rem}",
@@ -48,9 +59,13 @@
       ".slw-customer{align-self:flex-end;background:#e8eefc}.slw-worker{align-self:flex-start;background:#f1f3f7}",
       ".slw-system{align-self:center;color:#5b6477;font-size:.9em}.slw-pending{opacity:.6}",
       ".slw-notice{background:#fff4e0;color:#6b3f00;border-radius:8px;padding:.5rem .7rem;margin:.4rem 0}",
-      ".slw-status{color:#5b6477;font-size:.9em;min-height:1.3em;padding:0 1rem}",
-      ".slw-compose{display:flex;gap:.4rem;padding:.6rem;border-top:1px solid #dfe3ec}.slw-compose textarea{resize:none;height:44px}",
-      ".slw-rating fieldset{border:0;padding:0;margin:0;display:flex;gap:.6rem;flex-wrap:wrap}"
+      ".slw-status{color:#5b6477;font-size:.9em;min-height:1.3em;padding:0 1rem;margin:.2rem 0;flex:none}",
+      ".slw-status:empty{display:none}",
+      ".slw-compose{display:flex;gap:.4rem;padding:.6rem;border-top:1px solid #dfe3ec;flex:none}.slw-compose textarea{resize:none;height:44px;min-width:0;flex:1}",
+      ".slw-rating fieldset{border:0;padding:0;margin:0;display:flex;gap:.6rem;flex-wrap:wrap}",
+      ".slw-rating legend{font-weight:600;margin-bottom:.3rem}.slw-rating fieldset label{font-weight:400;margin:0;display:flex;align-items:center;gap:.25rem;min-height:44px}",
+      ".slw-rating fieldset input{width:auto}",
+      ".slw-quiet{background:#fff!important;color:#1d4ed8!important;border:1px solid #1d4ed8!important}"
     ].join("");
     document.head.appendChild(style);
   }
@@ -61,9 +76,11 @@
   function build(container) {
     root = el("section", { "class": "slw" + (container ? "" : " slw-floating"), "aria-label": "Chat with support" });
     root.appendChild(el("header", {}, "Chat with us"));
-    body = el("div", { "class": "slw-body" });
+    // The conversation scrolls inside the panel, so it is a focusable region (keyboard scrolling);
+    // the list inside keeps its list semantics, the region announces new messages.
+    body = el("div", { "class": "slw-body", tabindex: "0", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
     noticeBox = el("div", { "aria-live": "polite" });
-    log = el("ol", { "class": "slw-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+    log = el("ol", { "class": "slw-log" });
     body.appendChild(noticeBox);
     body.appendChild(log);
     statusLine = el("p", { "class": "slw-status", role: "status", "aria-live": "polite" });
@@ -85,13 +102,15 @@
   }
 
   function preChatForm() {
-    var form = el("form", { "class": "slw-prechat", novalidate: "" });
+    var form = el("form", { "class": "slw-prechat", novalidate: "", "aria-label": "Start a chat" });
+    var fields = el("div", { "class": "slw-fields" });
+    form.appendChild(fields);
     function field(id, label, control) {
-      form.appendChild(el("label", { "for": id }, label));
+      fields.appendChild(el("label", { "for": id }, label));
       control.id = id;
       control.name = id.replace("slw-", "");
       control.required = true;
-      form.appendChild(control);
+      fields.appendChild(control);
       return control;
     }
     field("slw-name", "Your name", el("input", { autocomplete: "name", maxlength: "200" }));
@@ -104,8 +123,10 @@
     topics.forEach(function (t) { topic.appendChild(el("option", { value: t }, t.charAt(0).toUpperCase() + t.slice(1))); });
     field("slw-message", "How can we help?", el("textarea", { rows: "3", maxlength: "4000" }));
     var error = el("p", { "class": "slw-notice", role: "alert", hidden: "" });
-    form.appendChild(error);
-    form.appendChild(el("button", { type: "submit" }, "Start chat"));
+    fields.appendChild(error);
+    var bar = el("div", { "class": "slw-bar" });
+    bar.appendChild(el("button", { type: "submit" }, "Start chat"));
+    form.appendChild(bar);
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var data = {};
@@ -117,11 +138,16 @@
       api("POST", "/api/v1/tickets/", data).then(function (res) {
         if (res.status !== 201) {
           error.hidden = false;
+          var names = { name: "your name", email: "your email address", language: "the language", topic: "the topic",
+            message: "your question" };
           error.textContent = res.body.code === "rate_limited" ? "Too many chats opened; try again in a minute."
-            : "Please check: " + Object.keys(res.body.fields || {}).join(", ");
+            : res.body.fields ? "Please check " + Object.keys(res.body.fields).map(function (k) { return names[k] || k; }).join(", ") + "."
+            : "We could not start the chat; please try again.";
+          error.scrollIntoView({ block: "nearest" });
           return;
         }
         form.remove();
+        body.hidden = false;
         start(res.body.id, res.body.token, 0, res.body.status);
         if (res.body.status === "queued") {
           if (!res.body.agents_online) notice("We are offline right now. Leave a message and we will answer here.");
@@ -129,13 +155,14 @@
         }
       });
     });
-    body.insertBefore(form, log);
-    form.elements.name.focus();
+    body.hidden = true;
+    root.insertBefore(form, body);
+    form.elements.name.focus({ preventScroll: true });
   }
 
   function composer() {
     compose = el("form", { "class": "slw-compose" });
-    var label = el("label", { "for": "slw-input", "class": "slw-visually-hidden", style: "position:absolute;left:-999px" }, "Message");
+    var label = el("label", { "for": "slw-input", "class": "slw-sr" }, "Message");
     input = el("textarea", { id: "slw-input", maxlength: "4000", placeholder: "Write a message…" });
     compose.appendChild(label);
     compose.appendChild(input);
@@ -172,7 +199,7 @@
     }
     var who = message.sender === "customer" ? "You" : message.sender === "worker" ? "Agent" : "Shiftline";
     var item = el("li", { "class": "slw-msg slw-" + message.sender, "data-seq": String(message.seq) });
-    item.appendChild(el("span", { "class": "slw-visually-hidden", style: "position:absolute;left:-999px" }, who + ": "));
+    item.appendChild(el("span", { "class": "slw-sr" }, who + ": "));
     item.appendChild(document.createTextNode(message.body));
     log.appendChild(item);
     body.scrollTop = body.scrollHeight;
@@ -280,9 +307,13 @@
 
   function resolved() {
     statusLine.textContent = "";
-    notice("Your case has been resolved. Thank you for contacting us.");
-    if (body.querySelector(".slw-rating")) return;
-    var form = el("form", { "class": "slw-rating" });
+    typingLine.textContent = "";
+    notice("");
+    if (compose) { compose.remove(); compose = null; input = null; }
+    if (root.querySelector(".slw-rating")) return;
+    // Said in the footer, which stays in view however long the conversation was.
+    var form = el("form", { "class": "slw-rating", "aria-label": "Rate this chat" });
+    form.appendChild(el("p", { "class": "slw-notice", role: "status" }, "Your case has been resolved. Thank you for contacting us."));
     var set = el("fieldset");
     set.appendChild(el("legend", {}, "How did we do? (1 = poor, 5 = great)"));
     for (var i = 1; i <= 5; i++) {
@@ -295,31 +326,50 @@
     form.appendChild(set);
     form.appendChild(el("label", { "for": "slw-comment" }, "Comment (optional)"));
     form.appendChild(el("textarea", { id: "slw-comment", name: "comment", rows: "2", maxlength: "2000" }));
-    form.appendChild(el("button", { type: "submit" }, "Send rating"));
-    var reopen = el("button", { type: "button", "class": "slw-reopen" }, "Reopen this chat");
-    form.appendChild(reopen);
+    var buttons = el("div", { "class": "slw-actions" });
+    buttons.appendChild(el("button", { type: "submit" }, "Send rating"));
+    var reopen = el("button", { type: "button", "class": "slw-reopen slw-quiet" }, "Reopen this chat");
+    buttons.appendChild(reopen);
+    form.appendChild(buttons);
+    var ratingError = el("p", { "class": "slw-notice", role: "alert", hidden: "" });
+    form.appendChild(ratingError);
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var score = form.querySelector("input[name=score]:checked");
-      if (!score) return;
+      if (!score) { ratingError.hidden = false; ratingError.textContent = "Choose a score from 1 to 5."; return; }
       api("POST", "/api/v1/tickets/" + state.ticket + "/rating/", { score: Number(score.value), comment: form.elements.comment.value })
         .then(function (res) {
-          if (res.status === 201) { set.disabled = true; notice("Thanks for your rating!"); form.querySelector("button[type=submit]").remove(); }
+          if (res.status === 201) {
+            form.remove();
+            var after = el("div", { "class": "slw-rating" });
+            after.appendChild(el("p", { "class": "slw-notice", role: "status" }, "Thanks for your rating!"));
+            var again = el("button", { type: "button", "class": "slw-reopen slw-quiet" }, "Reopen this chat");
+            again.addEventListener("click", reopenChat);
+            after.appendChild(again);
+            root.appendChild(after);
+          } else {
+            ratingError.hidden = false;
+            ratingError.textContent = res.body.detail || "We could not save your rating; please try again.";
+          }
         });
     });
-    reopen.addEventListener("click", function () {
-      api("POST", "/api/v1/tickets/" + state.ticket + "/reopen/").then(function (res) {
-        if (res.status === 200) {
-          form.remove();
-          notice("");
-          statusLine.textContent = res.body.status === "assigned" ? "You are chatting with an agent." : "";
-          showPosition(res.body.queue_position || 0);
-        } else {
-          notice(res.body.detail || "This chat can no longer be reopened.");
-        }
-      });
+    reopen.addEventListener("click", reopenChat);
+    root.appendChild(form);
+  }
+
+  function reopenChat() {
+    api("POST", "/api/v1/tickets/" + state.ticket + "/reopen/").then(function (res) {
+      if (res.status === 200) {
+        var footer = root.querySelector(".slw-rating");
+        if (footer) footer.remove();
+        notice("");
+        if (!compose) composer();
+        statusLine.textContent = res.body.status === "assigned" ? "You are chatting with an agent." : "";
+        showPosition(res.body.queue_position || 0);
+      } else {
+        notice(res.body.detail || "This chat can no longer be reopened.");
+      }
     });
-    body.appendChild(form);
   }
 
   function save() {
@@ -331,7 +381,7 @@
   function start(ticket, token, lastSeq, status) {
     state.ticket = ticket; state.token = token; state.lastSeq = 0; state.status = status;
     save();
-    composer();
+    if (status !== "resolved") composer();
     connect();
     if (status === "resolved") resolved();
   }

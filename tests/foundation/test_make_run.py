@@ -135,6 +135,11 @@ def test_make_run_chat_resolve_rate_and_payout_on_embedded_postgres(clean_copy, 
         assert health.json()["checks"] == {"database": "ok", "channel_layer": "ok", "broker": "ok"}
         assert "ana, ben, chloe / shiftline-worker" in run.log()
         assert _postgres_processes(tmp_path / "var" / "postgres"), "no embedded PostgreSQL server is running"
+        # The demo runs with DEBUG off: a wrong address gets our page, never Django's debug page.
+        missing = httpx.get(f"{base}/no-such-page/", timeout=10)
+        assert missing.status_code == 404
+        assert "We cannot find that page" in missing.text and "URLconf" not in missing.text
+        assert httpx.get(f"{base}/static/css/shiftline.css", timeout=10).status_code == 200
 
         # Finance: pay out as soon as a case is resolved (no hold), from one cent up.
         finance = _token(base, "finance", "shiftline-finance")

@@ -91,6 +91,18 @@ def test_apply_password_similar_to_username_refused(api_client, db):
     assert list(response.json()["fields"]) == ["password"]
 
 
+def test_apply_api_refuses_a_weak_password_the_validators_name(api_client, db):
+    """Eight characters with the name in it passed Django's default minimum; ten are needed now."""
+    response = api_client.post(URL, application(username="dana", full_name="Dana Reyes", password="dana1234"),
+                               format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert body["fields"] == {"password": ["This password is too short. It must contain at least 10 characters."]}
+    assert not User.objects.exists()
+
+
 def test_apply_reports_every_bad_field_at_once(api_client, db):
     response = api_client.post(URL, application(country="XX", timezone="Nowhere", languages=["xx"]), format="json")
 

@@ -32,9 +32,11 @@ def test_apply_page_creates_applicant_and_signs_in(client):
     })
 
     assert response.status_code == 302
-    assert response["Location"] == "/apply/assessment/"
+    assert response["Location"] == "/application/"  # what happens next, the assessment first
     worker = Worker.objects.get(user__username="bea")
     assert worker.status == "applied"
+    status_page = client.get("/application/").content.decode()
+    assert "Take the assessment" in status_page
     assert client.get("/apply/assessment/").status_code == 200
 
 
@@ -128,7 +130,9 @@ def test_ops_shift_page_publishes_and_cancels(browser_for, ops_user):
 def test_profile_and_assessment_pages(browser_for, worker_factory):
     applicant = worker_factory(status="applied")
     client = browser_for(applicant.user)
-    assert "Reliability" in client.get("/profile/").content.decode()
+    profile = client.get("/profile/").content.decode()
+    assert "Reliability" not in profile and "Quality" not in profile  # no scores before approval
+    assert "what happens next" in profile
     page = client.get("/apply/assessment/").content.decode()
     assert page.count('type="radio"') == 5 * 4
 
