@@ -25,7 +25,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from payouts.models import Earning, Payout
-from payouts.templatetags.money import money
+from kernel.presentation.formatting import money_text as money
 from workers.models import Worker
 
 FONT, FONT_BOLD = "ShiftlineVera", "ShiftlineVera-Bold"
