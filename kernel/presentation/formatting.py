@@ -44,7 +44,7 @@ def money_input_text(amount: int, currency: str) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
-_AMOUNT = re.compile(r"^\s*(\d{1,12})(?:[.,](\d{1,2}))?\s*$")
+_AMOUNT = re.compile(r"^\s*(\d{1,12})(?:[.,](\d+))?\s*$")
 
 
 def money_parse(text: str, currency: str) -> int:
