@@ -17,8 +17,8 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kernel.errors import DomainError
-from payouts import selectors
 from kernel.presentation.formatting import money_parse, money_text
+from payouts import selectors
 from payouts.api import RateCardInput
 from payouts.models import (
     AccountKind,

@@ -15,8 +15,8 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import StrEnum
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any, cast
 from uuid import uuid4
 

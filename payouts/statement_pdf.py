@@ -24,8 +24,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from payouts.models import Earning, Payout
 from kernel.presentation.formatting import money_text as money
+from payouts.models import Earning, Payout
 from workers.models import Worker
 
 FONT, FONT_BOLD = "ShiftlineVera", "ShiftlineVera-Bold"
