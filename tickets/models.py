@@ -153,9 +153,9 @@ class RoutingLock(models.Model):
 
 
 class CannedResponse(models.Model):
-    """A reply template for the worker console; ops manage them in the admin.
+    """A reply template for the worker console; ops manage them on /ops/canned-responses/.
 
-    Placeholders: `{customer_name}`, `{worker_name}`, `{ticket_id}`.
+    Placeholders and their rendering: `tickets.canned_responses`.
     """
 
     title = models.CharField(max_length=100)

@@ -21,4 +21,9 @@ urlpatterns: list = [
     path("chat/", pages.chat, name="chat"),
     path("console/", pages.console, name="console"),
     path("ops/live/", pages.ops_live, name="ops-live"),
+    path("ops/canned-responses/", pages.ops_canned_responses, name="ops-canned-responses"),
+    path("ops/canned-responses/<int:response_id>/edit/", pages.ops_canned_response_edit,
+         name="ops-canned-response-edit"),
+    path("ops/canned-responses/<int:response_id>/delete/", pages.ops_canned_response_delete,
+         name="ops-canned-response-delete"),
 ]
