@@ -71,7 +71,8 @@ def test_ops_create_edit_and_delete_on_their_page(db):
 def test_workers_and_other_roles_cannot_open_the_page(db):
     worker = WorkerFactory()
     assert _login(worker.user).get("/ops/canned-responses/").status_code == 403
-    assert _login(StaffFactory(role="finance")).post("/ops/canned-responses/", {"title": "x", "body": "y"}).status_code == 403
+    finance = _login(StaffFactory(role="finance"))
+    assert finance.post("/ops/canned-responses/", {"title": "x", "body": "y"}).status_code == 403
     assert not CannedResponse.objects.exists()
 
 
