@@ -54,8 +54,14 @@ def _shift_fields_check(*, starts_at: dt.datetime, ends_at: dt.datetime, capacit
     if starts_at < now - settings.SHIFTLINE["SHIFT_START_GRACE"]:
         fields["starts_at"] = ["A shift may start at most 5 minutes in the past."]
     length = ends_at - starts_at
-    if length < settings.SHIFTLINE["SHIFT_MIN_LENGTH"] or length > settings.SHIFTLINE["SHIFT_MAX_LENGTH"]:
-        fields["ends_at"] = ["A shift lasts from 15 minutes to 12 hours."]
+    if length <= dt.timedelta(0):
+        fields["ends_at"] = ["The end is before the start: a shift must end after it starts."
+                             if length < dt.timedelta(0) else "The end is the same as the start: a shift "
+                             "must end after it starts."]
+    elif length < settings.SHIFTLINE["SHIFT_MIN_LENGTH"]:
+        fields["ends_at"] = ["This shift is too short: a shift lasts at least 15 minutes."]
+    elif length > settings.SHIFTLINE["SHIFT_MAX_LENGTH"]:
+        fields["ends_at"] = ["This shift is too long: a shift lasts at most 12 hours."]
     if not 1 <= capacity <= 1000:
         fields["capacity"] = ["Capacity is from 1 to 1000 seats."]
     if (error := language_error(language)) is not None:
