@@ -3,6 +3,8 @@ cookie `static/js/viewer-timezone.js` sets), else UTC. The API is left alone (IS
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from django.utils import timezone
 
 from kernel.presentation.formatting import timezone_or_utc
@@ -14,7 +16,7 @@ def viewer_timezone_name(request) -> str:
     """The IANA name of the zone the signed-in viewer reads times in."""
     user = getattr(request, "user", None)
     worker = getattr(user, "worker", None) if user is not None and user.is_authenticated else None
-    name = getattr(worker, "timezone", "") or request.COOKIES.get(TIMEZONE_COOKIE, "")
+    name = getattr(worker, "timezone", "") or unquote(request.COOKIES.get(TIMEZONE_COOKIE, ""))
     return str(getattr(timezone_or_utc(name), "key", "UTC"))
 
 

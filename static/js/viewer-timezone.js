@@ -6,6 +6,6 @@ const script = document.querySelector("script[data-rendered-zone]");
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 if (zone) {
   const had = document.cookie.split("; ").some((c) => c.startsWith("tz="));
-  document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; SameSite=Lax`;
+  document.cookie = `tz=${zone}; path=/; max-age=31536000; SameSite=Lax`;  // IANA names are cookie-safe
   if (!had && script && script.dataset.renderedZone !== zone) window.location.reload();
 }
