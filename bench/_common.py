@@ -59,7 +59,7 @@ class Server:
         (ROOT / "var").mkdir(exist_ok=True)
         self.log = open(ROOT / "var" / f"bench-server-{self.port}.log", "wb")  # noqa: SIM115
         command = [sys.executable, "-m", "uvicorn", *args, "--host", "127.0.0.1", "--port", str(self.port),
-                   "--no-access-log", "--lifespan", "off", "--log-level", "warning", "--ws", ws,
+                   "--no-access-log", "--no-proxy-headers", "--lifespan", "off", "--log-level", "warning", "--ws", ws,
                    "--ws-per-message-deflate", "true" if deflate else "false"]
         if workers > 1:
             command += ["--workers", str(workers)]

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "kernel.outbox",
+    "kernel.audit",
     # Money and time formatting, the viewer's timezone: template tags every app's pages load.
     "kernel.presentation",
     "demo",
@@ -227,7 +228,11 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Django REST framework --------------------------------------------------------------------
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+# How many proxies in front of Shiftline append to X-Forwarded-For (0: the header is ignored). Rate
+# limits, lockout and the audit trail all take the client address from kernel/net.py's rule.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 REST_FRAMEWORK = {
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous request gets 401 with a WWW-Authenticate header.
         "kernel.drf.TokenAuthentication",

@@ -101,6 +101,8 @@ def main() -> int:
                                             "--webhook-url", f"{web}/api/v1/payouts/stripe/webhook/"]))
     commands += [
         ("web", [PY, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1", "--port", port,
+                 # The client address is ours to decide (TRUSTED_PROXY_COUNT), not uvicorn's.
+                 "--no-proxy-headers",
                  # Measured in bench/chat.py: half the memory per idle socket of the defaults.
                  "--ws", "websockets-sansio", "--ws-per-message-deflate", "false"]),
         ("worker", [PY, "-m", "celery", "-A", "marketplace", "worker", "--loglevel", "WARNING", "--concurrency", "2"]),

@@ -110,7 +110,7 @@ class AsgiServer(Process):
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         super().__init__(
             [sys.executable, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--lifespan", "off",
+             "--port", str(self.port), "--no-access-log", "--lifespan", "off", "--no-proxy-headers",
              "--ws", "websockets-sansio", "--ws-per-message-deflate", "false"],
             server_env(**env_overrides),
             "asgi",

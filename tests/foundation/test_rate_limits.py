@@ -68,13 +68,25 @@ def test_a_burst_lets_exactly_the_limit_through_per_user(asgi_server_factory):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_burst_lets_exactly_the_limit_through_per_ip(asgi_server_factory):
-    server = asgi_server_factory(RATELIMIT_ENABLE="true")
+    """Behind one trusted proxy, the client is the last X-Forwarded-For hop."""
+    server = asgi_server_factory(RATELIMIT_ENABLE="true", TRUSTED_PROXY_COUNT="1")
 
     burst = _burst([_sign_in(server, "203.0.113.7") for _ in range(14)])
     other_address = _burst([_sign_in(server, "198.51.100.20") for _ in range(11)])
 
     assert burst == [400] * 10 + [429] * 4  # auth_token: 10/min per client IP
     assert other_address == [400] * 10 + [429]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forged_forwarded_for_does_not_buy_more_attempts(asgi_server_factory):
+    """With no trusted proxy (the default) the header is ignored: a fresh address each time is
+    still the same client."""
+    server = asgi_server_factory(RATELIMIT_ENABLE="true")
+
+    statuses = _burst([_sign_in(server, f"203.0.113.{n}") for n in range(14)])
+
+    assert statuses == [400] * 10 + [429] * 4
 
 
 @pytest.mark.django_db(transaction=True)
