@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -194,7 +195,7 @@ class Shift(models.Model):
     rate_multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
     max_rate_multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
     status = models.CharField(max_length=16, choices=ShiftStatus.choices, default=ShiftStatus.PUBLISHED)
-    published_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(default=timezone.now)  # shift_create(at=...) writes history
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -293,7 +294,7 @@ class ShiftEvent(models.Model):
     )
     kind = models.CharField(max_length=40)
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]

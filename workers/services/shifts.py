@@ -79,22 +79,24 @@ def _shift_fields_check(*, starts_at: dt.datetime, ends_at: dt.datetime, capacit
 @transaction.atomic
 def shift_create(*, actor: User, starts_at: dt.datetime, ends_at: dt.datetime, capacity: int, language: str,
                  skills: list[str], rate_multiplier: Decimal = Decimal("1.00"),
-                 max_rate_multiplier: Decimal | None = None) -> Shift:
-    """Publish a shift with no seats taken. `max_rate_multiplier` caps surge (default: no surge)."""
+                 max_rate_multiplier: Decimal | None = None, at: dt.datetime | None = None) -> Shift:
+    """Publish a shift with no seats taken. `max_rate_multiplier` caps surge (default: no surge).
+    `at` (default now) is when it is published, for history written through this path."""
+    now = at or timezone.now()
     language = language.strip().lower()
     skills = unique_codes(skills, lower=True)
     if max_rate_multiplier is None:
         max_rate_multiplier = rate_multiplier
     fields = _shift_fields_check(starts_at=starts_at, ends_at=ends_at, capacity=capacity, language=language,
                                  skills=skills, rate_multiplier=rate_multiplier,
-                                 max_rate_multiplier=max_rate_multiplier, now=timezone.now())
+                                 max_rate_multiplier=max_rate_multiplier, now=now)
     if fields:
         raise InvalidInput("Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields=fields)
     shift = Shift.objects.create(starts_at=starts_at, ends_at=ends_at, capacity=capacity, language=language,
                                  rate_multiplier=rate_multiplier, max_rate_multiplier=max_rate_multiplier,
-                                 created_by=actor)
+                                 created_by=actor, published_at=now)
     shift.skills.set(skills)  # type: ignore[arg-type]  # Skill's pk is its code; the stubs take int pks only
-    ShiftEvent.objects.create(shift=shift, actor=actor, kind="created", data={
+    ShiftEvent.objects.create(shift=shift, actor=actor, kind="created", created_at=now, data={
         "rate_multiplier": str(rate_multiplier), "max_rate_multiplier": str(max_rate_multiplier)})
     return shift
 
