@@ -229,8 +229,9 @@ class Command(BaseCommand):
         worker.refresh_from_db()
         if worker.payout_account_status != "ready":
             public = "http://127.0.0.1:8000"
-            link = payout_account_onboarding_url(worker=worker, refresh_url=f"{public}/earnings/payout-account/refresh/",
-                                                 return_url=f"{public}/earnings/?onboarding=returned")
+            link = payout_account_onboarding_url(
+                worker=worker, refresh_url=f"{public}/earnings/payout-account/refresh/",
+                return_url=f"{public}/earnings/?onboarding=returned")
             httpx.get(link, timeout=10)  # opening the link completes onboarding at the sandbox
             worker.refresh_from_db()
             account = account_retrieve(worker.stripe_account_id)
@@ -249,8 +250,9 @@ class Command(BaseCommand):
                                             ends_at__gt=now, checked_in_at__isnull=False).exists()
         if not running:
             published = now - dt.timedelta(minutes=35)
-            shift = shift_create(actor=ops, starts_at=now - dt.timedelta(minutes=30), ends_at=now + dt.timedelta(hours=6),
-                                 capacity=5, language="en", skills=topics, at=published)
+            shift = shift_create(actor=ops, starts_at=now - dt.timedelta(minutes=30),
+                                 ends_at=now + dt.timedelta(hours=6), capacity=5, language="en", skills=topics,
+                                 at=published)
             for worker in workers[:2]:
                 shift_claim(worker_id=worker.pk, shift_id=shift.pk, at=published + dt.timedelta(minutes=1))
                 shift_check_in(worker_id=worker.pk, shift_id=shift.pk, at=now - dt.timedelta(minutes=25))
