@@ -616,18 +616,18 @@ def ticket_route(*, notify_positions: bool = True, at: dt.datetime | None = None
 # told once it has committed.
 
 
-def agent_presence_connect(*, worker_id: int) -> bool:
+def agent_presence_connect(*, worker_id: int, at: dt.datetime | None = None) -> bool:
     """An agent socket opened (`workers.presence.presence_connect`): False when the worker is not
     approved (nothing counted); otherwise the board shows the worker online."""
-    if not presence_connect(worker_id=worker_id):
+    if not presence_connect(worker_id=worker_id, at=at):
         return False
     events.live_board_changed()
     return True
 
 
-def agent_presence_disconnect(*, worker_id: int) -> None:
+def agent_presence_disconnect(*, worker_id: int, at: dt.datetime | None = None) -> None:
     """An agent socket closed; the board shows the grace period when it was the worker's last."""
-    presence_disconnect(worker_id=worker_id)
+    presence_disconnect(worker_id=worker_id, at=at)
     events.live_board_changed()
 
 

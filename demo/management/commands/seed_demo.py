@@ -140,15 +140,16 @@ class Command(BaseCommand):
         rng = random.Random(13)
         topics = list(Skill.objects.filter(active=True).values_list("code", flat=True))
         today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        for worker in workers:  # consoles "open" while the history is written, so routing finds them
-            agent_presence_connect(worker_id=worker.pk)
+        first = today - dt.timedelta(days=HISTORY_DAYS) + dt.timedelta(hours=7)
+        for worker in workers:  # consoles open while the history happens, so routing finds them
+            agent_presence_connect(worker_id=worker.pk, at=first)
         try:
             for days_ago in range(HISTORY_DAYS, 0, -1):
                 start = today - dt.timedelta(days=days_ago) + dt.timedelta(hours=8)
                 self._history_day(ops=ops, workers=workers, start=start, rng=rng, topics=topics, days_ago=days_ago)
         finally:
-            for worker in workers:
-                agent_presence_disconnect(worker_id=worker.pk)
+            for worker in workers:  # closed at the end of the last day: nobody is in a grace period now
+                agent_presence_disconnect(worker_id=worker.pk, at=today - dt.timedelta(hours=7))
         for claim_id in ShiftClaim.objects.filter(status=ClaimStatus.ACTIVE, ends_at__lte=timezone.now()) \
                 .values_list("pk", flat=True):
             claim_complete_at_end(claim_id=claim_id)  # what the beat does at each shift's end
