@@ -108,12 +108,12 @@ def prepare_data(conversations: int, workers: int) -> list[dict]:
     import django
 
     django.setup()
-    from django.db import connection
+    from django.db import connection, transaction
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
     from tickets.models import Ticket
-    from workers.models import Shift, ShiftClaim, User, Worker, WorkerLanguage
+    from workers.models import Shift, ShiftClaim, ShiftSeat, User, Worker, WorkerLanguage
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE workers_user, workers_shift, tickets_ticket, outbox_outboxevent "
@@ -131,10 +131,16 @@ def prepare_data(conversations: int, workers: int) -> list[dict]:
     for start in range(0, workers, 1000):
         chunk = people[start:start + 1000]
         shift = Shift.objects.create(starts_at=now - dt.timedelta(minutes=10), ends_at=now + dt.timedelta(hours=3),
-                                     capacity=len(chunk), seats_taken=len(chunk), language="en")
-        claims += ShiftClaim.objects.bulk_create([
-            ShiftClaim(shift=shift, worker=w, rate_multiplier=1, starts_at=shift.starts_at, ends_at=shift.ends_at,
-                       checked_in_at=now) for w in chunk])
+                                     capacity=len(chunk), language="en")
+        seats = list(ShiftSeat.objects.filter(shift=shift).order_by("pk"))
+        with transaction.atomic():  # each claim and its seat name each other (checked at commit)
+            made = ShiftClaim.objects.bulk_create([
+                ShiftClaim(shift=shift, worker=w, rate_multiplier=1, starts_at=shift.starts_at, ends_at=shift.ends_at,
+                           checked_in_at=now, seat=seat) for w, seat in zip(chunk, seats, strict=True)])
+            for claim, seat in zip(made, seats, strict=True):
+                seat.claim = claim
+            ShiftSeat.objects.bulk_update(seats, ["claim"])
+        claims += made
     tokens = Token.objects.bulk_create([Token(key=binascii.hexlify(os.urandom(20)).decode(), user=u) for u in users])
     rows = []
     for i in range(conversations):

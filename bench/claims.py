@@ -16,8 +16,8 @@ possible):
 2. hot: C clients looping claim → release on one shift with fewer seats than clients (409
    `shift_full` answers are normal answers here);
 3. race: 64 clients looping claim → release on one 10-seat shift, while a monitor samples the
-   database; overbookings = samples where active claims or `seats_taken` exceeded the capacity,
-   plus any final mismatch between `seats_taken` and the active claims.
+   database; overbookings = samples where active claims or taken seats exceeded the capacity,
+   plus any final mismatch between the taken seats and the active claims.
 
 Prints requests/s, p50/p95/p99 latency and overbookings beside the targets of the issue, and hot
 claims against spread claims (target: hot ≥ 0.9× spread). Rate limits are lifted
@@ -150,8 +150,10 @@ def race_monitor(database_url: str, shift_id: int, capacity: int, samples: list[
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             while time.monotonic() < deadline:
                 row = await (await conn.execute(
-                    "SELECT s.seats_taken, (SELECT count(*) FROM workers_shiftclaim c WHERE c.shift_id = s.id "
-                    "AND c.status = 'active') FROM workers_shift s WHERE s.id = %s", [shift_id])).fetchone()
+                    "SELECT (SELECT count(*) FROM workers_shiftseat seat WHERE seat.shift_id = s.id "
+                    "AND seat.claim_id IS NOT NULL), (SELECT count(*) FROM workers_shiftclaim c "
+                    "WHERE c.shift_id = s.id AND c.status = 'active') FROM workers_shift s WHERE s.id = %s",
+                    [shift_id])).fetchone()
                 assert row is not None  # the shift exists
                 samples.append(max(row[0] - capacity, row[1] - capacity, 0))
                 await asyncio.sleep(0.02)
@@ -163,7 +165,9 @@ def final_mismatch(database_url: str, shift_id: int) -> tuple[int, int, int]:
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        shift = conn.execute("SELECT seats_taken, capacity FROM workers_shift WHERE id = %s", [shift_id]).fetchone()
+        shift = conn.execute("SELECT (SELECT count(*) FROM workers_shiftseat seat WHERE seat.shift_id = s.id"
+                             " AND seat.claim_id IS NOT NULL), capacity FROM workers_shift s WHERE id = %s",
+                             [shift_id]).fetchone()
         counted = conn.execute("SELECT count(*) FROM workers_shiftclaim WHERE shift_id = %s AND status = 'active'",
                                [shift_id]).fetchone()
         assert shift is not None and counted is not None  # the shift exists; a count is always one row
@@ -227,7 +231,7 @@ def main() -> int:
         print(line("race", race, args.race_clients, False), flush=True)
         seats, active, capacity = final_mismatch(database_url, data["race"])
         overbookings = sum(1 for s in samples if s > 0) + (seats > capacity) + (active != seats)
-        print(f"race    overbookings {overbookings} ({len(samples)} samples of seats_taken and active claims, "
+        print(f"race    overbookings {overbookings} ({len(samples)} samples of seats taken and active claims, "
               f"end: {seats} seats taken, {active} active claims, capacity {capacity})   "
               f"target {TARGETS['overbookings']}: {'met' if overbookings == 0 else 'NOT met'}", flush=True)
         errors = sum(n for result in (spread, hot, race) for code, n in result["statuses"].items() if code >= 500)

@@ -42,6 +42,9 @@ class ShiftAdmin(admin.ModelAdmin):
     list_display = ("id", "starts_at", "ends_at", "language", "capacity", "seats_taken", "rate_multiplier", "status")
     readonly_fields = ("seats_taken", "rate_multiplier", "status")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_seats_taken()
+
 
 @admin.register(AssessmentQuestion)
 class AssessmentQuestionAdmin(admin.ModelAdmin):

@@ -265,7 +265,10 @@ class ClaimOutput(serializers.Serializer):
         return {
             "id": shift.pk, "starts_at": _when(shift.starts_at),
             "ends_at": _when(shift.ends_at),
-            "language": shift.language, "capacity": shift.capacity, "seats_taken": shift.seats_taken,
+            "language": shift.language, "capacity": shift.capacity,
+            # Read with the claims (`selectors.claims_of`), or with the shift by the claim functions.
+            "seats_taken": (claim.__dict__["shift_seats_taken"] if "shift_seats_taken" in claim.__dict__
+                            else shift.seats_taken),
             "rate_multiplier": _multiplier(shift.rate_multiplier), "status": shift.status,
         }
 

@@ -107,10 +107,10 @@ class _Broadcaster:
 
         close_old_connections()
         try:
-            rows = Shift.objects.filter(pk__in=ids).values_list(
-                "pk", "capacity", "seats_taken", "rate_multiplier", "status")
-            return [shift_updated(shift_id=pk, capacity=capacity, seats_taken=seats, rate_multiplier=rate,
-                                  status=status) for pk, capacity, seats, rate, status in rows]
+            rows = Shift.objects.with_seats_taken().filter(pk__in=ids).only(
+                "pk", "capacity", "rate_multiplier", "status")
+            return [shift_updated(shift_id=row.pk, capacity=row.capacity, seats_taken=row.seats_taken,
+                                  rate_multiplier=row.rate_multiplier, status=row.status) for row in rows]
         finally:
             connection.close()
 

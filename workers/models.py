@@ -8,7 +8,12 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
+
+# Seats taken on a shift (`workers_shift` in the query): its seat rows that hold a claim.
+SEATS_TAKEN_SQL = ("(SELECT count(*) FROM workers_shiftseat seat WHERE seat.shift_id = workers_shift.id"
+                   " AND seat.claim_id IS NOT NULL)")
 
 
 class Role(models.TextChoices):
@@ -185,11 +190,19 @@ class ShiftStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class ShiftQuerySet(models.QuerySet["Shift"]):
+    def with_seats_taken(self) -> ShiftQuerySet:
+        """Shifts with `seats_taken` read in the same query."""
+        return self.annotate(seats_taken=RawSQL(SEATS_TAKEN_SQL, [], output_field=models.IntegerField()))
+
+
 class Shift(models.Model):
+    """A shift with `capacity` seats: one `ShiftSeat` row per seat, created and removed with the
+    capacity by a trigger (migration 0008); a claim holds one of them."""
+
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     capacity = models.PositiveIntegerField()
-    seats_taken = models.PositiveIntegerField(default=0)
     language = models.CharField(max_length=2)
     skills = models.ManyToManyField(Skill, related_name="shifts", blank=True)
     rate_multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
@@ -203,12 +216,12 @@ class Shift(models.Model):
     template = models.ForeignKey(ShiftTemplate, on_delete=models.SET_NULL, null=True, blank=True,
                                  related_name="shifts")
 
+    objects = ShiftQuerySet.as_manager()
+
     class Meta:
         ordering = ["starts_at", "id"]
         indexes = [models.Index(fields=["starts_at", "ends_at"], name="shift_window_idx")]
         constraints = [
-            # Capacity is never exceeded: the database refuses it whatever the code does.
-            models.CheckConstraint(condition=Q(seats_taken__lte=F("capacity")), name="shift_within_capacity"),
             models.CheckConstraint(
                 condition=Q(capacity__gte=1) & Q(capacity__lte=1000), name="shift_capacity_range"
             ),
@@ -220,6 +233,50 @@ class Shift(models.Model):
 
     def __str__(self) -> str:
         return f"Shift {self.pk} {self.starts_at:%Y-%m-%d %H:%M} {self.language}"
+
+    # No counter on the shift row: every claim would update it, and claims on one shift would wait
+    # for each other's commit (docs/ARCHITECTURE.md, "Seats").
+    @property
+    def seats_taken(self) -> int:
+        """Seats held by active or completed claims: as read with the shift (`with_seats_taken()`,
+        the selectors' SQL, the claim functions), else counted now."""
+        if "_seats_taken" not in self.__dict__:
+            return ShiftSeat.objects.filter(shift_id=self.pk, claim__isnull=False).count()
+        return self.__dict__["_seats_taken"]
+
+    @seats_taken.setter
+    def seats_taken(self, value: int) -> None:
+        self.__dict__["_seats_taken"] = value
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        self.__dict__.pop("_seats_taken", None)
+        super().refresh_from_db(*args, **kwargs)
+
+
+class ShiftSeat(models.Model):
+    """One seat of a shift; `claim` is the active or completed claim that holds it, or empty.
+
+    A claim takes a free seat `FOR UPDATE SKIP LOCKED`, so claims on one shift never wait for each
+    other. The seats of a shift are exactly its capacity (a trigger on `workers_shift`), and an active
+    or completed claim holds exactly one seat that names it back (`claim_holds_its_seat`, a composite
+    foreign key): the database refuses an overbooking whatever the code does.
+    """
+
+    shift = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="seats", db_index=False)
+    claim = models.OneToOneField("ShiftClaim", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["shift", "id"], condition=Q(claim__isnull=True), name="seat_free_idx"),
+            models.Index(fields=["shift"], condition=Q(claim__isnull=False), name="seat_taken_idx"),
+        ]
+        constraints = [
+            # The target of the claims' composite foreign key `claim_holds_its_seat`.
+            models.UniqueConstraint(fields=["id", "claim"], name="seat_id_claim_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Seat {self.pk} of shift {self.shift_id}"
 
 
 class ClaimStatus(models.TextChoices):
@@ -246,6 +303,10 @@ class ShiftClaim(models.Model):
     checked_in_at = models.DateTimeField(null=True, blank=True)
     checked_out_at = models.DateTimeField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
+    # The seat an active or completed claim holds; the seat names the claim back (migration 0008's
+    # composite foreign key `claim_holds_its_seat` checks both, so this one needs no constraint).
+    seat = models.ForeignKey(ShiftSeat, on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+",
+                             db_constraint=False)
 
     class Meta:
         indexes = [
@@ -256,6 +317,8 @@ class ShiftClaim(models.Model):
             models.UniqueConstraint(
                 fields=["shift", "worker"], condition=Q(status="active"), name="claim_one_active_per_seat"
             ),
+            models.CheckConstraint(condition=Q(seat__isnull=False) | ~Q(status__in=["active", "completed"]),
+                                   name="claim_holds_a_seat"),
         ]
 
     def __str__(self) -> str:

@@ -12,15 +12,28 @@ from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import BigIntegerField, BooleanField, CharField, Count, F, JSONField, OuterRef, Q, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Count,
+    F,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from workers.models import (
+    SEATS_TAKEN_SQL,
     AssessmentAttempt,
     AssessmentQuestion,
     Shift,
     ShiftClaim,
+    ShiftQuerySet,
     ShiftTemplate,
     ShiftWaitlistEntry,
     User,
@@ -119,8 +132,8 @@ _WAITLISTED = """EXISTS (SELECT 1 FROM workers_shiftwaitlistentry w WHERE w.shif
 _SHIFT_JSON = f"""json_build_object(
     'id', workers_shift.id, 'starts_at', workers_api_time(workers_shift.starts_at),
     'ends_at', workers_api_time(workers_shift.ends_at), 'capacity', workers_shift.capacity,
-    'seats_taken', workers_shift.seats_taken,
-    'seats_left', GREATEST(workers_shift.capacity - workers_shift.seats_taken, 0),
+    'seats_taken', {SEATS_TAKEN_SQL},
+    'seats_left', GREATEST(workers_shift.capacity - {SEATS_TAKEN_SQL}, 0),
     'language', workers_shift.language, 'skills', {_SKILL_CODES},
     'rate_multiplier', workers_shift.rate_multiplier::text,
     'max_rate_multiplier', workers_shift.max_rate_multiplier::text,
@@ -130,10 +143,11 @@ _SHIFT_JSON = f"""json_build_object(
     'rate_changes', {_RATE_CHANGES}, 'my_claim', {{my_claim}}, 'waitlisted', {{waitlisted}})"""
 
 
-def _with_board_fields(qs: QuerySet[Shift]) -> QuerySet[Shift]:
+def _with_board_fields(qs: ShiftQuerySet) -> QuerySet[Shift]:
     """Shifts with, in the same query, `skill_codes` (sorted) and `rate_changes` (oldest first,
     `{"at", "rate_from", "rate_to"}`)."""
-    return qs.annotate(skill_codes=RawSQL(_SKILL_CODES, [], output_field=ArrayField(CharField())),
+    return qs.with_seats_taken().annotate(
+        skill_codes=RawSQL(_SKILL_CODES, [], output_field=ArrayField(CharField())),
                        rate_changes=RawSQL(f"({_RATE_CHANGES})::jsonb", [], output_field=JSONField()))
 
 
@@ -196,7 +210,8 @@ def _shift_list_sql(select: str, select_params: list, *, user: User, starts_from
             where.append(condition)
             params.append(value)
     if available:
-        where.append("workers_shift.status = 'published' AND workers_shift.seats_taken < workers_shift.capacity")
+        where.append("workers_shift.status = 'published' AND EXISTS (SELECT 1 FROM workers_shiftseat seat"
+                     " WHERE seat.shift_id = workers_shift.id AND seat.claim_id IS NULL)")
     sql = (f"SELECT {select} FROM workers_shift WHERE {' AND '.join(where) or 'TRUE'}"
            " ORDER BY workers_shift.starts_at, workers_shift.id LIMIT %s OFFSET %s")
     return sql, [*params, limit, offset]
@@ -218,14 +233,19 @@ def shift_page(*, offset: int, limit: int, **filters) -> tuple[list[dict], int]:
 def shift_board(*, limit: int, **filters) -> list[Shift]:
     """Up to `limit` of the same list as shifts with `skill_codes`, `rate_changes`, `my_claim` and
     `waitlisted` (the worker's shift board page)."""
-    query = _shift_list_sql(f"workers_shift.*, {_SKILL_CODES} AS skill_codes, {_RATE_CHANGES} AS rate_changes,"
-                            " {my_claim} AS my_claim, {waitlisted} AS waitlisted", [], limit=limit, **filters)
+    query = _shift_list_sql(f"workers_shift.*, {SEATS_TAKEN_SQL} AS seats_taken, {_SKILL_CODES} AS skill_codes,"
+                            f" {_RATE_CHANGES} AS rate_changes, {{my_claim}} AS my_claim,"
+                            " {waitlisted} AS waitlisted", [], limit=limit, **filters)
     return [] if query is None else list(Shift.objects.raw(*query))
+
+
+_CLAIM_SHIFT_SEATS_TAKEN = SEATS_TAKEN_SQL.replace("workers_shift.id", "workers_shiftclaim.shift_id")
 
 
 def claims_of(*, worker_id: int, statuses: list[str] | None = None, current: bool = False) -> QuerySet[ShiftClaim]:
     """A worker's claims, soonest first; `current`: those whose shift has not ended."""
-    qs = ShiftClaim.objects.filter(worker_id=worker_id).select_related("shift").prefetch_related("shift__skills")
+    qs = (ShiftClaim.objects.filter(worker_id=worker_id).select_related("shift").prefetch_related("shift__skills")
+          .annotate(shift_seats_taken=RawSQL(_CLAIM_SHIFT_SEATS_TAKEN, [], output_field=IntegerField())))
     if statuses:
         qs = qs.filter(status__in=statuses)
     if current:

@@ -7,10 +7,10 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from workers.models import ClaimStatus, Shift, ShiftClaim, ShiftStatus, ShiftTemplate, Worker, WorkerStatus
+from workers.models import ClaimStatus, Shift, ShiftClaim, ShiftSeat, ShiftStatus, ShiftTemplate, Worker, WorkerStatus
 from workers.services import claims, reliability, shifts
 
 logger = logging.getLogger(__name__)
@@ -39,8 +39,9 @@ def surge_rates() -> int:
     """Raise the multiplier of soon-starting shifts with free seats, one step per interval."""
     now = timezone.now()
     ids = list(Shift.objects.filter(
+        Exists(ShiftSeat.objects.filter(shift=OuterRef("pk"), claim__isnull=True)),
         status=ShiftStatus.PUBLISHED, starts_at__gt=now, starts_at__lte=now + settings.SHIFTLINE["SURGE_WINDOW"],
-        seats_taken__lt=F("capacity"), rate_multiplier__lt=F("max_rate_multiplier"),
+        rate_multiplier__lt=F("max_rate_multiplier"),
     ).values_list("pk", flat=True)[:BATCH])
     return sum(shifts.shift_surge(shift_id=shift_id) is not None for shift_id in ids)
 

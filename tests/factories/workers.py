@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth.hashers import make_password
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from workers.models import (
@@ -17,6 +17,7 @@ from workers.models import (
     Role,
     Shift,
     ShiftClaim,
+    ShiftSeat,
     Skill,
     User,
     Worker,
@@ -122,7 +123,8 @@ class ShiftFactory(factory.django.DjangoModelFactory):
 
 
 class ShiftClaimFactory(factory.django.DjangoModelFactory):
-    """An active claim; counts its seat on the shift (as the claim service would)."""
+    """An active claim; an active or completed one takes a free seat of the shift (as the claim
+    service would)."""
 
     class Meta:
         model = ShiftClaim
@@ -136,8 +138,13 @@ class ShiftClaimFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        claim = super()._create(model_class, *args, **kwargs)
-        if claim.status == ClaimStatus.ACTIVE:
-            Shift.objects.filter(pk=claim.shift_id).update(seats_taken=F("seats_taken") + 1)
-            claim.shift.refresh_from_db(fields=["seats_taken"])
+        if kwargs.get("status", ClaimStatus.ACTIVE) not in (ClaimStatus.ACTIVE, ClaimStatus.COMPLETED):
+            return super()._create(model_class, *args, **kwargs)
+        with transaction.atomic():  # the claim and its seat name each other (checked at commit)
+            seat = ShiftSeat.objects.filter(shift=kwargs["shift"], claim__isnull=True).order_by("pk").first()
+            if seat is None:
+                raise ValueError("The shift has no free seat.")
+            claim = super()._create(model_class, *args, seat=seat, **kwargs)
+            seat.claim = claim
+            seat.save(update_fields=["claim"])
         return claim

@@ -1,9 +1,11 @@
 """Claims: take and give up seats, check in and out, waitlists, and the jobs that end claims.
 
-A claim, a release and a freed seat each run as one PostgreSQL function (migration
-`workers/0006_claim_functions`), called once: the worker's and the shift's row locks are held only
-while PostgreSQL runs it, never while an answer travels back here. The eligibility rule lives there
-too (`workers_claim_refusal`), shared by claims, waitlist joins and waitlist promotions.
+A claim, a release and a freed seat each run as one PostgreSQL function (migrations
+`workers/0006_claim_functions`, `0008_shift_seats`), called once: the row locks are held only while
+PostgreSQL runs it, never while an answer travels back here. A claim takes one of the shift's seat
+rows (`ShiftSeat`) and holds the shift row only `FOR SHARE`, so claims on one shift do not wait for
+each other. The eligibility rule lives there too (`workers_claim_refusal`), shared by claims,
+waitlist joins and waitlist promotions.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ from workers.models import (
 from workers.services.reliability import worker_reliability_refresh
 from workers.services.shifts import shift_opens_to_all_at
 
-# The functions answer (refusal, claim row, shift row); the rows' columns in model field order.
+# The functions answer (refusal, claim row, shift row, seats taken); the rows' columns in model field order.
 _CLAIM_FIELDS = ShiftClaim._meta.concrete_fields
 _SHIFT_FIELDS = Shift._meta.concrete_fields
 _CLAIM_ATTNAMES = [f.attname for f in _CLAIM_FIELDS]
 _SHIFT_ATTNAMES = [f.attname for f in _SHIFT_FIELDS]
 _ROWS = (", ".join(f"(r.claim).{f.column}" for f in _CLAIM_FIELDS) + ", "
-         + ", ".join(f"(r.shift).{f.column}" for f in _SHIFT_FIELDS))
+         + ", ".join(f"(r.shift).{f.column}" for f in _SHIFT_FIELDS) + ", r.seats_taken")
 _CLAIM_SQL = f"SELECT r.refusal, {_ROWS} FROM workers_shift_claim(%s, %s, %s, %s, %s) r"
 _RELEASE_SQL = f"SELECT r.refusal, {_ROWS} FROM workers_shift_release(%s, %s, %s, %s, %s, %s) r"
 
@@ -74,7 +76,10 @@ def _seat_call(sql: str, params: list) -> ShiftClaim:
         row = cursor.fetchone()
     refusal, values = row[0], row[1:]
     split = len(_CLAIM_ATTNAMES)
-    shift = None if values[split] is None else Shift.from_db(connection.alias, _SHIFT_ATTNAMES, values[split:])
+    shift = None
+    if values[split] is not None:
+        shift = Shift.from_db(connection.alias, _SHIFT_ATTNAMES, values[split:-1])
+        shift.seats_taken = values[-1]
     if refusal is not None:
         raise _refusal_error(refusal, shift)
     assert shift is not None  # a claim or release that went through returns its shift
@@ -88,9 +93,10 @@ def shift_claim(*, worker_id: int, shift_id: int, at: dt.datetime | None = None)
     """Take a seat on a shift for the worker; the claim keeps the shift's multiplier of that moment.
 
     One statement (`workers_shift_claim`): locks the worker's row, so one worker's claims are
-    serialised and cannot overlap, checks the rules, then takes the seat with a conditional UPDATE
-    that PostgreSQL arbitrates between all claimers: the seat count never passes the capacity
-    (also a check constraint). Refusals, in order: worker_not_approved, 404, shift_cancelled,
+    serialised and cannot overlap, and the shift's row `FOR SHARE` (a cancel or an edit waits),
+    checks the rules, then takes a free seat row `FOR UPDATE SKIP LOCKED`: concurrent claims take
+    different seats without waiting for each other, and a claim holds a seat of its own in the
+    database, so the claims never pass the capacity. Refusals, in order: worker_not_approved, 404, shift_cancelled,
     shift_ended, not_eligible, already_claimed, shift_overlap, shift_full. A refusal changes nothing.
     `at` (default now) is the moment the rules are read at, for history written through this path.
     """
@@ -101,9 +107,9 @@ def shift_release(*, worker_id: int, shift_id: int) -> ShiftClaim:
     """Give up a seat. Within `RELEASE_CUTOFF` (2 hours) of the start it is a late release, which
     counts against reliability.
 
-    One statement (`workers_shift_release`): locks the shift row, ends the claim and gives the
-    freed seat to the first waitlisted worker who may take it, or back to the board
-    (`workers_seat_free`), so a seat is never given twice. Refusals: 404, not_claimed, shift_ended,
+    One statement (`workers_shift_release`): locks the shift row `FOR SHARE` and the claim's row,
+    ends the claim and gives its seat row to the first waitlisted worker who may take it, or back to
+    the board (`workers_seat_free`), so a seat is never given twice. Refusals: 404, not_claimed, shift_ended,
     checked_in.
     """
     claim = _seat_call(_RELEASE_SQL, [worker_id, shift_id, timezone.now(), settings.SHIFTLINE["RELEASE_CUTOFF"],
@@ -113,14 +119,15 @@ def shift_release(*, worker_id: int, shift_id: int) -> ShiftClaim:
     return claim
 
 
-def seat_freed(*, shift_id: int, exclude_worker_id: int | None, now: dt.datetime) -> int | None:
-    """A claim on the shift, whose row the caller has locked, stopped holding its seat: give it to
-    the waitlist (the promoted claim's id) or back to the board (None), in the caller's transaction."""
+def seat_freed(*, claim: ShiftClaim, now: dt.datetime) -> int | None:
+    """The claim, whose row and shift's row the caller has locked, stopped holding its seat: give the
+    seat to the waitlist (the promoted claim's id) or back to the board (None), in the caller's
+    transaction."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT workers_seat_free(%s, %s, %s, %s, %s)",
-                       [shift_id, exclude_worker_id, now, *_rule_params()])
+        cursor.execute("SELECT workers_seat_free(%s, %s, %s, %s)", [claim.pk, now, *_rule_params()])
         promoted = cursor.fetchone()[0]
-    broadcast_shift_on_commit(shift_id)
+    claim.seat_id = None
+    broadcast_shift_on_commit(claim.shift_id)
     return promoted
 
 
@@ -190,8 +197,8 @@ def waitlist_join(*, worker_id: int, shift_id: int) -> ShiftWaitlistEntry:
     worker = _lock_worker(worker_id)
     if worker is None or worker.status != WorkerStatus.APPROVED:
         raise errors.WorkerNotApproved()
-    # The shift's row lock orders this join with every release: a release either sees this entry
-    # (and promotes it) or frees its seat before we read the shift here and find it not full.
+    # The shift's row lock orders this join with every release (which holds it FOR SHARE): a release
+    # either sees this entry (and promotes it) or frees its seat before we count the seats here.
     shift = Shift.objects.select_for_update().filter(pk=shift_id).first()
     if shift is None:
         raise errors.NotFound("No such shift.")
@@ -234,14 +241,14 @@ def claim_mark_no_show(*, claim_id: int) -> bool:
     shift_id = ShiftClaim.objects.filter(pk=claim_id).values_list("shift_id", flat=True).first()
     if shift_id is None:
         return False
-    shift = Shift.objects.select_for_update().get(pk=shift_id)
+    Shift.objects.select_for_update().get(pk=shift_id)
     claim = ShiftClaim.objects.select_for_update().get(pk=claim_id)
     if (claim.status != ClaimStatus.ACTIVE or claim.checked_in_at is not None
             or claim.starts_at + settings.SHIFTLINE["NO_SHOW_AFTER"] > now):
         return False
     claim.status = ClaimStatus.NO_SHOW
     claim.save(update_fields=["status"])
-    seat_freed(shift_id=shift.pk, exclude_worker_id=claim.worker_id, now=now)
+    seat_freed(claim=claim, now=now)
     worker_reliability_refresh(worker_id=claim.worker_id)
     return True
 
@@ -254,7 +261,7 @@ def claim_complete_at_end(*, claim_id: int) -> bool:
     shift_id = ShiftClaim.objects.filter(pk=claim_id).values_list("shift_id", flat=True).first()
     if shift_id is None:
         return False
-    shift = Shift.objects.select_for_update().get(pk=shift_id)
+    Shift.objects.select_for_update().get(pk=shift_id)
     claim = ShiftClaim.objects.select_for_update().get(pk=claim_id)
     if claim.status != ClaimStatus.ACTIVE or claim.ends_at > now:
         return False
@@ -263,6 +270,6 @@ def claim_complete_at_end(*, claim_id: int) -> bool:
     else:
         claim.status = ClaimStatus.NO_SHOW
         claim.save(update_fields=["status"])
-        seat_freed(shift_id=shift.pk, exclude_worker_id=claim.worker_id, now=now)
+        seat_freed(claim=claim, now=now)
     worker_reliability_refresh(worker_id=claim.worker_id)
     return True

@@ -19,6 +19,7 @@ from workers.models import (
     Shift,
     ShiftClaim,
     ShiftEvent,
+    ShiftSeat,
     ShiftStatus,
     ShiftTemplate,
     ShiftWaitlistEntry,
@@ -106,7 +107,8 @@ _EDITABLE = ("starts_at", "ends_at", "capacity", "language", "skills", "rate_mul
 
 @transaction.atomic
 def shift_update(*, shift_id: int, actor: User, **changes) -> Shift:
-    """Edit a published shift that nobody has ever claimed (409 `shift_has_claims` otherwise)."""
+    """Edit a published shift that nobody has ever claimed (409 `shift_has_claims` otherwise). A new
+    capacity adds or removes the shift's seat rows (the trigger of migration 0008)."""
     unknown = set(changes) - set(_EDITABLE)
     if unknown:
         raise InvalidInput(fields={name: ["This field cannot be edited."] for name in sorted(unknown)})
@@ -151,6 +153,7 @@ def shift_cancel(*, shift_id: int, actor: User, reason: str = "") -> Shift:
     if shift.ends_at <= now:
         raise errors.ShiftEnded()
     when = shift.starts_at.strftime("%Y-%m-%d %H:%M UTC")
+    cancelled = []
     for claim in ShiftClaim.objects.select_for_update().filter(shift=shift, status=ClaimStatus.ACTIVE).order_by("pk"):
         claim.status = ClaimStatus.CANCELLED
         claim.released_at = now
@@ -160,6 +163,7 @@ def shift_cancel(*, shift_id: int, actor: User, reason: str = "") -> Shift:
             update.append("checked_out_at")
             outbox_record(topic="worker.checked_out", payload={"worker_id": claim.worker_id, "claim_id": claim.pk})
         claim.save(update_fields=update)
+        cancelled.append(claim.pk)
         message = f"Your shift of {when} was cancelled by operations."
         if reason.strip():
             message += f" Reason: {reason.strip()}"
@@ -167,9 +171,11 @@ def shift_cancel(*, shift_id: int, actor: User, reason: str = "") -> Shift:
                                     message=message[:500])
     ShiftWaitlistEntry.objects.filter(shift=shift, status=WaitlistStatus.WAITING).update(
         status=WaitlistStatus.CANCELLED, resolved_at=now)
+    # Their seats are free again (completed claims keep theirs: they were worked).
+    ShiftSeat.objects.filter(claim_id__in=cancelled).update(claim=None)
+    ShiftClaim.objects.filter(pk__in=cancelled).update(seat=None)
     shift.status = ShiftStatus.CANCELLED
-    shift.seats_taken = 0
-    shift.save(update_fields=["status", "seats_taken"])
+    shift.save(update_fields=["status"])
     ShiftEvent.objects.create(shift=shift, actor=actor, kind="cancelled", data={"reason": reason.strip()})
     broadcast_shift_on_commit(shift.pk)
     return shift

@@ -84,8 +84,7 @@ def worker_suspend(*, worker_id: int, actor: User, reason: str) -> Worker:
                                 reason_required=True)
     now = timezone.now()
     open_claims = ShiftClaim.objects.filter(worker=worker, status=ClaimStatus.ACTIVE, ends_at__gt=now)
-    shifts = {s.pk: s for s in Shift.objects.select_for_update().filter(
-        pk__in=open_claims.values("shift_id")).order_by("pk")}
+    list(Shift.objects.select_for_update().filter(pk__in=open_claims.values("shift_id")).order_by("pk"))
     for claim in open_claims.select_for_update().order_by("pk"):
         claim.status = ClaimStatus.CANCELLED
         claim.released_at = now
@@ -94,8 +93,7 @@ def worker_suspend(*, worker_id: int, actor: User, reason: str) -> Worker:
             claim.checked_out_at = now
             update.append("checked_out_at")
         claim.save(update_fields=update)
-        shift = shifts[claim.shift_id]
-        seat_freed(shift_id=shift.pk, exclude_worker_id=worker.pk, now=now)
+        seat_freed(claim=claim, now=now)
     ShiftWaitlistEntry.objects.filter(worker=worker, status=WaitlistStatus.WAITING).update(
         status=WaitlistStatus.LEFT, resolved_at=now)
     outbox_record(topic="worker.suspended", payload={"worker_id": worker.pk})

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workers', '0007_shift_hidden'),
+        ('workers', '0008_shift_seats'),
     ]
 
     operations = [
