@@ -8,14 +8,18 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from psycopg import errors as pg_errors
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from kernel.drf import AnonBurstThrottle, Pagination, ScopedThrottle, UserBurstThrottle
-from kernel.errors import DomainError, ErrorCode
+from kernel.errors import DomainError, ErrorCode, RateLimited
 
 __all__ = ["AnonBurstThrottle", "Pagination", "ScopedThrottle", "UserBurstThrottle", "exception_handler"]
 
@@ -54,6 +58,14 @@ def flatten_field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return fields
 
 
+def number_out_of_range(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused a number for its column (`numeric value out of range`, 22003):
+    the one place that knows what each column holds, so every integer input is bounded by it."""
+    if isinstance(exc, DataError):  # Django's wrapper of the driver's error
+        exc = exc.__cause__ or exc
+    return isinstance(exc, pg_errors.NumericValueOutOfRange)
+
+
 def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
     body: dict[str, Any] = {"code": code, "detail": detail}
     if fields:
@@ -64,7 +76,16 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render every error in the API's shape: `{"code", "detail"[, "fields"]}`."""
     if isinstance(exc, DomainError):
-        return Response(exc.as_dict(), status=exc.status)
+        rendered = Response(exc.as_dict(), status=exc.status)
+        if isinstance(exc, RateLimited) and exc.wait:
+            rendered["Retry-After"] = str(int(exc.wait) + 1)
+        return rendered
+    if number_out_of_range(exc):
+        # The column's own bound, whichever input reached it (body, query or path): bad input, so a
+        # 400 that changed nothing (the statement failed; the request's transaction rolls back).
+        set_rollback()
+        return Response(error_body(ErrorCode.INVALID, "A number is outside the range this field holds."),
+                        status=400)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -98,6 +119,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+@csrf_exempt  # a 404 for every method changes nothing; a POST to a mistyped path is still a 404
 def json_not_found(request, exception=None):
     """Django's 404 for any path no URL matches: JSON under /api/, HTML elsewhere."""
     if request.path.startswith("/api/"):
@@ -105,6 +127,16 @@ def json_not_found(request, exception=None):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+def json_csrf_failure(request, reason=""):
+    """`CSRF_FAILURE_VIEW`: a session-authenticated write without a valid CSRF token. JSON under
+    /api/ (API clients read the error shape), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(ErrorCode.PERMISSION_DENIED, f"CSRF check failed: {reason}"), status=403)
+    from django.views.csrf import csrf_failure
+
+    return csrf_failure(request, reason)
 
 
 def json_server_error(request):
@@ -150,6 +182,13 @@ class DateRangeQuery(serializers.Serializer):
 
 DateRangeQuery._declared_fields["from"] = serializers.DateField(required=False)
 DateRangeQuery._declared_fields["to"] = serializers.DateField(required=False)
+
+
+def paginated_list(request, view, items: list) -> Response:
+    """A list built in Python, answered like every other list: `Pagination`'s page of it."""
+    paginator = Pagination()
+    page = paginator.paginate_queryset(items, request, view=view)
+    return paginator.get_paginated_response(list(page or []))
 
 
 def parse_query(serializer_class: type[serializers.Serializer], request, **kwargs) -> dict:

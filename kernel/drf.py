@@ -7,6 +7,7 @@ still initialising, so this module must not import `rest_framework.views` itself
 import collections
 import functools
 import itertools
+import logging
 import os
 import threading
 import time
@@ -14,10 +15,15 @@ import time
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Model
-from rest_framework import authentication, exceptions
+from redis.exceptions import RedisError
+from rest_framework import authentication, exceptions, parsers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+from kernel.json_input import MalformedJSON, refuse_unencodable
+
+logger = logging.getLogger(__name__)
 
 # The user's one-to-one profiles read together with the token, so that a view needs no query for
 # them (`request.user.worker`). A profile the user lacks is simply not cached.
@@ -43,7 +49,7 @@ def _token_user_query() -> tuple[str, list[str], list[tuple[str, type[Model], li
         columns += [f"p{index}.{quote(field.column)}" for field in fields if field.column]
         joins.append(f"LEFT JOIN {model._meta.db_table} p{index} ON p{index}.{quote(model._meta.pk.column)} = u.id")
         profiles.append((name, model, [field.attname for field in fields]))
-    sql = (f"SELECT {', '.join(columns)} FROM {Token._meta.db_table} t "
+    sql = (f"SELECT {', '.join(columns)} FROM {Token._meta.db_table} t "  # nosec B608 # table and column names from the models' metadata; the key is a parameter
            f"JOIN {user_model._meta.db_table} u ON u.id = t.user_id {' '.join(joins)} WHERE t.key = %s")
     return sql, [field.attname for field in user_model._meta.concrete_fields], profiles
 
@@ -82,6 +88,22 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         return user, Token(key=key, user=user)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, also refusing as malformed (400 `malformed_request`) what its decoder lets
+    through but nothing after it can hold: a body nested too deep for the decoder (`RecursionError`,
+    `[[[[…` five thousand deep) and strings with a lone surrogate (`kernel.json_input`)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+        try:
+            return refuse_unencodable(data)
+        except MalformedJSON as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
 
 
 class Pagination(PageNumberPagination):
@@ -164,12 +186,23 @@ def _window_script():
 _hit_ids = itertools.count()
 
 
+def window_hit(key: str, limit: int, duration: float) -> int:
+    """Count one hit on `key` in its sliding window of `duration` seconds: 0 when it is within
+    `limit` (and counted), else the microseconds until it would be. Shared by every server process."""
+    member = f"{os.getpid()}:{next(_hit_ids)}"
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    try:
+        return int(_window_script()(keys=[f"{prefix}:{key}"], args=[limit, int(duration * 1_000_000), member]))
+    except RedisError as exc:
+        # Open while Redis is down: a write must not fail on its rate counter (docs/decisions.md).
+        logger.warning("rate limit %s not counted, Redis unavailable: %s", key, exc)
+        return 0
+
+
 class WindowRateThrottle(SimpleRateThrottle):
     """DRF's rate throttles (same scopes, rates and 429 with Retry-After) counted in an exact sliding
     window: at most `num_requests` in any `duration` seconds, whatever the burst. `RATELIMIT_ENABLE=false`
     lifts every limit (load tests, acceptance runs)."""
-
-    _prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
 
     def allow_request(self, request, view):
         if not settings.RATELIMIT_ENABLE or self.rate is None:
@@ -177,13 +210,29 @@ class WindowRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        member = f"{os.getpid()}:{next(_hit_ids)}"
-        self.wait_us = int(_window_script()(keys=[f"{self._prefix}:{key}"],
-                                            args=[self.num_requests, self.duration * 1_000_000, member]))
+        self.wait_us = window_hit(key, self.num_requests, self.duration)
         return self.wait_us == 0
 
     def wait(self):
         return self.wait_us / 1_000_000
+
+
+class ScopeLimit(WindowRateThrottle):
+    """The same limiter for callers that are not DRF views (websocket frames), or that must be keyed
+    after authorisation: `ScopeLimit("ticket_message").wait_for(ident)` counts one hit for `ident`
+    under that scope's rate (`DEFAULT_THROTTLE_RATES`) and answers 0.0 when it is allowed, else the
+    seconds to wait. `RATELIMIT_ENABLE=false` lifts it like every other limit."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        super().__init__()
+        self.limit, self.window = self.parse_rate(self.rate)
+
+    def wait_for(self, ident: str) -> float:
+        if not settings.RATELIMIT_ENABLE or self.limit is None or self.window is None:
+            return 0.0
+        return window_hit(self.cache_format % {"scope": self.scope, "ident": ident},
+                          self.limit, self.window) / 1_000_000
 
 
 class AnonBurstThrottle(AnonRateThrottle, WindowRateThrottle):

@@ -74,3 +74,18 @@ class Conflict(DomainError):
 class InvalidTransition(Conflict):
     code: str = ErrorCode.INVALID_TRANSITION
     default_detail = "This action is not allowed from the current state."
+
+
+class RateLimited(DomainError):
+    """Too many requests for a limit a service applies itself (`kernel.drf.ScopeLimit`): 429, with
+    the seconds to wait (`Retry-After` over HTTP)."""
+
+    status = 429
+    code: str = ErrorCode.RATE_LIMITED
+    default_detail = "Too many requests; slow down and try again shortly."
+
+    def __init__(self, detail: str | None = None, *, wait: float = 0.0) -> None:
+        self.wait = wait
+        if detail is None and wait:
+            detail = f"Too many requests; try again in {int(wait) + 1} s."
+        super().__init__(detail)

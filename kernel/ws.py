@@ -7,15 +7,28 @@ cannot be used for cross-site hijacking, so they pass the origin check and still
 
 from __future__ import annotations
 
+import json
+import logging
 from urllib.parse import parse_qs, urlparse
 
 from channels.auth import AuthMiddlewareStack
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
+from redis.exceptions import RedisError
+
+from kernel.api import number_out_of_range
+from kernel.audit.context import AuditAddressAsgiMiddleware
+from kernel.errors import ErrorCode
+
+logger = logging.getLogger(__name__)
+
+# RFC 6455 "Try Again Later": the server cannot serve the socket now (the channel layer is down).
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def origin_allowed(origin: str | None) -> bool:
@@ -105,8 +118,42 @@ class TokenAuthMiddleware:
         return await self.app(scope, receive, send)
 
 
+class ChannelLayerOutageGuard:
+    """A socket that cannot join the channel layer (Redis down) is accepted and closed at once with
+    1013 "Try Again Later", rather than failing the handshake with a 500: a browser sees only 1006
+    for a refused handshake, while 1013 tells the widget and the consoles to reconnect later (and
+    replay what they missed with `after=SEQ`). docs/decisions.md ("Trust and safety") says why."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await self.app(scope, receive, send)
+        state = {"accepted": False, "closed": False}
+
+        async def tracking_send(message):
+            if message["type"] == "websocket.accept":
+                state["accepted"] = True
+            elif message["type"] == "websocket.close":
+                state["closed"] = True
+            await send(message)
+
+        try:
+            return await self.app(scope, receive, tracking_send)
+        except (RedisError, OSError) as exc:
+            if state["closed"]:
+                return None
+            logger.warning("websocket %s closed with 1013: channel layer unavailable (%s)", scope.get("path"), exc)
+            if not state["accepted"]:
+                await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+            return None
+
+
 def websocket_stack(app):
-    return OriginValidator(TokenAuthMiddleware(SessionAuthWhenCookie(app)))
+    return ChannelLayerOutageGuard(
+        OriginValidator(AuditAddressAsgiMiddleware(TokenAuthMiddleware(SessionAuthWhenCookie(app)))))
 
 
 class SocketConsumer(AsyncWebsocketConsumer):
@@ -118,10 +165,41 @@ class SocketConsumer(AsyncWebsocketConsumer):
     `database_sync_to_async`, which closes stale connections itself in its own thread. So their
     `dispatch` (an overridable method of Channels' consumer) calls the handler without that hop.
     docs/decisions.md records the measurement.
+
+    No exception leaves `dispatch` (Channels would end the consumer there: the client sees 1006 and
+    `disconnect()` never runs, so a worker's presence outlived their socket). A frame that fails
+    answers an `error` event and the socket stays usable; any other failure closes the socket and
+    runs `disconnect()`, as a client's own close does.
     """
 
     async def dispatch(self, message):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception as exc:
+            await self.handler_failed(message, exc)
+
+    async def handler_failed(self, message, exc: Exception) -> None:
+        kind = message["type"]
+        if kind == "websocket.receive":
+            if number_out_of_range(exc):
+                code, detail = ErrorCode.INVALID, "A number in the frame is out of range."
+            else:
+                logger.exception("websocket frame failed on %s", self.scope.get("path"))
+                code, detail = ErrorCode.SERVER_ERROR, "Something went wrong on our side; the frame was not handled."
+            try:
+                await self.send(text_data=json.dumps({"type": "error", "code": code, "detail": detail}))
+            except Exception:  # the client has gone: its disconnect message follows
+                logger.info("could not report a frame error: the socket is closed")
+            return
+        logger.exception("websocket %s handler failed on %s", kind, self.scope.get("path"))
+        if kind == "websocket.disconnect":
+            raise StopConsumer()
+        try:
+            await self.close(code=1011)
+        finally:
+            await self.websocket_disconnect({"type": "websocket.disconnect", "code": 1011})

@@ -4,10 +4,12 @@ PostgreSQL is the only database: DATABASE_URL is required (`make run` starts an 
 and sets it). Without REDIS_URL: the in-memory channel layer and a filesystem Celery transport.
 """
 
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -69,11 +71,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kernel.audit.context.AuditAddressMiddleware",
     "kernel.presentation.middleware.ViewerTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -159,6 +164,20 @@ WHITENOISE_MANIFEST_STRICT = False
 
 # --- Redis: channel layer, cache, Celery broker ------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def _deployment_channel_prefix(database_url: str, redis_url: str) -> str:
+    """A channel-layer prefix of this deployment's own: Redis Pub/Sub channels ignore the DB
+    number, so two deployments on one Redis server with the same prefix hear each other's chat.
+    Derived from the database's host, port and name and Redis's DB number (not SECRET_KEY, whose
+    rotation must not split the processes of one deployment during a rolling restart)."""
+    db, redis = urlsplit(database_url), urlsplit(redis_url)
+    identity = f"{db.hostname}:{db.port}{db.path}|{redis.hostname}:{redis.port}{redis.path or '/0'}"
+    return "shiftline-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+# CHANNEL_LAYER_PREFIX, when set, replaces the derived prefix (the same in every process of a deployment).
+CHANNEL_LAYER_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX") or _deployment_channel_prefix(DATABASE_URL, REDIS_URL)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -167,7 +186,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "shiftline"),
+                "prefix": CHANNEL_LAYER_PREFIX,
             },
         }
     }
@@ -209,9 +228,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Outbox events undelivered this many seconds after their commit are delivered by `outbox.redeliver`.
+OUTBOX_REDELIVER_AFTER = float(os.environ.get("OUTBOX_REDELIVER_AFTER_SECONDS", "20"))
 # Beat schedules live in code; each app adds its entries here (seconds or crontab).
 CELERY_BEAT_SCHEDULE = {
-    "outbox-redeliver": {"task": "outbox.redeliver", "schedule": timedelta(seconds=30)},
+    "outbox-redeliver": {"task": "outbox.redeliver",
+                         "schedule": timedelta(seconds=float(os.environ.get("OUTBOX_REDELIVER_SECONDS", "30")))},
     "outbox-drain": {"task": "outbox.drain", "schedule": timedelta(seconds=10)},
     # Reports: ledger payouts against Stripe's transfers, kept for the finance dashboard's flag.
     "reports-reconcile-daily": {"task": "reports.reconcile_daily", "schedule": timedelta(hours=24)},
@@ -224,6 +246,7 @@ CELERY_BEAT_SCHEDULE = {
     "tickets-first-response-timeout": {"task": "tickets.first_response_timeout", "schedule": timedelta(seconds=15)},
     "tickets-abandon-stale": {"task": "tickets.abandon_stale", "schedule": timedelta(minutes=5)},
     "tickets-route": {"task": "tickets.route", "schedule": timedelta(seconds=30)},
+    "tickets-purge-personal-data": {"task": "tickets.purge_personal_data", "schedule": timedelta(hours=24)},
 }
 
 # --- Django REST framework --------------------------------------------------------------------
@@ -231,6 +254,11 @@ RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 # How many proxies in front of Shiftline append to X-Forwarded-For (0: the header is ignored). Rate
 # limits, lockout and the audit trail all take the client address from kernel/net.py's rule.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# The secret shared with the sites that embed the widget, to sign their customer's id
+# (tickets.identity); unset, no customer identity is accepted and no earlier tickets are shown.
+WIDGET_IDENTITY_SECRET = os.environ.get("WIDGET_IDENTITY_SECRET", "")
+# Customers' names, emails and messages are anonymised this many days after their ticket closed.
+CUSTOMER_DATA_RETENTION_DAYS = int(os.environ.get("CUSTOMER_DATA_RETENTION_DAYS", "365"))
 REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -245,7 +273,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["kernel.drf.JSONParser"],
     # `?format=csv` on reports is ours, not DRF's content negotiation.
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_CLASSES": (
@@ -274,12 +302,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Paginated lists and the error responses of every endpoint, said once (kernel/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kernel.schema.postprocess"],
 }
 
 # --- Stripe ----------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_shiftline_sandbox")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+# The defaults are the sandbox's public values: `check --deploy` fails on them in production
+# (payouts/checks.py).
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_shiftline_sandbox")
+# Webhook signatures older than this many seconds are refused (Stripe's own default, 5 minutes).
+STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", "300"))
 
 # --- Security --------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = (
@@ -293,8 +327,35 @@ SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG els
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+CSRF_FAILURE_VIEW = "kernel.api.json_csrf_failure"
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy on every response (django-csp). Scripts only from our own origin: every
+# page's JavaScript is a static file (no inline script, no handler attribute, no eval; plotly.js
+# draws the dashboards without eval). Styles may be inline (the widget and plotly.js inject
+# <style>; API.md constrains scripts). No `form-action`: the payout-account form redirects to
+# Stripe's onboarding, and Chrome applies form-action to that redirect. The widget embeds on
+# client sites as a script, so their CSP governs it there; no page of ours is framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Browser features no page of ours uses are off for us and anything we might embed.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: [] for feature in ("accelerometer", "camera", "geolocation", "gyroscope", "magnetometer",
+                                "microphone", "payment", "usb", "browsing-topics")
+}
 SESSION_COOKIE_HTTPONLY = True
 
 LOGGING = {
@@ -318,8 +379,6 @@ class ShiftlineSettings(TypedDict):
     REOPEN_WINDOW: timedelta
     MESSAGE_MAX_LENGTH: int
     TICKET_ABANDON_AFTER: timedelta
-    SOCKET_MESSAGE_RATE: float
-    SOCKET_MESSAGE_BURST: int
     OPS_LIVE_PUSH_INTERVAL: float
     OPS_LIVE_REFRESH: float
     SHIFT_START_GRACE: timedelta
@@ -350,8 +409,6 @@ SHIFTLINE: ShiftlineSettings = {
     # Live chat (tickets app): queued tickets whose customer is gone this long are abandoned;
     # messages a socket may send, sustained per second and in a burst.
     "TICKET_ABANDON_AFTER": timedelta(hours=int(os.environ.get("TICKET_ABANDON_AFTER_HOURS", "24"))),
-    "SOCKET_MESSAGE_RATE": float(os.environ.get("SOCKET_MESSAGE_RATE", "5")),
-    "SOCKET_MESSAGE_BURST": int(os.environ.get("SOCKET_MESSAGE_BURST", "20")),
     # Ops live board (/ws/ops/live/): at most one snapshot push per process per interval; each
     # socket also gets a fresh snapshot after this many quiet seconds (waits grow, SLAs lapse).
     "OPS_LIVE_PUSH_INTERVAL": float(os.environ.get("OPS_LIVE_PUSH_INTERVAL_SECONDS", "0.5")),
@@ -378,6 +435,11 @@ OUTBOX_HANDLERS: dict[str, list[str]] = {
     "worker.suspended": ["tickets.handlers.on_worker_suspended"],
 }
 
+# A worker's personal data held by the apps above `workers` (workers.privacy): each app's
+# exporter adds its sections to the export; each eraser runs in the deletion's transaction.
+PERSONAL_DATA_EXPORTERS: list[str] = ["tickets.privacy.worker_tickets_export", "payouts.privacy.worker_money_export"]
+PERSONAL_DATA_ERASERS: list[str] = ["tickets.privacy.worker_tickets_erase"]
+
 # --- Payouts (payouts app; see docs/ARCHITECTURE.md, "Payouts") --------------------------------
 OUTBOX_HANDLERS.setdefault("ticket.resolved", []).append("payouts.earnings.earnings_on_tickets_resolved")
 OUTBOX_HANDLERS.setdefault("ticket.rated", []).append("payouts.earnings.earning_on_ticket_rated")
@@ -393,6 +455,8 @@ class PayoutSettings(TypedDict):
     BACKOFF_BASE: float
     BACKOFF_CAP: float
     STRIPE_TIMEOUT: float
+    QUEUED_STALE_AFTER: timedelta
+    RESUME_QUEUED_EVERY: timedelta
 
 
 PAYOUTS: PayoutSettings = {
@@ -414,12 +478,17 @@ PAYOUTS: PayoutSettings = {
     "BACKOFF_BASE": float(os.environ.get("PAYOUT_BACKOFF_BASE", "0.2")),
     "BACKOFF_CAP": float(os.environ.get("PAYOUT_BACKOFF_CAP", "5")),
     "STRIPE_TIMEOUT": float(os.environ.get("STRIPE_TIMEOUT", "10")),
+    # A run still queued this long after it was started lost its task (the broker was down at
+    # commit): the `payouts-resume-queued` sweep executes it.
+    "QUEUED_STALE_AFTER": timedelta(seconds=float(os.environ.get("PAYOUT_QUEUED_STALE_SECONDS", "60"))),
+    "RESUME_QUEUED_EVERY": timedelta(seconds=float(os.environ.get("PAYOUT_RESUME_QUEUED_SECONDS", "60"))),
 }
 from celery.schedules import crontab as _crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE.update({
     "payouts-settle": {"task": "payouts.settle_earnings", "schedule": PAYOUTS["SETTLE_EVERY"]},
     "payouts-retry-stuck": {"task": "payouts.retry_stuck_payouts", "schedule": PAYOUTS["RETRY_STUCK_EVERY"]},
+    "payouts-resume-queued": {"task": "payouts.resume_queued_runs", "schedule": PAYOUTS["RESUME_QUEUED_EVERY"]},
     "payouts-weekly-run": {
         "task": "payouts.scheduled_run",
         "schedule": _crontab(*PAYOUTS["RUN_SCHEDULE"].split()[:3]),

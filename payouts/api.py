@@ -6,7 +6,6 @@ import json
 import logging
 
 import stripe
-from django.conf import settings
 from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -19,7 +18,7 @@ from rest_framework.views import APIView
 
 from kernel.api import Pagination, error_body, parse_query
 from kernel.errors import NotFound
-from payouts import selectors
+from payouts import selectors, stripe_gateway
 from payouts.errors import PayoutErrorCode
 from payouts.models import EarningStatus, PayoutRun, PayoutStatus, RateCard
 from payouts.rate_card import rate_card_current, rate_card_update
@@ -310,8 +309,7 @@ def stripe_webhook(request):
     """Verify the signature on the raw body, then handle the event once per event id."""
     payload = request.body
     try:
-        stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature", ""),
-                                       settings.STRIPE_WEBHOOK_SECRET)
+        stripe_gateway.webhook_verify(payload=payload, header=request.headers.get("Stripe-Signature", ""))
         event = json.loads(payload)
     except (ValueError, stripe.SignatureVerificationError):
         return JsonResponse(error_body(PayoutErrorCode.INVALID_SIGNATURE, "The Stripe signature did not verify."),

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from kernel.outbox.handlers import batch_handler
+from kernel.transactions import retry_on_conflict
 from payouts.errors import EarningNotReady
 from payouts.ledger import Posting, ledger_accounts_ensure, ledger_post, ledger_post_many, platform_account
 from payouts.models import AccountKind, Earning, EarningKind, EarningStatus, JournalKind, RateCard
@@ -244,30 +245,36 @@ def earnings_settle(*, now: datetime | None = None, workers_per_batch: int = 500
     settled = 0
     workers = _workers_with_due_earnings(now)
     for start in range(0, len(workers), workers_per_batch):
-        with transaction.atomic():
-            rows = _earnings_take_due(now=now, worker_ids=workers[start:start + workers_per_batch])
-            if not rows:
-                continue
-            by_currency: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-            for _pk, worker_id, amount, currency in rows:
-                by_currency[currency][worker_id] += amount
-            # The flipped rows make the posting happen once; the key only has to be unique, and
-            # one batch's earning ids are not a contiguous range, so it names them by digest.
-            digest = hashlib.blake2b(b"".join(row[0].to_bytes(8, "big") for row in rows), digest_size=8).hexdigest()
-            postings = []
-            for currency, sums in by_currency.items():
-                accounts = ledger_accounts_ensure(worker_ids=sums.keys(), currency=currency)
-                lines: list[tuple[int, int]] = []
-                for worker_id, total in sorted(sums.items()):
-                    lines.append((accounts[(AccountKind.WORKER_PENDING, worker_id)], -total))
-                    lines.append((accounts[(AccountKind.WORKER_AVAILABLE, worker_id)], total))
-                postings.append(Posting(
-                    key=f"settle:{currency}:{len(rows)}:{digest}", kind=JournalKind.SETTLE,
-                    currency=currency, lines=lines, memo=f"Hold passed for {len(rows)} earnings",
-                    refs={"first_earning": rows[0][0], "last_earning": rows[-1][0], "count": len(rows),
-                          "workers": len(sums)}))
-            ledger_post_many(postings)
-        settled += len(rows)
+        settled += _earnings_settle_batch(now=now, worker_ids=workers[start:start + workers_per_batch])
     return settled
+
+
+@retry_on_conflict
+def _earnings_settle_batch(*, now: datetime, worker_ids: list[int]) -> int:
+    """One settlement transaction (retried whole when PostgreSQL aborts it for a conflict)."""
+    with transaction.atomic():
+        rows = _earnings_take_due(now=now, worker_ids=worker_ids)
+        if not rows:
+            return 0
+        by_currency: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for _pk, worker_id, amount, currency in rows:
+            by_currency[currency][worker_id] += amount
+        # The flipped rows make the posting happen once; the key only has to be unique, and
+        # one batch's earning ids are not a contiguous range, so it names them by digest.
+        digest = hashlib.blake2b(b"".join(row[0].to_bytes(8, "big") for row in rows), digest_size=8).hexdigest()
+        postings = []
+        for currency, sums in by_currency.items():
+            accounts = ledger_accounts_ensure(worker_ids=sums.keys(), currency=currency)
+            lines: list[tuple[int, int]] = []
+            for worker_id, total in sorted(sums.items()):
+                lines.append((accounts[(AccountKind.WORKER_PENDING, worker_id)], -total))
+                lines.append((accounts[(AccountKind.WORKER_AVAILABLE, worker_id)], total))
+            postings.append(Posting(
+                key=f"settle:{currency}:{len(rows)}:{digest}", kind=JournalKind.SETTLE,
+                currency=currency, lines=lines, memo=f"Hold passed for {len(rows)} earnings",
+                refs={"first_earning": rows[0][0], "last_earning": rows[-1][0], "count": len(rows),
+                      "workers": len(sums)}))
+        ledger_post_many(postings)
+        return len(rows)
 
 

@@ -8,6 +8,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record as audit_record
 from payouts.errors import CurrencyChangeRefused
 from payouts.models import LedgerAccount, RateCard, RateCardChange
 
@@ -52,6 +54,9 @@ def rate_card_update(*, actor, currency: str, base_per_case: int, csat_bonus: in
                    if getattr(current, name) != value}
         RateCardChange.objects.create(rate_card=card, previous=current, actor=actor, changes=changes,
                                       reason=reason)
+        audit_record(AuditAction.RATE_CARD_UPDATE, actor=actor, target=card,
+                     before={"version": current.version, **{name: getattr(current, name) for name in values}},
+                     after={"version": card.version, **values})
         return card
 
 

@@ -27,6 +27,10 @@ from django.db.models import CharField, Count, Exists, OuterRef, Q, Subquery, Su
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record as audit_record
+from kernel.dispatch import task_send_on_commit
+from kernel.transactions import retry_on_conflict
 from payouts import stripe_gateway
 from payouts.ledger import Posting, ledger_accounts_ensure, ledger_post, ledger_post_many
 from payouts.models import (
@@ -65,13 +69,38 @@ def payout_run_create(*, actor=None, trigger: str = "manual") -> PayoutRun:
 
 
 def payout_run_start(*, actor=None, trigger: str = "manual") -> PayoutRun:
-    """Create a run and execute it in Celery once this transaction commits."""
+    """Create a run and execute it in Celery once this transaction commits. If the broker is down
+    then, the run stays queued and `payout_runs_resume_queued` (beat) executes it later."""
     from payouts.tasks import payout_run_execute_task
 
     with transaction.atomic():
         run = payout_run_create(actor=actor, trigger=trigger)
-        transaction.on_commit(lambda: payout_run_execute_task.delay(run.pk))
+        audit_record(AuditAction.PAYOUT_RUN_START, actor=actor, target=run,
+                     after={"status": run.status, "trigger": run.trigger})
+        task_send_on_commit(payout_run_execute_task, run.pk)
     return run
+
+
+def payout_runs_resume_queued(*, older_than: timedelta | None = None) -> list[int]:
+    """Execute runs still queued `older_than` after they were created (their task was never
+    sent: the broker was down at commit, or lost it). Each is claimed by a conditional update
+    (queued → running), so two sweeps, or a sweep and the late task, start it once; executing it is
+    safe to repeat anyway (one payout per worker, each transfer under its payout's idempotency key).
+    Returns the ids executed."""
+    if older_than is None:
+        older_than = _payouts_setting("QUEUED_STALE_AFTER", timedelta(minutes=1))
+    stale = timezone.now() - older_than
+    run_ids = list(PayoutRun.objects.filter(status=PayoutRunStatus.QUEUED, created_at__lte=stale)
+                   .order_by("pk").values_list("pk", flat=True)[:100])
+    resumed = []
+    for run_id in run_ids:
+        claimed = PayoutRun.objects.filter(pk=run_id, status=PayoutRunStatus.QUEUED).update(
+            status=PayoutRunStatus.RUNNING, started_at=timezone.now())
+        if claimed:
+            logger.warning("payout run %s was left queued; executing it now", run_id)
+            payout_run_execute(run_id=run_id)
+            resumed.append(run_id)
+    return resumed
 
 
 def payout_run_execute(*, run_id: int) -> PayoutRun:
@@ -99,6 +128,7 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
     return payout_run_finalize(run_id=run.pk)
 
 
+@retry_on_conflict
 def payout_run_finalize(*, run_id: int) -> PayoutRun:
     """Recount a run from its payouts; completed once none is open. Safe to repeat."""
     with transaction.atomic():
@@ -202,6 +232,7 @@ def payout_run_record_skipped(*, run: PayoutRun, currency: str, minimum: int) ->
     return skipped
 
 
+@retry_on_conflict
 def _payouts_create_chunk(*, run: PayoutRun, currency: str, minimum: int, worker_ids: list[int]) -> int:
     with transaction.atomic():
         accounts = ledger_accounts_ensure(worker_ids=worker_ids, currency=currency)
@@ -349,6 +380,7 @@ def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
     return dict(outcomes)
 
 
+@retry_on_conflict
 def _payouts_mark_in_transit(payout_ids: list[int]) -> list[_Send]:
     """Lock the still-open payouts (pk order), mark them in_transit and count the attempt."""
     if not payout_ids:
@@ -382,6 +414,7 @@ def _transfer_request(send: _Send, pacer: _Pacer | None = None) -> _Send:
     return send
 
 
+@retry_on_conflict
 def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
     """Record a chunk's answers in one transaction: accepted → paid (in_transit → paid posting),
     refused for good → failed (money back to available), otherwise still in transit."""
@@ -417,6 +450,7 @@ def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
     return results
 
 
+@retry_on_conflict
 def payouts_mark_paid(*, transfers: dict[int, str], source: str) -> None:
     """Stripe accepted these transfers (`{payout id: transfer id}`): in_transit → paid, the money
     to each worker's paid account. Locks the payouts in pk order; safe to repeat (the API answer
@@ -456,6 +490,7 @@ def payouts_mark_paid(*, transfers: dict[int, str], source: str) -> None:
                                          for p in to_pay])
 
 
+@retry_on_conflict
 def payout_mark_failed(*, payout_id: int, code: str, message: str = "") -> Payout:
     """Stripe refused the transfer for good: failed, and the money returns to available."""
     with transaction.atomic():

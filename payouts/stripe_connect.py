@@ -10,6 +10,7 @@ import stripe
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from kernel.transactions import retry_on_conflict
 from payouts import stripe_gateway
 from payouts.errors import PayoutAccountRefused, StripeUnavailable
 from payouts.ledger import ledger_accounts_ensure, ledger_post
@@ -65,6 +66,7 @@ def payout_account_onboarding_url(*, worker: Worker, refresh_url: str, return_ur
     return link.url
 
 
+@retry_on_conflict
 def stripe_event_handle(*, event: dict) -> StripeEvent:
     """Handle one verified webhook event once per event id, in one transaction with its record.
 
@@ -121,6 +123,7 @@ def _on_transfer_event(record: StripeEvent, transfer: dict) -> str:
     return f"payout:{payout.status}:reversed={payout.reversed_amount}"
 
 
+@retry_on_conflict
 def payout_apply_reversal(*, payout_id: int, transfer: dict, source: str = "") -> Payout:
     """Return reversed money to available by a reversing posting (paid → available).
 

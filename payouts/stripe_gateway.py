@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from enum import StrEnum
 
 import stripe
@@ -121,3 +122,25 @@ def account_link_create(*, account_id: str, refresh_url: str, return_url: str) -
         params={"account": account_id, "refresh_url": refresh_url, "return_url": return_url,
                 "type": "account_onboarding"}
     )
+
+
+# The sandbox's public default webhook secret and API key (settings.py): anyone can sign with
+# them, so a production deployment must not run with them (payouts.checks).
+SANDBOX_WEBHOOK_SECRET = "whsec_shiftline_sandbox"
+SANDBOX_SECRET_KEY = "sk_test_shiftline_sandbox"
+# How far a webhook's signed timestamp may be ahead of our clock (clock skew only).
+WEBHOOK_FUTURE_TOLERANCE = 60
+
+
+def webhook_verify(*, payload: bytes, header: str) -> None:
+    """Verify a webhook's `Stripe-Signature` with the SDK, rejecting a replay older than
+    `STRIPE_WEBHOOK_TOLERANCE` seconds (the SDK's check) and a timestamp more than
+    `WEBHOOK_FUTURE_TOLERANCE` seconds in the future (ours: the SDK only looks back, so a
+    signature made for a future time would stay replayable until then).
+    Raises `stripe.SignatureVerificationError`."""
+    tolerance = int(getattr(settings, "STRIPE_WEBHOOK_TOLERANCE", 300))
+    stripe.WebhookSignature.verify_header(payload, header, settings.STRIPE_WEBHOOK_SECRET, tolerance)
+    stamps = [item.partition("=")[2] for item in header.split(",") if item.strip().startswith("t=")]
+    if not stamps or not stamps[0].strip().isdigit() or int(stamps[0]) > time.time() + WEBHOOK_FUTURE_TOLERANCE:
+        raise stripe.SignatureVerificationError("Timestamp is in the future beyond the tolerance.",
+                                                header, payload.decode("utf-8", "replace"))

@@ -29,7 +29,9 @@ from reports.formatting import csv_lines
 from reports.selectors import exports, operations, payouts, reconciliation
 from workers.models import Worker
 
-JSON_OR_CSV = {200: OpenApiResponse(OpenApiTypes.OBJECT, description="JSON; with `format=csv`, text/csv")}
+JSON_OR_CSV = {(200, "application/json"): OpenApiTypes.OBJECT,
+               (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="with `format=csv`")}
+CSV = {(200, "text/csv"): OpenApiTypes.STR}
 # A year of inclusive days, leap years included; anything longer is refused.
 MAX_RANGE_DAYS = 366
 # Days a report may cover (the annual export's years too): far dates are typos, and their day
@@ -198,7 +200,7 @@ class EarningsExportView(APIView):
 
     permission_classes = [IsFinance]
 
-    @extend_schema(parameters=[ReportRangeQuery], responses={200: OpenApiResponse(description="text/csv")})
+    @extend_schema(parameters=[ReportRangeQuery], responses=CSV)
     def get(self, request):
         query = parse_query(ReportRangeQuery, request)
         return csv_response(
@@ -281,7 +283,7 @@ class ExportView(APIView):
 class ExportDownloadView(APIView):
     permission_classes = [IsFinance]
 
-    @extend_schema(responses={200: OpenApiResponse(description="text/csv")})
+    @extend_schema(responses=CSV)
     def get(self, request, export_id: str):
         state = _own_export(request, export_id)
         if state["status"] != "done":

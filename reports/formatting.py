@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -35,13 +36,28 @@ class _Echo:
         return value
 
 
+# A spreadsheet treats a cell starting with one of these as a formula (`=HYPERLINK(…)`, `+cmd|…`,
+# `@SUM(…)`; tab and carriage return are read as the same by some): such text is written with a
+# leading apostrophe, which spreadsheets show as text. Plain numbers ("-12.50") stay numbers.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell as written to CSV: text that a spreadsheet would run as a formula is neutralised."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def csv_lines(header: list[str], rows: Iterable[Iterable[Any]], batch: int = 500) -> Iterator[str]:
-    """CSV text in chunks of `batch` lines: the header, then one line per row (RFC 4180 quoting)."""
+    """CSV text in chunks of `batch` lines: the header, then one line per row (RFC 4180 quoting),
+    every cell through `csv_cell` (no formula injection). Every CSV Shiftline writes comes from here."""
     writer = csv.writer(_Echo(), lineterminator="\r\n")
-    yield writer.writerow(header)
+    yield writer.writerow([csv_cell(name) for name in header])
     chunk: list[str] = []
     for row in rows:
-        chunk.append(writer.writerow(row))
+        chunk.append(writer.writerow([csv_cell(value) for value in row]))
         if len(chunk) >= batch:
             yield "".join(chunk)
             chunk = []

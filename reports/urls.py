@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from reports import api, pages
+from reports import api, audit, pages
 
 api_urlpatterns: list = [
+    path("audit/", audit.AuditListView.as_view(), name="audit-list"),
     path("reports/operations/", api.OperationsReportView.as_view(), name="report-operations"),
     path("reports/payouts/", api.PayoutReportView.as_view(), name="report-payouts"),
     path("reports/payouts/breakdown/", api.PayoutBreakdownView.as_view(), name="report-payouts-breakdown"),
@@ -24,5 +25,6 @@ urlpatterns: list = [
          name="finance-worker-statement"),
     path("finance/dashboard/tickets/<int:ticket_id>/", pages.earning_ticket, name="finance-ticket"),
     path("ops/dashboard/", pages.ops_dashboard, name="ops-dashboard"),
+    path("ops/audit/", audit.audit_page, name="ops-audit"),
     path("reports/vendor/plotly-<str:version>.min.js", pages.plotly_js, name="reports-plotly-js"),
 ]

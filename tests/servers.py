@@ -7,10 +7,12 @@ at Redis. Data a test wants them to see must be committed (use `transactional_db
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -178,3 +180,77 @@ class StripeSandboxProcess(Process):
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"stripe_sandbox did not start:\n{self.log()}")
+
+
+class RedisServerProcess(Process):
+    """A private `redis-server` on a free port (no persistence), for tests that stop and restart
+    Redis without touching the shared one. `stop()` then `RedisServerProcess(port=same)` restarts it."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        super().__init__(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no"], dict(os.environ), "redis")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited early:\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not start:\n{self.log()}")
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (the machine's PostgreSQL 15 binaries, run as the
+    `postgres` user when we are root), on a free port, so that a test can restart a server under
+    a running process without touching the shared one. `copy_database(url)` loads a dump of
+    another database into it (schema and committed rows), and `url` points at that copy."""
+
+    BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+    def __init__(self) -> None:
+        # Its own directory under /tmp: pytest's tmp_path is private to root, and the server runs as postgres.
+        self.directory = Path(tempfile.mkdtemp(prefix="shiftline-pg-"))
+        self.port = free_port()
+        self.data = self.directory / "data"
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/shiftline_private"
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "shiftline_private")
+
+    def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess:
+        command = [str(self.BIN / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, cwd=self.directory)
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.directory / "server.log"), "-w", "-o",
+                  f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def restart(self) -> None:
+        """A fast shutdown (every connection dropped, open transactions rolled back), then start."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self.start()
+
+    def stop(self) -> None:
+        """Stop the server and remove its files."""
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def copy_database(self, source_url: str) -> None:
+        dump = subprocess.run([str(self.BIN / "pg_dump"), "--no-owner", "--no-privileges", source_url],
+                              check=True, capture_output=True, timeout=120).stdout
+        subprocess.run([str(self.BIN / "psql"), "-q", "-v", "ON_ERROR_STOP=1", self.url], input=dump, check=True,
+                       capture_output=True, timeout=120)

@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kernel.api import Pagination, ScopedThrottle, parse_query
+from kernel.api import Pagination, ScopedThrottle, paginated_list, parse_query
 from tickets import selectors, services
 from tickets.canned_responses import canned_render
 from tickets.errors import NotAllowed, TicketNotFound
@@ -91,6 +91,9 @@ class TicketCreateInput(serializers.Serializer):
     language = serializers.CharField(max_length=10)
     topic = serializers.CharField(max_length=40)
     message = serializers.CharField(trim_whitespace=False)  # the rules: services.ticket_create
+    # A signed identity from the embedding site (tickets.identity); both or neither.
+    customer_id = serializers.CharField(max_length=200, required=False, default="", trim_whitespace=False)
+    customer_signature = serializers.CharField(max_length=128, required=False, default="")
 
 
 class TicketListQuery(serializers.Serializer):
@@ -126,17 +129,35 @@ class RatingInput(serializers.Serializer):
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-TicketOutput = inline_serializer("Ticket", {
-    "id": serializers.IntegerField(), "status": serializers.CharField(), "language": serializers.CharField(),
-    "topic": serializers.CharField(), "assigned_worker": serializers.IntegerField(allow_null=True),
-    "created_at": serializers.DateTimeField(), "first_response_at": serializers.DateTimeField(allow_null=True),
-    "resolved_at": serializers.DateTimeField(allow_null=True), "rating": serializers.IntegerField(allow_null=True),
-})
-MessageOutput = inline_serializer("Message", {
-    "id": serializers.IntegerField(), "ticket": serializers.IntegerField(), "seq": serializers.IntegerField(),
-    "sender": serializers.CharField(), "body": serializers.CharField(), "client_id": serializers.CharField(),
-    "sent_at": serializers.DateTimeField(), "internal": serializers.BooleanField(),
-})
+class TicketOutput(serializers.Serializer):
+    """The ticket as `GET /api/v1/tickets/{id}/` shows it (documentation: views render `ticket_as_json`)."""
+
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    language = serializers.CharField()
+    topic = serializers.CharField()
+    assigned_worker = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    first_response_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    rating = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        ref_name = "Ticket"
+
+
+class MessageOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    ticket = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    sender = serializers.CharField()
+    body = serializers.CharField()
+    client_id = serializers.CharField()
+    sent_at = serializers.DateTimeField()
+    internal = serializers.BooleanField()
+
+    class Meta:
+        ref_name = "Message"
 
 
 # --- Views -----------------------------------------------------------------------------------
@@ -172,7 +193,7 @@ class TicketListCreateView(WidgetCorsMixin, APIView):
                 language=ticket.language, topic=ticket.topic_id),
         }, status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="tickets_list", parameters=[TicketListQuery], responses=TicketOutput)
+    @extend_schema(operation_id="tickets_list", parameters=[TicketListQuery], responses=TicketOutput(many=True))
     def get(self, request):
         query = parse_query(TicketListQuery, request)
         tickets = selectors.tickets_visible_to(request.user).order_by("-created_at", "-id")
@@ -193,13 +214,10 @@ class TicketDetailView(TicketAccessMixin, APIView):
 
 
 class TicketMessagesView(TicketAccessMixin, APIView):
-    def get_throttles(self):
-        if self.request.method == "POST":
-            self.throttle_scope = "ticket_message"
-            return [ScopedThrottle()]
-        return super().get_throttles()
+    """Messages: `POST` is limited per ticket (customer) or per user by `services.message_post`
+    itself, the same allowance its websockets draw on."""
 
-    @extend_schema(parameters=[TOKEN_HEADER, MessagesQuery], responses=MessageOutput)
+    @extend_schema(parameters=[TOKEN_HEADER, MessagesQuery], responses=MessageOutput(many=True))
     def get(self, request, pk: int):
         ticket, user = self.access(request, pk)
         query = parse_query(MessagesQuery, request)
@@ -270,26 +288,27 @@ class TicketReopenView(TicketAccessMixin, APIView):
 
 
 class TicketHistoryView(APIView):
-    """The customer's earlier tickets (same email), for the worker console."""
+    """The customer's earlier tickets, for the worker console: only those of the same verified
+    customer (a signed identity from the embedding site), never of a typed email."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=TicketOutput(many=True))
     def get(self, request, pk: int):
         ticket = selectors.tickets_visible_to(request.user).filter(pk=pk).first()
         if ticket is None:
             raise TicketNotFound()
         earlier = selectors.customer_earlier_tickets(ticket=ticket)[:20]
-        return Response({"results": [ticket_as_json(t) | {"resolution": t.resolution} for t in earlier]})
+        return paginated_list(request, self, [ticket_as_json(t) | {"resolution": t.resolution} for t in earlier])
 
 
 class TransferTargetsView(APIView):
     """Workers on shift and connected who could take this ticket now (the console's transfer list)."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "object"}}})
     def get(self, request, pk: int):
         ticket = selectors.tickets_visible_to(request.user).filter(pk=pk).first()
         if ticket is None:
             raise TicketNotFound()
-        return Response({"results": selectors.transfer_targets(ticket=ticket)})
+        return paginated_list(request, self, selectors.transfer_targets(ticket=ticket))
 
 
 class CannedResponsesQuery(serializers.Serializer):
@@ -305,7 +324,7 @@ class CannedResponsesView(APIView):
     @extend_schema(parameters=[CannedResponsesQuery], responses=inline_serializer("CannedResponse", {
         "id": serializers.IntegerField(), "title": serializers.CharField(), "body": serializers.CharField(),
         "rendered": serializers.CharField(), "language": serializers.CharField(),
-        "topic": serializers.CharField(allow_null=True)}))
+        "topic": serializers.CharField(allow_null=True)}, many=True))
     def get(self, request):
         if not (request.user.is_ops or request.user.is_worker):
             raise NotAllowed()
@@ -316,11 +335,11 @@ class CannedResponsesView(APIView):
             if ticket is None:
                 raise TicketNotFound()
         worker = getattr(request.user, "worker", None) if request.user.is_worker else None
-        return Response({"results": [
+        return paginated_list(request, self, [
             {"id": r.id, "title": r.title, "body": r.body,
              "rendered": canned_render(r.body, worker=worker, ticket=ticket),
              "language": r.language, "topic": r.topic_id}
-            for r in selectors.canned_responses(language=query["language"])]})
+            for r in selectors.canned_responses(language=query["language"])])
 
 
 class LiveBoardView(APIView):

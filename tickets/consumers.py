@@ -25,6 +25,7 @@ from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 
 from kernel.errors import DomainError
+from kernel.json_input import MalformedJSON, parse_json
 from kernel.ws import SocketConsumer, query_param
 from tickets import events, selectors, services
 from tickets.errors import TicketErrorCode
@@ -53,8 +54,14 @@ class FrameError(Exception):
         super().__init__(detail)
 
 
+# A frame carries at most a 4,000-character body and a few short fields; anything much larger is
+# refused before it is decoded (the server's own frame limit stays far above, for other sockets).
+MAX_FRAME_CHARS = 16_384
+
+
 class TokenBucket:
-    """Per-socket message rate limit: `rate` a second sustained, `burst` at once."""
+    """Per-socket typing-event limit: `rate` a second sustained, `burst` at once. (Messages are
+    limited per ticket and per user by `services.message_post`, whatever socket carries them.)"""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.capacity, self.tokens, self.at = rate, float(burst), float(burst), time.monotonic()
@@ -88,7 +95,6 @@ class ChatSocket(SocketConsumer):
 
     async def websocket_connect(self, message):
         self.sent_seq: dict[int, int] = {}
-        self.bucket = TokenBucket(settings.SHIFTLINE["SOCKET_MESSAGE_RATE"], settings.SHIFTLINE["SOCKET_MESSAGE_BURST"])
         self.typing_bucket = TokenBucket(5, 10)
         await super().websocket_connect(message)
 
@@ -127,10 +133,12 @@ class ChatSocket(SocketConsumer):
     def parse(self, text_data: str | None) -> dict[str, Any]:
         if text_data is None:
             raise FrameError(TicketErrorCode.MALFORMED_FRAME, "Frames must be JSON text.")
+        if len(text_data) > MAX_FRAME_CHARS:
+            raise FrameError(TicketErrorCode.FRAME_TOO_LARGE, f"A frame holds at most {MAX_FRAME_CHARS} characters.")
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            raise FrameError(TicketErrorCode.MALFORMED_FRAME, "Frames must be JSON.")
+            frame = parse_json(text_data)
+        except MalformedJSON as exc:
+            raise FrameError(TicketErrorCode.MALFORMED_FRAME, f"Frames must be JSON. {exc}")
         if not isinstance(frame, dict):
             raise FrameError(TicketErrorCode.MALFORMED_FRAME, "A frame is a JSON object.")
         kind = frame.get("type")
@@ -140,11 +148,10 @@ class ChatSocket(SocketConsumer):
         return frame
 
     def check_rate(self, frame: dict[str, Any]) -> None:
-        if not settings.RATELIMIT_ENABLE:
+        if not settings.RATELIMIT_ENABLE or frame["type"] != "typing":
             return
-        bucket = self.bucket if frame["type"] == "message" else self.typing_bucket
-        if not bucket.take():
-            raise FrameError(TicketErrorCode.RATE_LIMITED, "Too many messages; slow down.")
+        if not self.typing_bucket.take():
+            raise FrameError(TicketErrorCode.RATE_LIMITED, "Too many typing events; slow down.")
 
     async def receive(self, text_data=None, bytes_data=None):
         try:

@@ -22,6 +22,7 @@ class TicketErrorCode(StrEnum):
     TICKET_CLOSED = "ticket_closed"
     # Socket frames only.
     MALFORMED_FRAME = "malformed_frame"
+    FRAME_TOO_LARGE = "frame_too_large"
     UNKNOWN_TYPE = "unknown_type"
     INVALID = "invalid"
     RATE_LIMITED = "rate_limited"

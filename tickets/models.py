@@ -23,6 +23,11 @@ class Ticket(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     customer_name = models.CharField(max_length=200)
     customer_email = models.EmailField()
+    # The embedding site's own id of the customer, when the widget passed one signed with
+    # WIDGET_IDENTITY_SECRET (tickets.identity): the only key earlier tickets are matched on.
+    customer_key = models.CharField(max_length=200, blank=True, default="")
+    # When the retention purge anonymised the customer's name, email and messages (never undone).
+    customer_data_purged_at = models.DateTimeField(null=True, blank=True)
     language = models.CharField(max_length=2)
     topic = models.ForeignKey(Skill, on_delete=models.PROTECT, related_name="tickets")
     status = models.CharField(max_length=16, choices=TicketStatus.choices, default=TicketStatus.QUEUED)
@@ -72,6 +77,8 @@ class Ticket(models.Model):
             models.Index(fields=["created_at"], name="ticket_created_idx"),
             models.Index(fields=["resolved_at"], name="ticket_resolved_idx"),
             models.Index(fields=["customer_email"], name="ticket_email_idx"),
+            models.Index(fields=["customer_key", "created_at"], name="ticket_customer_key_idx",
+                         condition=~Q(customer_key="")),
         ]
         constraints = [
             models.CheckConstraint(

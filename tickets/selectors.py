@@ -175,12 +175,16 @@ def worker_console_tickets(*, worker_id: int) -> list[Ticket]:
 _CONSOLE_TICKET_COLUMNS = [f for f in Ticket._meta.concrete_fields if f.name in CONSOLE_TICKET_FIELDS]
 _CONSOLE_TICKET_ATTNAMES = [f.attname for f in _CONSOLE_TICKET_COLUMNS]
 _CONSOLE_TICKET_COLUMN_NAMES = ", ".join(f.column for f in _CONSOLE_TICKET_COLUMNS if f.column)
-_CONSOLE_TICKETS_SQL = (f"SELECT {_CONSOLE_TICKET_COLUMN_NAMES} FROM {Ticket._meta.db_table} "
+_CONSOLE_TICKETS_SQL = (f"SELECT {_CONSOLE_TICKET_COLUMN_NAMES} FROM {Ticket._meta.db_table} "  # nosec B608 # column and table names from the model; values are parameters
                         "WHERE status = %s AND assigned_worker_id = %s ORDER BY assigned_at, id")
 
 
 def customer_earlier_tickets(*, ticket: Ticket) -> QuerySet[Ticket]:
-    return (Ticket.objects.filter(customer_email__iexact=ticket.customer_email).exclude(pk=ticket.pk)
+    """The same verified customer's other tickets, newest first; none for an unverified customer
+    (a typed email proves nothing: anyone may type another person's)."""
+    if not ticket.customer_key:
+        return Ticket.objects.none()
+    return (Ticket.objects.filter(customer_key=ticket.customer_key).exclude(pk=ticket.pk)
             .order_by("-created_at"))
 
 

@@ -26,6 +26,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Avg
 from django.utils import timezone
 
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record as audit_record
+from kernel.drf import ScopeLimit
+from kernel.errors import RateLimited
 from kernel.outbox.services import outbox_record
 from kernel.realtime import run_soon
 from tickets import events
@@ -41,6 +45,7 @@ from tickets.errors import (
     TicketNotFound,
     WorkerUnavailable,
 )
+from tickets.identity import customer_identity_errors
 from tickets.models import Message, MessageSender, RoutingLock, Ticket, TicketEvent, TicketStatus
 from tickets.selectors import QUEUE_ORDER, queue_position, routable_workers, token_hash
 from workers.models import Skill, Worker
@@ -129,15 +134,18 @@ def _take_routing_lock() -> None:
 
 
 def ticket_create(*, name: str, email: str, language: str, topic: str, message: str,
+                  customer_id: str = "", customer_signature: str = "",
                   at: dt.datetime | None = None) -> tuple[Ticket, str]:
     """Open a ticket with its first message (seq 1) and queue it; then run routing.
 
-    Returns the ticket (as routing left it) and the customer token, which is never stored (only
-    its SHA-256). `at` (default now) is when it happens: `seed_demo` writes its history through
-    this same function with past times.
+    `customer_id` with its `customer_signature` (tickets.identity) is the embedding site's word for
+    who the customer is: a pair that does not verify is refused (400), one that does is stored as
+    the ticket's `customer_key`. Returns the ticket (as routing left it) and the customer token,
+    which is never stored (only its SHA-256). `at` (default now) is when it happens: `seed_demo`
+    writes its history through this same function with past times.
     """
     language = language.strip().lower()
-    fields: dict[str, list[str]] = {}
+    fields: dict[str, list[str]] = customer_identity_errors(customer_id, customer_signature)
     if language not in ISO_639_1:
         fields["language"] = ["Not an ISO 639-1 language code."]
     if not Skill.objects.filter(code=topic, active=True).exists():
@@ -151,7 +159,8 @@ def ticket_create(*, name: str, email: str, language: str, topic: str, message: 
     now = at or timezone.now()
     with transaction.atomic():
         ticket = Ticket.objects.create(
-            token_hash=token_hash(token), customer_name=name, customer_email=email, language=language,
+            token_hash=token_hash(token), customer_name=name, customer_email=email, customer_key=customer_id,
+            language=language,
             topic_id=topic, status=TicketStatus.QUEUED, queued_at=now, last_seq=1, customer_last_seen_at=now,
             created_at=now,
         )
@@ -193,6 +202,18 @@ def _message_fields_errors(*, body: object, client_id: object, internal: object,
     return fields
 
 
+_MESSAGE_LIMIT = ScopeLimit("ticket_message")
+
+
+def message_rate_check(*, ticket_id: int, user: User | None) -> None:
+    """The chat message limit (`RATE_TICKET_MESSAGE`, scope `ticket_message`): per ticket for its
+    customer, per user for workers and staff, counted in the shared Redis window, so every socket
+    and the REST endpoint draw on one allowance. Raises `RateLimited` (429) when it is spent."""
+    wait = _MESSAGE_LIMIT.wait_for(f"user-{user.pk}" if user is not None else f"ticket-{ticket_id}")
+    if wait:
+        raise RateLimited(wait=wait)
+
+
 def message_post(*, ticket_id: int, body: object, client_id: object, user: User | None = None,
                  internal: object = False, at: dt.datetime | None = None) -> tuple[Message, bool]:
     """Validate and store a chat message, the customer's when `user` is None, and broadcast it after
@@ -209,6 +230,7 @@ def message_post(*, ticket_id: int, body: object, client_id: object, user: User 
     if fields:
         raise InvalidInput(f"Some fields are not valid: {', '.join(sorted(fields))}.", fields=fields)
     assert isinstance(body, str) and isinstance(client_id, str) and isinstance(internal, bool)
+    message_rate_check(ticket_id=ticket_id, user=user)
     stored = _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal,
                             at=at)
     if stored is not None:
@@ -253,7 +275,7 @@ WITH t AS (
     RETURNING id, seq
 )
 SELECT m.id, m.seq, t.status, t.assigned_worker_id, t.first_response_now FROM m, t
-"""
+"""  # nosec B608 # the table names from the models; every value is a parameter
 
 
 def _message_store(*, ticket_id: int, body: str, client_id: str, user: User | None, internal: bool,
@@ -302,10 +324,10 @@ def _message_store(*, ticket_id: int, body: str, client_id: str, user: User | No
     return message
 
 
-_CUSTOMER_OPEN_SQL = (f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s "
+_CUSTOMER_OPEN_SQL = (f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s "  # nosec B608 # the table name from the model; values are parameters
                       "WHERE id = %s AND token_hash = %s RETURNING last_seq")
-_CUSTOMER_SEEN_SQL = f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s WHERE id = %s"
-_ANY_QUEUED_SQL = f"SELECT 1 FROM {Ticket._meta.db_table} WHERE status = 'queued' LIMIT 1"
+_CUSTOMER_SEEN_SQL = f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at = %s WHERE id = %s"  # nosec B608 # the table name from the model; values are parameters
+_ANY_QUEUED_SQL = f"SELECT 1 FROM {Ticket._meta.db_table} WHERE status = 'queued' LIMIT 1"  # nosec B608 # the table name from the model; no input
 
 
 def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "",
@@ -443,6 +465,7 @@ def ticket_transfer(*, ticket_id: int, user, to_worker_id: int | None, reason: s
         if not user.is_ops and ticket.assigned_worker_id != user.pk:
             raise NotAssigned()
         from_worker_id = ticket.assigned_worker_id
+        before = {"status": ticket.status, "assigned_worker": from_worker_id}
         if to_worker_id is None:
             _requeue(ticket, kind="transferred", actor=user, reason=reason, front=True, avoid=True)
         else:
@@ -470,6 +493,8 @@ def ticket_transfer(*, ticket_id: int, user, to_worker_id: int | None, reason: s
             _broadcast_ticket(ticket, events.ticket_assigned_event(events.ticket_as_json(ticket)),
                               customer=False, worker_ids=[to_worker_id])
             events.live_board_changed()
+        audit_record(AuditAction.TICKET_TRANSFER, actor=user, target=ticket, before=before,
+                     after={"status": ticket.status, "assigned_worker": ticket.assigned_worker_id})
     ticket_route(notify_positions=True)
     ticket.refresh_from_db()
     return ticket

@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from tickets.models import Message, MessageSender, Ticket, TicketStatus
+from tickets.privacy import customer_data_purge
 from tickets.selectors import on_shift_claims
 from tickets.services import (
     agent_presence_reset_stale,
@@ -64,3 +65,9 @@ def abandon_stale() -> int:
 def route() -> int:
     """A periodic routing pass: catches capacity that appeared without an event (a shift starting)."""
     return len(ticket_route(notify_positions=False))
+
+
+@shared_task(name="tickets.purge_personal_data", acks_late=True)
+def purge_personal_data() -> int:
+    """Daily: the customer data retention purge (safe to repeat)."""
+    return customer_data_purge()

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kernel.api import Pagination, ScopedThrottle, parse_query
-from workers import selectors
+from workers import privacy, selectors
 from workers.errors import NotFound
 from workers.models import ClaimStatus, WorkerStatus
 from workers.services import accounts, claims, shifts, validation, vetting
@@ -440,6 +440,10 @@ class WorkerDetailView(APIView):
         return Response(WorkerOutput(worker).data)
 
 
+class AccountDeleteInput(serializers.Serializer):
+    password = serializers.CharField(trim_whitespace=False, max_length=4096)
+
+
 class WorkerMeView(APIView):
     permission_classes = [IsWorker]
 
@@ -449,6 +453,27 @@ class WorkerMeView(APIView):
         if worker is None:
             raise NotFound("You have no worker profile.")
         return Response(WorkerOutput(worker).data)
+
+    @extend_schema(request=AccountDeleteInput, responses={204: None})
+    def delete(self, request):
+        """Delete the caller's account (workers.privacy.worker_delete): `{password}` → 204."""
+        data = AccountDeleteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        privacy.worker_delete(user=request.user, password=data.validated_data["password"])
+        return Response(status=204)
+
+
+class WorkerExportView(APIView):
+    """`GET /api/v1/workers/me/export/`: everything Shiftline holds about the caller, as JSON."""
+
+    permission_classes = [IsWorker]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        worker = selectors.worker_of(request.user)
+        if worker is None:
+            raise NotFound("You have no worker profile.")
+        return Response(privacy.worker_personal_data_export(worker=worker))
 
 
 class WorkerDecisionView(APIView):
@@ -482,7 +507,7 @@ class NoticesView(APIView):
 
     @extend_schema(responses=NoticeOutput(many=True))
     def get(self, request):
-        return Response({"results": NoticeOutput(selectors.notices_of(worker_id=request.user.pk), many=True).data})
+        return paginated(request, self, selectors.notices_of(worker_id=request.user.pk), NoticeOutput)
 
     @extend_schema(request=None,
                    responses=inline_serializer("NoticesRead", {"marked_read": serializers.IntegerField()}))

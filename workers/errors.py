@@ -9,7 +9,7 @@ __all__ = [
     "WorkerNotApproved", "NotEligible", "ShiftFull", "AlreadyClaimed", "ShiftOverlap", "ShiftEnded",
     "ShiftCancelled", "NotClaimed", "OutsideWindow", "NotCheckedIn", "StillCheckedIn", "ShiftNotFull",
     "AlreadyWaitlisted", "NotWaitlisted", "ShiftHasClaims", "AssessmentClosed", "AttemptTooSoon",
-    "WorkerErrorCode",
+    "PasswordIncorrect", "WorkerErrorCode",
 ]
 
 
@@ -34,6 +34,7 @@ class WorkerErrorCode(StrEnum):
     SHIFT_HAS_CLAIMS = "shift_has_claims"
     ASSESSMENT_CLOSED = "assessment_closed"
     ATTEMPT_TOO_SOON = "attempt_too_soon"
+    PASSWORD_INCORRECT = "password_incorrect"
 
 
 class BadCredentials(InvalidInput):
@@ -124,3 +125,8 @@ class AssessmentClosed(Conflict):
 class AttemptTooSoon(Conflict):
     code = WorkerErrorCode.ATTEMPT_TOO_SOON
     default_detail = "One assessment attempt per 24 hours."
+
+
+class PasswordIncorrect(NotAllowed):
+    code = WorkerErrorCode.PASSWORD_INCORRECT
+    default_detail = "That is not your password; nothing was changed."

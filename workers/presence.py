@@ -43,7 +43,7 @@ def presence_connect(*, worker_id: int, at: dt.datetime | None = None) -> bool:
     table = AgentPresence._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (worker_id, connections, connected_at, last_seen_at, disconnected_at) "
+            f"INSERT INTO {table} (worker_id, connections, connected_at, last_seen_at, disconnected_at) "  # nosec B608 # table names from the models; values are parameters
             f"SELECT user_id, 1, %s, %s, NULL FROM {Worker._meta.db_table} WHERE user_id = %s AND status = %s "
             f"ON CONFLICT (worker_id) DO UPDATE SET connections = {table}.connections + 1, "
             "connected_at = excluded.connected_at, last_seen_at = excluded.last_seen_at, disconnected_at = NULL "
@@ -53,7 +53,7 @@ def presence_connect(*, worker_id: int, at: dt.datetime | None = None) -> bool:
 
 # Parameters: now, now, worker id.
 PRESENCE_DISCONNECT_SQL = (
-    f"UPDATE {AgentPresence._meta.db_table} SET "
+    f"UPDATE {AgentPresence._meta.db_table} SET "  # nosec B608 # the table name from the model; values are parameters
     "connections = CASE WHEN connections > 0 THEN connections - 1 ELSE 0 END, "
     "disconnected_at = CASE WHEN connections <= 1 THEN %s ELSE disconnected_at END, last_seen_at = %s "
     "WHERE worker_id = %s")

@@ -147,8 +147,8 @@ def _with_board_fields(qs: ShiftQuerySet) -> QuerySet[Shift]:
     """Shifts with, in the same query, `skill_codes` (sorted) and `rate_changes` (oldest first,
     `{"at", "rate_from", "rate_to"}`)."""
     return qs.with_seats_taken().annotate(
-        skill_codes=RawSQL(_SKILL_CODES, [], output_field=ArrayField(CharField())),
-                       rate_changes=RawSQL(f"({_RATE_CHANGES})::jsonb", [], output_field=JSONField()))
+        skill_codes=RawSQL(_SKILL_CODES, [], output_field=ArrayField(CharField())),  # nosec B611 # constant SQL of this module, no input in it
+        rate_changes=RawSQL(f"({_RATE_CHANGES})::jsonb", [], output_field=JSONField()))  # nosec B611 # constant SQL of this module, no input in it
 
 
 def _worker_of(user: User) -> Worker | None:
@@ -175,9 +175,9 @@ def shifts_visible_to(*, user: User, now: dt.datetime | None = None) -> QuerySet
         return _with_board_fields(Shift.objects.all())
     if (worker := _worker_of(user)) is None:
         return Shift.objects.none()
-    qs = Shift.objects.filter(RawSQL(*_may_see(worker, now or timezone.now()), output_field=BooleanField()))
-    return _with_board_fields(qs.annotate(my_claim=RawSQL(_MY_CLAIM, [worker.pk], output_field=BigIntegerField()),
-                                          waitlisted=RawSQL(_WAITLISTED, [worker.pk], output_field=BooleanField())))
+    qs = Shift.objects.filter(RawSQL(*_may_see(worker, now or timezone.now()), output_field=BooleanField()))  # nosec B611 # constant SQL of this module; the worker and time are parameters
+    return _with_board_fields(qs.annotate(my_claim=RawSQL(_MY_CLAIM, [worker.pk], output_field=BigIntegerField()),  # nosec B611 # constant SQL; the worker id is a parameter
+                                          waitlisted=RawSQL(_WAITLISTED, [worker.pk], output_field=BooleanField())))  # nosec B611 # constant SQL; the worker id is a parameter
 
 
 def _shift_list_sql(select: str, select_params: list, *, user: User, starts_from: dt.datetime | None = None,
@@ -212,7 +212,7 @@ def _shift_list_sql(select: str, select_params: list, *, user: User, starts_from
     if available:
         where.append("workers_shift.status = 'published' AND EXISTS (SELECT 1 FROM workers_shiftseat seat"
                      " WHERE seat.shift_id = workers_shift.id AND seat.claim_id IS NULL)")
-    sql = (f"SELECT {select} FROM workers_shift WHERE {' AND '.join(where) or 'TRUE'}"
+    sql = (f"SELECT {select} FROM workers_shift WHERE {' AND '.join(where) or 'TRUE'}"  # nosec B608 # conditions are constants of this function; values are parameters
            " ORDER BY workers_shift.starts_at, workers_shift.id LIMIT %s OFFSET %s")
     return sql, [*params, limit, offset]
 

@@ -9,6 +9,7 @@ api_urlpatterns: list = [
     path("workers/applications/", api.WorkerApplicationView.as_view(), name="worker-apply"),
     path("workers/", api.WorkerListView.as_view(), name="worker-list"),
     path("workers/me/", api.WorkerMeView.as_view(), name="worker-me"),
+    path("workers/me/export/", api.WorkerExportView.as_view(), name="worker-export"),
     path("workers/me/notices/", api.NoticesView.as_view(), name="worker-notices"),
     path("workers/me/assessment/", api.AssessmentView.as_view(), name="worker-assessment"),
     path("workers/<int:worker_id>/", api.WorkerDetailView.as_view(), name="worker-detail"),

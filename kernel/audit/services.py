@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from kernel.audit.context import current_client_address
 from kernel.audit.models import AuditAction, AuditEntry
 from kernel.net import request_client_address
 
@@ -25,12 +26,16 @@ def record(
     username: str = "",
 ) -> AuditEntry:
     """Append one entry. `target` (a model instance) names the object unless `object_type` /
-    `object_id` do; `request` gives the actor and the client address unless given."""
+    `object_id` do; `request` gives the actor and the client address unless given. Without a
+    request, the address is that of the request or socket being served (`kernel.audit.context`);
+    none in a task or command."""
     if request is not None:
         if actor is None and getattr(request, "user", None) is not None and request.user.is_authenticated:
             actor = request.user
         if ip is None:
             ip = request_client_address(request)
+    elif ip is None:
+        ip = current_client_address()
     if target is not None:
         object_type = object_type or target._meta.label_lower
         object_id = target.pk if object_id is None else object_id

@@ -27,6 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from kernel.dispatch import task_send_on_commit
 from kernel.outbox.handlers import EventNotReady
 from kernel.outbox.models import ConsumedEvent, OutboxEvent
 
@@ -57,11 +58,12 @@ class Consumer:
 
 
 def outbox_record(*, topic: str, payload: dict) -> OutboxEvent:
-    """Record an event inside the caller's transaction; relay it once that transaction commits."""
+    """Record an event inside the caller's transaction; relay it once that transaction commits
+    (if the broker is down then, `outbox.redeliver` delivers it within a minute of its return)."""
     event = OutboxEvent.objects.create(topic=topic, payload=payload)
     from kernel.outbox.tasks import outbox_relay
 
-    transaction.on_commit(lambda: outbox_relay.delay(str(event.id)))
+    task_send_on_commit(outbox_relay, str(event.id))
     return event
 
 

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from kernel.outbox.models import OutboxEvent
@@ -23,8 +24,9 @@ def outbox_relay(self, event_id: str) -> str:
 
 @shared_task(name="outbox.redeliver", acks_late=True)
 def outbox_redeliver() -> int:
-    """Deliver events whose relay was lost (a crash between commit and dispatch)."""
-    stale = timezone.now() - timedelta(seconds=20)
+    """Deliver events whose relay was lost (a crash between commit and dispatch, or a broker
+    that was down at commit) once they are `OUTBOX_REDELIVER_AFTER` seconds old."""
+    stale = timezone.now() - timedelta(seconds=getattr(settings, "OUTBOX_REDELIVER_AFTER", 20))
     ids = list(
         OutboxEvent.objects.filter(delivered_at__isnull=True, created_at__lt=stale)
         .order_by("created_at").values_list("id", flat=True)[:500]

@@ -40,6 +40,9 @@ class MismatchKind:
     CURRENCY_DIFFERS = "currency_differs"
     DESTINATION_DIFFERS = "destination_differs"
     REVERSED_NOT_IN_LEDGER = "reversed_not_in_ledger"
+    # The ledger moved money back to available that Stripe never took back (a forged or mistaken
+    # `transfer.reversed`): the next run would pay it a second time.
+    REVERSED_IN_LEDGER_NOT_AT_STRIPE = "reversed_in_ledger_not_at_stripe"
     FAILED_IN_LEDGER_BUT_AT_STRIPE = "failed_in_ledger_but_at_stripe"
     LEDGER_POSTING_MISSING = "ledger_posting_missing"
     CLEARING_NOT_ZERO = "clearing_not_zero"
@@ -173,6 +176,10 @@ def reconciliation_report(*, day_from: dt.date, day_to: dt.date, page_size: int 
             flag(MismatchKind.REVERSED_NOT_IN_LEDGER, payout, transfer,
                  f"Stripe reversed {reversed_at_stripe} of transfer {transfer['id']}; "
                  f"the ledger shows {payout['reversed_amount']}.")
+        elif payout["reversed_amount"] > reversed_at_stripe:
+            flag(MismatchKind.REVERSED_IN_LEDGER_NOT_AT_STRIPE, payout, transfer,
+                 f"The ledger reversed {payout['reversed_amount']} of payout {payout['id']}; "
+                 f"Stripe reversed {reversed_at_stripe} of transfer {transfer['id']}.")
 
     for transfer in transfers.values():
         created = int(transfer.get("created") or 0)

@@ -72,7 +72,7 @@
     header.appendChild(chat.badge);
     pane.appendChild(header);
     var history = el("details", { "class": "history" });
-    history.appendChild(el("summary", {}, "Earlier tickets of " + (ticket.customer_email || "this customer")));
+    history.appendChild(el("summary", {}, "Earlier tickets of this customer (verified by the site)"));
     var historyList = el("ul");
     history.appendChild(historyList);
     pane.appendChild(history);

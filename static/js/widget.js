@@ -2,7 +2,9 @@
  * Shiftline chat widget. Embed with one tag:
  *   <script src="https://YOUR-SHIFTLINE/static/js/widget.js" defer></script>
  * Options (data- attributes on the tag): data-mode="inline" renders into #shiftline-chat instead of
- * a floating button; data-topics="general,payments" limits the topics offered.
+ * a floating button; data-topics="general,payments" limits the topics offered. A site that knows its
+ * signed-in customer adds data-customer-id and data-customer-signature (hex HMAC-SHA256 of the id
+ * with WIDGET_IDENTITY_SECRET, made on the site's server) so workers see that customer's earlier tickets.
  *
  * Message bodies are plain text: they are only ever put on the page with textContent.
  * Delivery: the socket resumes with ?after=<last seq>; a gap or a dropped socket falls back to
@@ -108,6 +110,10 @@
       event.preventDefault();
       var data = {};
       ["name", "email", "language", "topic", "message"].forEach(function (k) { data[k] = form.elements[k].value; });
+      if (script.getAttribute("data-customer-id")) {
+        data.customer_id = script.getAttribute("data-customer-id");
+        data.customer_signature = script.getAttribute("data-customer-signature") || "";
+      }
       api("POST", "/api/v1/tickets/", data).then(function (res) {
         if (res.status !== 201) {
           error.hidden = false;

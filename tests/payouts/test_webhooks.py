@@ -131,3 +131,26 @@ def test_onboarding_end_to_end_the_sandbox_webhook_makes_the_account_ready(strip
     again = httpx.get(response.json()["onboarding_url"], timeout=30)
     assert again.headers["location"] == f"{server.url}/earnings/payout-account/refresh/"
     assert StripeEvent.objects.filter(type="account.updated").count() == 1
+
+
+@pytest.mark.parametrize(("offset", "status"), [(-400, 400), (-60, 200), (45, 200), (600, 400), (86_400 * 30, 400)])
+def test_webhook_timestamp_must_be_recent_and_not_in_the_future(db, stripe_sandbox, api_client, offset, status):
+    """Signed with our secret, but stamped `offset` seconds from now: a replay older than five
+    minutes is refused, and so is a stamp beyond a minute ahead (it would stay replayable)."""
+    import json
+    import time
+
+    from django.conf import settings
+
+    from stripe_sandbox.server import sign
+
+    event = {"id": f"evt_stamp_{offset}", "object": "event", "type": "balance.available", "livemode": False,
+             "created": int(time.time()), "data": {"object": {"id": "bal_1"}}}
+    payload = json.dumps(event).encode()
+
+    response = api_client.generic("POST", "/api/v1/payouts/stripe/webhook/", payload, content_type="application/json",
+                                  HTTP_STRIPE_SIGNATURE=sign(payload, settings.STRIPE_WEBHOOK_SECRET,
+                                                             timestamp=int(time.time()) + offset))
+
+    assert response.status_code == status
+    assert StripeEvent.objects.filter(event_id=event["id"]).count() == (1 if status == 200 else 0)

@@ -162,3 +162,35 @@ def test_reconciliation_follows_stripe_pagination(db, stripe_sandbox, ready_work
 
     assert (result["ok"], result["payouts_checked"], result["transfers_checked"]) == (True, 5, 5)
     assert stripe_sandbox.stats()["transfers"] == len(payouts)
+
+
+def test_forged_reversal_the_ledger_applied_is_named_by_reconciliation(finance_client, stripe_sandbox,
+                                                                      ready_worker_factory, earn, api_client):
+    """A correctly signed `transfer.reversed` for a transfer Stripe never reversed (the webhook
+    secret leaked): the ledger moves the money back to available, and reconciliation says so."""
+    import json
+
+    from django.conf import settings
+
+    from stripe_sandbox.server import sign
+
+    (payout,) = paid_payouts(ready_worker_factory, earn, 1)
+    transfer = stripe_gateway.stripe_client().v1.transfers.retrieve(payout.stripe_transfer_id).to_dict()
+    forged = {"id": "evt_forged_reversal", "object": "event", "type": "transfer.reversed", "livemode": False,
+              "created": int(dt.datetime.now(dt.UTC).timestamp()),
+              "data": {"object": {**transfer, "amount_reversed": payout.amount, "reversed": True}}}
+    body = json.dumps(forged).encode()
+
+    webhook = api_client.generic("POST", "/api/v1/payouts/stripe/webhook/", body, content_type="application/json",
+                                 HTTP_STRIPE_SIGNATURE=sign(body, settings.STRIPE_WEBHOOK_SECRET))
+    response = finance_client.get("/api/v1/reports/reconciliation/", today_range())
+
+    assert webhook.status_code == 200
+    payout.refresh_from_db()
+    assert payout.reversed_amount == 2000
+    assert response.status_code == 200
+    report = response.json()
+    assert report["ok"] is False
+    assert kinds(report) == [("reversed_in_ledger_not_at_stripe", payout.pk, payout.stripe_transfer_id)]
+    (mismatch,) = report["mismatches"]
+    assert "reversed 2000" in mismatch["detail"] and "Stripe reversed 0" in mismatch["detail"]

@@ -195,7 +195,7 @@ def test_bad_frames_get_error_events_and_the_socket_stays_usable(asgi_server_fac
 
 
 def test_messages_over_the_socket_rate_limit_get_an_error(asgi_server_factory):
-    server = asgi_server_factory(SOCKET_MESSAGE_BURST="3", SOCKET_MESSAGE_RATE="0.1")
+    server = asgi_server_factory(RATE_TICKET_MESSAGE="3/min")
     ticket = TicketFactory()
 
     async def scenario():

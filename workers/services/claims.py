@@ -40,8 +40,8 @@ _CLAIM_ATTNAMES = [f.attname for f in _CLAIM_FIELDS]
 _SHIFT_ATTNAMES = [f.attname for f in _SHIFT_FIELDS]
 _ROWS = (", ".join(f"(r.claim).{f.column}" for f in _CLAIM_FIELDS) + ", "
          + ", ".join(f"(r.shift).{f.column}" for f in _SHIFT_FIELDS) + ", r.seats_taken")
-_CLAIM_SQL = f"SELECT r.refusal, {_ROWS} FROM workers_shift_claim(%s, %s, %s, %s, %s) r"
-_RELEASE_SQL = f"SELECT r.refusal, {_ROWS} FROM workers_shift_release(%s, %s, %s, %s, %s, %s) r"
+_CLAIM_SQL = f"SELECT r.refusal, {_ROWS} FROM workers_shift_claim(%s, %s, %s, %s, %s) r"  # nosec B608 # column names from the models; values are parameters
+_RELEASE_SQL = f"SELECT r.refusal, {_ROWS} FROM workers_shift_release(%s, %s, %s, %s, %s, %s) r"  # nosec B608 # column names from the models; values are parameters
 
 _REFUSALS: dict[str, type[DomainError]] = {
     error.code: error for error in (errors.WorkerNotApproved, errors.ShiftCancelled, errors.ShiftEnded,

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record as audit_record
 from kernel.outbox.services import outbox_record
 from workers import errors
 from workers.errors import InvalidInput
@@ -99,7 +101,15 @@ def shift_create(*, actor: User, starts_at: dt.datetime, ends_at: dt.datetime, c
     shift.skills.set(skills)  # type: ignore[arg-type]  # Skill's pk is its code; the stubs take int pks only
     ShiftEvent.objects.create(shift=shift, actor=actor, kind="created", created_at=now, data={
         "rate_multiplier": str(rate_multiplier), "max_rate_multiplier": str(max_rate_multiplier)})
+    audit_record(AuditAction.SHIFT_CREATE, actor=actor, target=shift, after=_shift_audit_state(shift))
     return shift
+
+
+def _shift_audit_state(shift: Shift) -> dict:
+    """What the audit trail keeps of a shift: its times, seats, language and pay multipliers."""
+    return {"status": shift.status, "starts_at": shift.starts_at.isoformat(), "ends_at": shift.ends_at.isoformat(),
+            "capacity": shift.capacity, "seats_taken": shift.seats_taken, "language": shift.language,
+            "rate_multiplier": str(shift.rate_multiplier), "max_rate_multiplier": str(shift.max_rate_multiplier)}
 
 
 _EDITABLE = ("starts_at", "ends_at", "capacity", "language", "skills", "rate_multiplier", "max_rate_multiplier")
@@ -153,6 +163,7 @@ def shift_cancel(*, shift_id: int, actor: User, reason: str = "") -> Shift:
     if shift.ends_at <= now:
         raise errors.ShiftEnded()
     when = shift.starts_at.strftime("%Y-%m-%d %H:%M UTC")
+    before = _shift_audit_state(shift)
     cancelled = []
     for claim in ShiftClaim.objects.select_for_update().filter(shift=shift, status=ClaimStatus.ACTIVE).order_by("pk"):
         claim.status = ClaimStatus.CANCELLED
@@ -177,6 +188,8 @@ def shift_cancel(*, shift_id: int, actor: User, reason: str = "") -> Shift:
     shift.status = ShiftStatus.CANCELLED
     shift.save(update_fields=["status"])
     ShiftEvent.objects.create(shift=shift, actor=actor, kind="cancelled", data={"reason": reason.strip()})
+    audit_record(AuditAction.SHIFT_CANCEL, actor=actor, target=shift, before=before,
+                 after=_shift_audit_state(shift) | {"claims_cancelled": len(cancelled)})
     broadcast_shift_on_commit(shift.pk)
     return shift
 

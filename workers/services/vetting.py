@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from kernel.audit.models import AuditAction
+from kernel.audit.services import record as audit_record
 from kernel.outbox.services import outbox_record
 from workers import errors
 from workers.errors import InvalidInput
@@ -26,6 +28,8 @@ from workers.models import (
 )
 from workers.services.claims import seat_freed
 
+_AUDIT_ACTIONS = {"approve": AuditAction.WORKER_APPROVE, "reject": AuditAction.WORKER_REJECT,
+                  "suspend": AuditAction.WORKER_SUSPEND}
 _TRANSITIONS = {
     "approve": ({WorkerStatus.APPLIED, WorkerStatus.SUSPENDED}, WorkerStatus.APPROVED),
     "reject": ({WorkerStatus.APPLIED}, WorkerStatus.REJECTED),
@@ -55,6 +59,8 @@ def _worker_transition(*, worker_id: int, actor: User, action: str, reason: str,
         kind = "reinstated"
     WorkerEvent.objects.create(worker=worker, actor=actor, kind=kind, from_status=from_status,
                                to_status=to_status, reason=reason)
+    audit_record(_AUDIT_ACTIONS[action], actor=actor, target=worker, before={"status": from_status},
+                 after={"status": to_status, "status_changed_at": now.isoformat()})
     return worker
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tickets', '0005_message_ticket_index_covered'),
+        ('tickets', '0006_customer_identity_retention'),
     ]
 
     operations = [
