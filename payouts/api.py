@@ -22,7 +22,7 @@ from payouts import selectors, stripe_gateway
 from payouts.errors import PayoutErrorCode
 from payouts.models import EarningStatus, PayoutRun, PayoutStatus, RateCard
 from payouts.rate_card import rate_card_current, rate_card_update
-from payouts.runs import payout_run_start, payout_runs_stats
+from payouts.runs import SkipReason, payout_run_start, payout_runs_stats
 from payouts.stripe_connect import payout_account_onboarding_url, stripe_event_handle
 from workers.models import Worker
 
@@ -141,6 +141,15 @@ class PayoutQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=PayoutStatus.values, required=False)
 
 
+class SkippedWorkerOutput(serializers.Serializer):
+    worker = serializers.IntegerField()
+    worker_name = serializers.CharField()
+    reason = serializers.ChoiceField(choices=[reason.value for reason in SkipReason])
+    available = serializers.IntegerField()
+    minimum = serializers.IntegerField()
+    currency = serializers.CharField()
+
+
 class RunOutput(serializers.Serializer):
     id = serializers.IntegerField(source="pk")
     status = serializers.CharField()
@@ -156,6 +165,7 @@ class RunOutput(serializers.Serializer):
     pending_count = serializers.IntegerField()
     total = serializers.IntegerField()
     currency = serializers.CharField()
+    skipped = SkippedWorkerOutput(many=True, help_text="Workers this run did not pay, and why.")
 
 
 def runs_data(runs: list[PayoutRun]) -> list[dict]:
@@ -166,7 +176,7 @@ def runs_data(runs: list[PayoutRun]) -> list[dict]:
 
 def run_data(run: PayoutRun, stats: dict) -> dict:
     stored = {name: getattr(run, name) for name in ("pk", "status", "trigger", "transfer_group", "created_at",
-                                                    "started_at", "finished_at", "currency")}
+                                                    "started_at", "finished_at", "currency", "skipped")}
     return RunOutput({**stored, "payouts_count": stats["payouts_count"], "total": stats["total"],
                       "paid_count": stats["paid_count"], "failed_count": stats["failed_count"],
                       "in_transit_count": stats["in_transit_count"],

@@ -75,7 +75,8 @@ def earning_on_ticket_rated(*, event_id: UUID, payload: dict) -> None:
     if int(payload.get("score") or 0) != 5:
         return
     earning_post_csat_bonus(ticket_id=int(payload["ticket_id"]),
-                            resolution_n=int(payload.get("resolution_n") or 1))
+                            resolution_n=int(payload.get("resolution_n") or 1),
+                            rated_at=_when(payload.get("rated_at")))
 
 
 def earning_on_ticket_reopened(*, event_id: UUID, payload: dict) -> None:
@@ -149,8 +150,9 @@ def _case_pay_insert(priced: list[tuple[ResolvedCase, RateCard, Decimal, int]]) 
         return sorted(cursor.fetchall())
 
 
-def earning_post_csat_bonus(*, ticket_id: int, resolution_n: int) -> Earning | None:
-    """Earn the CSAT bonus of a 5-star rating, with the case pay's rate card and hold.
+def earning_post_csat_bonus(*, ticket_id: int, resolution_n: int, rated_at: datetime | None = None) -> Earning | None:
+    """Earn the CSAT bonus of a 5-star rating, with the case pay's rate card and hold, earned when
+    the customer rated (`rated_at`, from the event; now when an older event has none).
 
     Raises `EarningNotReady` (the relay retries within a second) when the case pay is not posted yet; posts
     nothing when the case pay was voided. Idempotent: key `csat-bonus:<ticket>:<n>`."""
@@ -173,7 +175,7 @@ def earning_post_csat_bonus(*, ticket_id: int, resolution_n: int) -> Earning | N
         bonus = Earning.objects.create(
             worker_id=case.worker_id, ticket_id=ticket_id, kind=EarningKind.CSAT_BONUS, amount=amount,
             currency=case.currency, rate_card=case.rate_card, multiplier=Decimal("1"),
-            resolution_n=resolution_n, claim_id=case.claim_id, earned_at=timezone.now(),
+            resolution_n=resolution_n, claim_id=case.claim_id, earned_at=rated_at or timezone.now(),
             available_at=case.available_at,
         )
         ledger_post(key=f"csat-bonus:{ticket_id}:{resolution_n}", kind=JournalKind.CSAT_BONUS,

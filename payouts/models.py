@@ -265,6 +265,9 @@ class PayoutRun(models.Model):
     total = models.BigIntegerField(default=0)
     currency = models.CharField(max_length=3, default="eur")
     error = models.TextField(blank=True, default="")
+    # Who the run left out and why, written once when its payouts are created:
+    # [{"worker", "worker_name", "reason", "available", "minimum"}] (see `payouts.runs.SkipReason`).
+    skipped = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -17,8 +17,9 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kernel.errors import DomainError
+from kernel.presentation.formatting import money_parse, money_text
 from payouts import selectors
-from payouts.api import RateCardInput, runs_data
+from payouts.api import RateCardInput
 from payouts.models import (
     AccountKind,
     JournalKind,
@@ -28,7 +29,7 @@ from payouts.models import (
     RateCard,
 )
 from payouts.rate_card import rate_card_current, rate_card_update
-from payouts.runs import payout_run_start
+from payouts.runs import SkipReason, payout_run_start, payout_runs_stats
 from payouts.stripe_connect import payout_account_onboarding_url
 from workers.models import PayoutAccountStatus, Worker, WorkerStatus
 
@@ -187,6 +188,24 @@ def payout_account_refresh(request):
     return _to_onboarding(request, worker) if worker.stripe_account_id else redirect("earnings")
 
 
+MONEY_FIELDS = ("base_per_case", "csat_bonus", "minimum_payout")
+
+
+def rate_card_form_values(post) -> tuple[dict, dict]:
+    """The rate card form's fields as the API takes them: amounts typed in money ("12.50") become
+    minor units of the typed currency (by `money_parse`, the one conversion); a field that does not
+    read as money gets its error here, by name."""
+    data = {name: post.get(name, "") for name in ("currency", "hold_hours", "reason")}
+    currency = str(data["currency"]).strip().lower() or "eur"
+    errors: dict[str, list[str]] = {}
+    for name in MONEY_FIELDS:
+        try:
+            data[name] = money_parse(post.get(name, ""), currency)
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+    return data, errors
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def finance_rate_card(request):
@@ -194,8 +213,9 @@ def finance_rate_card(request):
     card = rate_card_current()
     errors: dict = {}
     if request.method == "POST":
-        form = RateCardInput(data=request.POST)
-        if form.is_valid():
+        data, errors = rate_card_form_values(request.POST)
+        form = RateCardInput(data=data)
+        if form.is_valid() and not errors:
             try:
                 new = rate_card_update(actor=request.user, **form.validated_data)
             except DomainError as exc:
@@ -204,12 +224,46 @@ def finance_rate_card(request):
                 messages.success(request, f"Rate card version {new.version} is now in force.")
                 return redirect("finance-rate-card")
         else:
-            errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
-    history = RateCard.objects.select_related("change", "created_by").order_by("-version")[:50]
+            errors = {**{name: [str(e) for e in errs] for name, errs in form.errors.items()
+                         if name not in errors}, **errors}
+    history = list(RateCard.objects.select_related("change__previous", "created_by").order_by("-version")[:50])
     return render(request, "payouts/finance_rate_card.html", {
-        "card": card, "history": history, "errors": errors,
-        "values": request.POST if request.method == "POST" else None,
+        "card": card, "errors": errors, "values": request.POST if request.method == "POST" else None,
+        "history": [(c, rate_card_change_text(c)) for c in history],
     })
+
+
+RATE_CARD_LABELS = {"currency": "currency", "base_per_case": "per case", "csat_bonus": "bonus",
+                    "hold_hours": "hold (h)", "minimum_payout": "minimum"}
+
+
+def rate_card_change_text(card: RateCard) -> str:
+    """"per case: EUR 5.00 → EUR 6.00; hold (h): 72 → 48": what this version changed."""
+    change = getattr(card, "change", None)
+    if change is None:
+        return ""
+    before = change.previous.currency if change.previous else card.currency
+    parts = []
+    for name, (old, new) in change.changes.items():
+        if name in MONEY_FIELDS:
+            old, new = money_text(old, before), money_text(new, card.currency)
+        parts.append(f"{RATE_CARD_LABELS.get(name, name)}: {old} → {new}")
+    return "; ".join(parts)
+
+
+def skip_reason_text(row: dict) -> str:
+    """A worker's line under "Left out of this run", in words finance can act on."""
+    currency = row.get("currency", "eur")
+    reason = row["reason"]
+    if reason == SkipReason.NOTHING_AVAILABLE:
+        return "Nothing available: no earnings have finished their hold since the last payout."
+    if reason == SkipReason.NO_READY_PAYOUT_ACCOUNT:
+        return ("No ready payout account: the worker has not finished Stripe onboarding "
+                "(their Earnings page has the link).")
+    if reason == SkipReason.BELOW_MINIMUM:
+        return (f"Below the minimum payout: {money_text(row['available'], currency)} available, "
+                f"{money_text(row['minimum'], currency)} needed. It is paid in a later run.")
+    return "A payout from another run is still on its way; this balance goes in a later run."
 
 
 @login_required
@@ -219,12 +273,20 @@ def finance_payouts(request):
     if request.method == "POST":  # without JavaScript: start a run and come back to it
         run = payout_run_start(actor=request.user, trigger="manual")
         return redirect(f"{reverse('finance-payouts')}?run={run.pk}")
-    runs = runs_data(list(selectors.payout_runs()[:20]))
+    runs = list(selectors.payout_runs()[:20])
+    focus_id = request.GET.get("run", "")
+    focus = None
+    if focus_id.isdigit():
+        focus = next((run for run in runs if run.pk == int(focus_id)), None) or \
+            selectors.payout_runs().filter(pk=int(focus_id)).first()
+    stats = payout_runs_stats([run.pk for run in runs] + ([focus.pk] if focus else []))
     status = request.GET.get("status", "")
     payouts = Payout.objects.select_related("worker").order_by("-created_at", "-pk")
     if status in PayoutStatus.values:
         payouts = payouts.filter(status=status)
     return render(request, "payouts/finance_payouts.html", {
-        "runs": runs, "payouts": payouts[:100], "status": status, "statuses": PayoutStatus.values,
-        "focus_run": request.GET.get("run", ""),
+        "runs": [{"run": run, **stats[run.pk]} for run in runs],
+        "focus": {"run": focus, **stats[focus.pk],
+                  "skipped": [{**row, "text": skip_reason_text(row)} for row in focus.skipped]} if focus else None,
+        "payouts": payouts[:100], "status": status, "statuses": PayoutStatus.values,
     })

@@ -16,14 +16,15 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any, cast
 from uuid import uuid4
 
 import stripe
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import CharField, Count, Q, Sum, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import CharField, Count, Exists, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from kernel.audit.models import AuditAction
@@ -45,7 +46,7 @@ from payouts.models import (
     PayoutStatus,
 )
 from payouts.rate_card import rate_card_current
-from workers.models import PayoutAccountStatus, Worker
+from workers.models import PayoutAccountStatus, Worker, WorkerStatus
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,8 @@ def payout_run_stats(run: PayoutRun) -> dict:
 def payouts_create_for_run(*, run: PayoutRun, chunk_size: int = 250) -> int:
     """Create a payout for every worker whose available balance reaches the minimum and whose
     Stripe account is ready, moving that balance to in_transit. Works in chunks of workers, one
-    transaction each. Returns the number of payouts created."""
+    transaction each, then records who was left out and why (`payout_run_record_skipped`).
+    Returns the number of payouts created."""
     card = rate_card_current()
     minimum = max(card.minimum_payout, 1)
     worker_ids = list(
@@ -181,7 +183,53 @@ def payouts_create_for_run(*, run: PayoutRun, chunk_size: int = 250) -> int:
     for start in range(0, len(worker_ids), chunk_size):
         created += _payouts_create_chunk(run=run, currency=card.currency, minimum=minimum,
                                          worker_ids=worker_ids[start:start + chunk_size])
+    payout_run_record_skipped(run=run, currency=card.currency, minimum=minimum)
     return created
+
+
+class SkipReason(StrEnum):
+    """Why a payout run left a worker out, in the order they are checked."""
+
+    NOTHING_AVAILABLE = "nothing_available"
+    NO_READY_PAYOUT_ACCOUNT = "no_ready_payout_account"
+    BELOW_MINIMUM = "below_minimum"
+    PAYOUT_IN_PROGRESS = "payout_in_progress"
+
+
+def payout_run_skip_reason(*, available: int, minimum: int, account_ready: bool) -> SkipReason:
+    """The one reason shown for a worker a run did not pay (the first that applies)."""
+    if available <= 0:
+        return SkipReason.NOTHING_AVAILABLE
+    if not account_ready:
+        return SkipReason.NO_READY_PAYOUT_ACCOUNT
+    if available < minimum:
+        return SkipReason.BELOW_MINIMUM
+    # Ready and above the minimum, yet not paid: another run holds their money in a payout
+    # (`open_payout`), or it became available while this run was creating its payouts.
+    return SkipReason.PAYOUT_IN_PROGRESS
+
+
+def payout_run_record_skipped(*, run: PayoutRun, currency: str, minimum: int) -> list[dict]:
+    """Store on the run every worker it did not pay and why: approved workers, and anyone else
+    with money available, that have no payout in this run. One query for the candidates, one
+    update; written again (the same way) when a redelivered run gets here a second time."""
+    available = LedgerAccount.objects.filter(kind=AccountKind.WORKER_AVAILABLE, currency=currency,
+                                             worker=OuterRef("pk")).values("balance")[:1]
+    rows = (Worker.objects.annotate(available=Coalesce(Subquery(available), Value(0)))
+            .filter(Q(status=WorkerStatus.APPROVED) | Q(available__gt=0))
+            .exclude(Exists(Payout.objects.filter(worker=OuterRef("pk"), run=run)))
+            .order_by("full_name", "pk")
+            .values_list("pk", "full_name", "available", "payout_account_status", "stripe_account_id"))
+    skipped = [
+        {"worker": pk, "worker_name": name, "available": amount, "minimum": minimum, "currency": currency,
+         "reason": payout_run_skip_reason(available=amount, minimum=minimum,
+                                          account_ready=status == PayoutAccountStatus.READY and bool(account))
+         .value}
+        for pk, name, amount, status, account in rows
+    ]
+    PayoutRun.objects.filter(pk=run.pk).update(skipped=skipped)
+    run.skipped = skipped
+    return skipped
 
 
 @retry_on_conflict

@@ -24,8 +24,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from kernel.presentation.formatting import money_text as money
 from payouts.models import Earning, Payout
-from payouts.templatetags.money import money
 from workers.models import Worker
 
 FONT, FONT_BOLD = "ShiftlineVera", "ShiftlineVera-Bold"

@@ -34,7 +34,7 @@ def payout_run_scheduled_task() -> int:
 
 @shared_task(name="payouts.settle_earnings", acks_late=True)
 def settle_earnings_task() -> int:
-    """Hourly: pending → available where the hold has passed (set-based batches)."""
+    """Every minute (`PAYOUTS["SETTLE_EVERY"]`): pending → available where the hold has passed."""
     return earnings_settle()
 
 

@@ -8,10 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-# Stripe's zero-decimal currencies: their minor unit is the whole unit.
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
-)
+from kernel.presentation.formatting import ZERO_DECIMAL_CURRENCIES
 
 
 def format_amount(amount: int | None, currency: str) -> str:

@@ -114,14 +114,27 @@ def main() -> int:
 
     print("Shiftline: migrating the database…", flush=True)
     manage("migrate", "--noinput", "-v", "0")
-    print("Shiftline: loading demo data…", flush=True)
-    manage("seed_demo")
-
     web = f"http://127.0.0.1:{port}"
+    processes: list[tuple[str, subprocess.Popen]] = []
+    if start_sandbox:  # first: the demo's payout account and payout run go through it
+        processes.append(("stripe-sandbox", subprocess.Popen(
+            [PY, "manage.py", "stripe_sandbox", "--port", sandbox_port,
+             "--webhook-url", f"{web}/api/v1/payouts/stripe/webhook/"], cwd=ROOT, env=env, start_new_session=True)))
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{env['STRIPE_API_BASE']}/_sandbox/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.1)
+    print("Shiftline: loading demo data…", flush=True)
+    try:
+        manage("seed_demo")
+    except BaseException:
+        for _name, process in processes:
+            process.terminate()
+        raise
+
     commands: list[tuple[str, list[str]]] = []
-    if start_sandbox:
-        commands.append(("stripe-sandbox", [PY, "manage.py", "stripe_sandbox", "--port", sandbox_port,
-                                            "--webhook-url", f"{web}/api/v1/payouts/stripe/webhook/"]))
     commands += [
         ("web", [PY, "-m", "uvicorn", "marketplace.asgi:application", "--host", "127.0.0.1", "--port", port,
                  # The client address is ours to decide (TRUSTED_PROXY_COUNT), not uvicorn's.
@@ -131,7 +144,6 @@ def main() -> int:
         ("worker", [PY, "-m", "celery", "-A", "marketplace", "worker", "--loglevel", "WARNING", "--concurrency", "2"]),
         ("beat", [PY, "-m", "celery", "-A", "marketplace", "beat", "--loglevel", "WARNING"]),
     ]
-    processes: list[tuple[str, subprocess.Popen]] = []
     for name, command in commands:
         processes.append((name, subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)))
 

@@ -5,12 +5,21 @@ from tickets.models import CannedResponse, Ticket, TicketEvent
 
 @admin.register(CannedResponse)
 class CannedResponseAdmin(admin.ModelAdmin):
-    """Ops manage the console's canned responses here (placeholders: {customer_name}, {worker_name},
-    {ticket_id})."""
+    """Read-only here: ops manage canned responses on /ops/canned-responses/, through the service
+    that checks their placeholders (`tickets.canned_responses`)."""
 
     list_display = ("title", "language", "topic", "active")
     list_filter = ("active", "language", "topic")
     search_fields = ("title", "body")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class TicketEventInline(admin.TabularInline):

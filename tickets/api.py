@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from kernel.api import Pagination, ScopedThrottle, paginated_list, parse_query
 from tickets import selectors, services
+from tickets.canned_responses import canned_render
 from tickets.errors import NotAllowed, TicketNotFound
 from tickets.events import ticket_as_json
 from tickets.models import Message, Ticket, TicketStatus
@@ -310,17 +311,35 @@ class TransferTargetsView(APIView):
         return paginated_list(request, self, selectors.transfer_targets(ticket=ticket))
 
 
+class CannedResponsesQuery(serializers.Serializer):
+    language = serializers.CharField(max_length=2, required=False, default="", allow_blank=True)
+    ticket = serializers.IntegerField(min_value=1, required=False)
+
+
 class CannedResponsesView(APIView):
-    @extend_schema(responses=inline_serializer("CannedResponse", {
-        "id": serializers.IntegerField(), "title": serializers.CharField(), "body": serializers.CharField()},
-        many=True))
+    """The console's canned responses. Each has `body` as ops wrote it and `rendered`: the body
+    with the caller's own names filled in and, with `?ticket=<id>` (a ticket the caller may see),
+    the customer's name and the ticket number too (`tickets.canned_responses.canned_render`)."""
+
+    @extend_schema(parameters=[CannedResponsesQuery], responses=inline_serializer("CannedResponse", {
+        "id": serializers.IntegerField(), "title": serializers.CharField(), "body": serializers.CharField(),
+        "rendered": serializers.CharField(), "language": serializers.CharField(),
+        "topic": serializers.CharField(allow_null=True)}, many=True))
     def get(self, request):
         if not (request.user.is_ops or request.user.is_worker):
             raise NotAllowed()
-        language = request.query_params.get("language", "")[:2]
+        query = parse_query(CannedResponsesQuery, request)
+        ticket = None
+        if "ticket" in query:
+            ticket = selectors.tickets_visible_to(request.user).filter(pk=query["ticket"]).first()
+            if ticket is None:
+                raise TicketNotFound()
+        worker = getattr(request.user, "worker", None) if request.user.is_worker else None
         return paginated_list(request, self, [
-            {"id": r.id, "title": r.title, "body": r.body, "language": r.language, "topic": r.topic_id}
-            for r in selectors.canned_responses(language=language)])
+            {"id": r.id, "title": r.title, "body": r.body,
+             "rendered": canned_render(r.body, worker=worker, ticket=ticket),
+             "language": r.language, "topic": r.topic_id}
+            for r in selectors.canned_responses(language=query["language"])])
 
 
 class LiveBoardView(APIView):

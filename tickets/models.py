@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from workers.models import ShiftClaim, Skill, Worker
 
@@ -43,7 +44,8 @@ class Ticket(models.Model):
     # FIFO order: lower `queue_priority` first (requeued-after-loss goes to the front), then time.
     queue_priority = models.SmallIntegerField(default=0)
     queued_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A default, not auto_now_add: `ticket_create(at=...)` records history with its own time.
+    created_at = models.DateTimeField(default=timezone.now)
     assigned_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -110,7 +112,7 @@ class Message(models.Model):
     body = models.TextField()
     client_id = models.CharField(max_length=100, blank=True, default="")
     internal = models.BooleanField(default=False)
-    sent_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["ticket", "seq"]
@@ -136,7 +138,7 @@ class TicketEvent(models.Model):
     worker = models.ForeignKey(Worker, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     reason = models.TextField(blank=True, default="")
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -160,9 +162,9 @@ class RoutingLock(models.Model):
 
 
 class CannedResponse(models.Model):
-    """A reply template for the worker console; ops manage them in the admin.
+    """A reply template for the worker console; ops manage them on /ops/canned-responses/.
 
-    Placeholders: `{customer_name}`, `{worker_name}`, `{ticket_id}`.
+    Placeholders and their rendering: `tickets.canned_responses`.
     """
 
     title = models.CharField(max_length=100)

@@ -234,17 +234,20 @@ def live_board(*, now: dt.datetime | None = None) -> dict:
                         "shift_ends_at": claim.ends_at.isoformat()})
     timeout = settings.SHIFTLINE["FIRST_RESPONSE_TIMEOUT"]
     breaches = [
-        {"ticket": t.id, "worker": t.assigned_worker_id, "language": t.language, "topic": t.topic_id,
-         "waiting_seconds": int((now - (t.queued_at or t.created_at)).total_seconds())}
-        for t in Ticket.objects.filter(status__in=[TicketStatus.QUEUED, TicketStatus.ASSIGNED],
-                                       first_response_at__isnull=True, created_at__lt=now - timeout)
-        .only("id", "assigned_worker_id", "language", "topic_id", "queued_at", "created_at")
-        .order_by("created_at")[:200]
+        {"ticket": pk, "worker": worker_id, "worker_name": worker_name or "", "language": language, "topic": topic,
+         "waiting_seconds": int((now - (queued_at or created_at)).total_seconds())}
+        for pk, worker_id, worker_name, language, topic, queued_at, created_at in Ticket.objects.filter(
+            status__in=[TicketStatus.QUEUED, TicketStatus.ASSIGNED], first_response_at__isnull=True,
+            created_at__lt=now - timeout)
+        .order_by("created_at").values_list("id", "assigned_worker_id", "assigned_worker__full_name", "language",
+                                            "topic_id", "queued_at", "created_at")[:200]
     ]
-    open_fields = ("id", "status", "language", "topic_id", "assigned_worker_id")
+    # `worker` is the id (API convention); `worker_name` is what the board shows.
+    open_fields = ("id", "status", "language", "topic_id", "assigned_worker_id", "assigned_worker__full_name")
     open_tickets = [
-        {"ticket": pk, "status": status, "language": language, "topic": topic, "worker": worker_id}
-        for pk, status, language, topic, worker_id in [
+        {"ticket": pk, "status": status, "language": language, "topic": topic, "worker": worker_id,
+         "worker_name": worker_name or ""}
+        for pk, status, language, topic, worker_id, worker_name in [
             *queued_tickets().values_list(*open_fields)[:LIVE_BOARD_OPEN_TICKETS],
             *Ticket.objects.filter(status=TicketStatus.ASSIGNED).order_by("assigned_at", "id")
             .values_list(*open_fields)[:LIVE_BOARD_OPEN_TICKETS],

@@ -110,9 +110,10 @@ def _broadcast_ticket(ticket: Ticket, event: dict, *, customer: bool = True,
 
 
 def _event(ticket: Ticket, kind: str, *, actor=None, worker_id: int | None = None, reason: str = "",
-           data: dict | None = None) -> TicketEvent:
+           data: dict | None = None, at: dt.datetime | None = None) -> TicketEvent:
     return TicketEvent.objects.create(ticket=ticket, kind=kind, actor=actor if actor and actor.pk else None,
-                                      worker_id=worker_id, reason=reason, data=data or {})
+                                      worker_id=worker_id, reason=reason, data=data or {},
+                                      created_at=at or timezone.now())
 
 
 def _lock_ticket(ticket_id: int) -> Ticket:
@@ -133,13 +134,15 @@ def _take_routing_lock() -> None:
 
 
 def ticket_create(*, name: str, email: str, language: str, topic: str, message: str,
-                  customer_id: str = "", customer_signature: str = "") -> tuple[Ticket, str]:
+                  customer_id: str = "", customer_signature: str = "",
+                  at: dt.datetime | None = None) -> tuple[Ticket, str]:
     """Open a ticket with its first message (seq 1) and queue it; then run routing.
 
     `customer_id` with its `customer_signature` (tickets.identity) is the embedding site's word for
     who the customer is: a pair that does not verify is refused (400), one that does is stored as
     the ticket's `customer_key`. Returns the ticket (as routing left it) and the customer token,
-    which is never stored (only its SHA-256).
+    which is never stored (only its SHA-256). `at` (default now) is when it happens: `seed_demo`
+    writes its history through this same function with past times.
     """
     language = language.strip().lower()
     fields: dict[str, list[str]] = customer_identity_errors(customer_id, customer_signature)
@@ -153,17 +156,18 @@ def ticket_create(*, name: str, email: str, language: str, topic: str, message: 
     if fields:
         raise InvalidInput(f"Some fields are not valid: {', '.join(sorted(fields))}.", fields=fields)
     token = secrets.token_urlsafe(32)
-    now = timezone.now()
+    now = at or timezone.now()
     with transaction.atomic():
         ticket = Ticket.objects.create(
             token_hash=token_hash(token), customer_name=name, customer_email=email, customer_key=customer_id,
             language=language,
             topic_id=topic, status=TicketStatus.QUEUED, queued_at=now, last_seq=1, customer_last_seen_at=now,
+            created_at=now,
         )
-        Message.objects.create(ticket=ticket, seq=1, sender=MessageSender.CUSTOMER, body=message)
-        _event(ticket, "created", data={"language": language, "topic": topic})
+        Message.objects.create(ticket=ticket, seq=1, sender=MessageSender.CUSTOMER, body=message, sent_at=now)
+        _event(ticket, "created", data={"language": language, "topic": topic}, at=now)
         events.live_board_changed()
-    ticket_route()
+    ticket_route(at=at)
     ticket.refresh_from_db()
     return ticket, token
 
@@ -211,7 +215,7 @@ def message_rate_check(*, ticket_id: int, user: User | None) -> None:
 
 
 def message_post(*, ticket_id: int, body: object, client_id: object, user: User | None = None,
-                 internal: object = False) -> tuple[Message, bool]:
+                 internal: object = False, at: dt.datetime | None = None) -> tuple[Message, bool]:
     """Validate and store a chat message, the customer's when `user` is None, and broadcast it after
     commit: the one path of the websocket consumers and `POST /api/v1/tickets/{id}/messages/`.
 
@@ -226,8 +230,10 @@ def message_post(*, ticket_id: int, body: object, client_id: object, user: User 
     if fields:
         raise InvalidInput(f"Some fields are not valid: {', '.join(sorted(fields))}.", fields=fields)
     assert isinstance(body, str) and isinstance(client_id, str) and isinstance(internal, bool)
-    message_rate_check(ticket_id=ticket_id, user=user)
-    stored = _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal)
+    if at is None:  # a live sender's allowance; history written with `at=` (seed_demo) sends nothing live
+        message_rate_check(ticket_id=ticket_id, user=user)
+    stored = _message_store(ticket_id=ticket_id, body=body, client_id=client_id, user=user, internal=internal,
+                            at=at)
     if stored is not None:
         return stored, True
     return _message_not_stored(ticket_id=ticket_id, client_id=client_id, user=user)
@@ -273,10 +279,11 @@ SELECT m.id, m.seq, t.status, t.assigned_worker_id, t.first_response_now FROM m,
 """  # nosec B608 # the table names from the models; every value is a parameter
 
 
-def _message_store(*, ticket_id: int, body: str, client_id: str, user: User | None, internal: bool) -> Message | None:
+def _message_store(*, ticket_id: int, body: str, client_id: str, user: User | None, internal: bool,
+                   at: dt.datetime | None = None) -> Message | None:
     """Store the message and broadcast it after commit; None when nothing was stored (see message_post)."""
     sender = MessageSender.CUSTOMER if user is None else MessageSender.WORKER
-    now = timezone.now()
+    now = at or timezone.now()
     params = {
         "ticket": ticket_id, "now": now, "customer": user is None,
         "first_response": user is not None and not internal,
@@ -324,9 +331,11 @@ _CUSTOMER_SEEN_SQL = f"UPDATE {Ticket._meta.db_table} SET customer_last_seen_at 
 _ANY_QUEUED_SQL = f"SELECT 1 FROM {Ticket._meta.db_table} WHERE status = 'queued' LIMIT 1"  # nosec B608 # the table name from the model; no input
 
 
-def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "") -> Ticket:
-    """`assigned` → `resolved` by the assigned worker or ops; records `ticket.resolved` (case pay)."""
-    now = timezone.now()
+def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "",
+                   at: dt.datetime | None = None) -> Ticket:
+    """`assigned` → `resolved` by the assigned worker or ops; records `ticket.resolved` (case pay).
+    `at` (default now): when, for history written through this path."""
+    now = at or timezone.now()
     with transaction.atomic():
         ticket = _lock_ticket(ticket_id)
         if ticket.status != TicketStatus.ASSIGNED:
@@ -342,7 +351,7 @@ def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "")
         ticket.save(update_fields=["status", "resolved_at", "resolution", "resolution_category",
                                    "resolution_count", "resolved_by"])
         _event(ticket, "resolved", actor=user, worker_id=ticket.assigned_worker_id, reason=resolution,
-               data={"category": category, "resolution_n": ticket.resolution_count})
+               data={"category": category, "resolution_n": ticket.resolution_count}, at=now)
         claim = ticket.assigned_claim
         outbox_record(topic="ticket.resolved", payload={
             "ticket_id": ticket.id,
@@ -354,12 +363,13 @@ def ticket_resolve(*, ticket_id: int, user, resolution: str, category: str = "")
         })
         _broadcast_ticket(ticket, events.ticket_resolved_event(ticket.id), worker_ids=[ticket.assigned_worker_id])
         events.live_board_changed()
-    ticket_route()
+    ticket_route(at=at)
     return ticket
 
 
-def ticket_rate(*, ticket_id: int, score: int, comment: str = "") -> Ticket:
-    """The customer's 1..5 rating, once per resolution; records `ticket.rated` (CSAT bonus on 5)."""
+def ticket_rate(*, ticket_id: int, score: int, comment: str = "", at: dt.datetime | None = None) -> Ticket:
+    """The customer's 1..5 rating, once per resolution; records `ticket.rated` (CSAT bonus on 5).
+    `at` (default now): when, for history written through this path."""
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         raise InvalidInput("The score is 1 to 5.", fields={"score": ["Must be an integer from 1 to 5."]})
     with transaction.atomic():
@@ -370,13 +380,14 @@ def ticket_rate(*, ticket_id: int, score: int, comment: str = "") -> Ticket:
             raise InvalidTransition("Only a resolved ticket can be rated.")
         ticket.rating = score
         ticket.rating_comment = comment
-        ticket.rated_at = timezone.now()
+        ticket.rated_at = at or timezone.now()
         ticket.save(update_fields=["rating", "rating_comment", "rated_at"])
         _event(ticket, "rated", worker_id=ticket.resolved_by_id, data={"score": score, "comment": comment,
-                                                                      "resolution_n": ticket.resolution_count})
+                                                                      "resolution_n": ticket.resolution_count},
+               at=ticket.rated_at)
         outbox_record(topic="ticket.rated", payload={
             "ticket_id": ticket.id, "worker_id": ticket.resolved_by_id, "score": score,
-            "resolution_n": ticket.resolution_count,
+            "resolution_n": ticket.resolution_count, "rated_at": ticket.rated_at.isoformat(),
         })
         if ticket.resolved_by_id:
             average = Ticket.objects.filter(resolved_by_id=ticket.resolved_by_id, rating__isnull=False).aggregate(
@@ -386,12 +397,13 @@ def ticket_rate(*, ticket_id: int, score: int, comment: str = "") -> Ticket:
     return ticket
 
 
-def ticket_reopen(*, ticket_id: int) -> Ticket:
+def ticket_reopen(*, ticket_id: int, at: dt.datetime | None = None) -> Ticket:
     """`resolved` → `queued` within the reopen window, preferring the worker who resolved it.
 
-    Records `ticket.reopened` (voids case pay still on hold), then runs routing.
+    Records `ticket.reopened` (voids case pay still on hold), then runs routing. `at` (default
+    now): when, for history written through this path.
     """
-    now = timezone.now()
+    now = at or timezone.now()
     with transaction.atomic():
         ticket = _lock_ticket(ticket_id)
         if ticket.status != TicketStatus.RESOLVED:
@@ -414,13 +426,13 @@ def ticket_reopen(*, ticket_id: int) -> Ticket:
         ticket.rated_at = None
         ticket.customer_last_seen_at = now
         ticket.save()
-        _event(ticket, "reopened", worker_id=worker_id, data={"resolution_n": ticket.resolution_count})
+        _event(ticket, "reopened", worker_id=worker_id, data={"resolution_n": ticket.resolution_count}, at=now)
         events.live_board_changed()
         outbox_record(topic="ticket.reopened", payload={
             "ticket_id": ticket.id, "worker_id": worker_id, "resolution_n": ticket.resolution_count,
             "reopened_at": now.isoformat(),
         })
-    ticket_route(notify_positions=True)
+    ticket_route(notify_positions=True, at=at)
     ticket.refresh_from_db()
     return ticket
 
@@ -575,19 +587,20 @@ def _any_queued() -> bool:
         return cursor.fetchone() is not None
 
 
-def ticket_route(*, notify_positions: bool = True) -> list[int]:
+def ticket_route(*, notify_positions: bool = True, at: dt.datetime | None = None) -> list[int]:
     """One routing pass: assign queued tickets, in FIFO order, to the best routable worker.
 
     Holds the `RoutingLock` row for the pass, so passes never overlap, whatever the process; each
     assignment is a conditional update from `queued`. Pushes queue positions to waiting customers.
-    Safe to run any time and repeatedly; returns the ids assigned.
+    Safe to run any time and repeatedly; returns the ids assigned. `at` (default now) is the
+    moment routing looks at (who is on shift then), for history written through this path.
     """
     if not _any_queued():
         return []
     assigned: list[int] = []
     with transaction.atomic():
         _take_routing_lock()
-        now = timezone.now()
+        now = at or timezone.now()
         queued = list(Ticket.objects.filter(status=TicketStatus.QUEUED).order_by(*QUEUE_ORDER)[:ROUTING_BATCH])
         workers = routable_workers(now=now) if queued else []
         waiting: list[Ticket] = []
@@ -609,7 +622,7 @@ def ticket_route(*, notify_positions: bool = True) -> list[int]:
             worker["load"] += 1
             worker["last_assigned_at"] = now
             presence_mark_assigned(worker_id=worker["worker_id"], at=now)
-            _event(ticket, "assigned", worker_id=worker["worker_id"], data={"claim_id": worker["claim_id"]})
+            _event(ticket, "assigned", worker_id=worker["worker_id"], data={"claim_id": worker["claim_id"]}, at=now)
             _broadcast_ticket(ticket, events.ticket_assigned_event(events.ticket_as_json(ticket)),
                               worker_ids=[worker["worker_id"]])
             assigned.append(ticket.pk)
@@ -629,18 +642,18 @@ def ticket_route(*, notify_positions: bool = True) -> list[int]:
 # told once it has committed.
 
 
-def agent_presence_connect(*, worker_id: int) -> bool:
+def agent_presence_connect(*, worker_id: int, at: dt.datetime | None = None) -> bool:
     """An agent socket opened (`workers.presence.presence_connect`): False when the worker is not
     approved (nothing counted); otherwise the board shows the worker online."""
-    if not presence_connect(worker_id=worker_id):
+    if not presence_connect(worker_id=worker_id, at=at):
         return False
     events.live_board_changed()
     return True
 
 
-def agent_presence_disconnect(*, worker_id: int) -> None:
+def agent_presence_disconnect(*, worker_id: int, at: dt.datetime | None = None) -> None:
     """An agent socket closed; the board shows the grace period when it was the worker's last."""
-    presence_disconnect(worker_id=worker_id)
+    presence_disconnect(worker_id=worker_id, at=at)
     events.live_board_changed()
 
 

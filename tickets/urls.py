@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tickets import api, pages
+from tickets import api, canned_pages, pages
 
 api_urlpatterns: list = [
     path("tickets/", api.TicketListCreateView.as_view(), name="ticket-list"),
@@ -21,4 +21,9 @@ urlpatterns: list = [
     path("chat/", pages.chat, name="chat"),
     path("console/", pages.console, name="console"),
     path("ops/live/", pages.ops_live, name="ops-live"),
+    path("ops/canned-responses/", canned_pages.ops_canned_responses, name="ops-canned-responses"),
+    path("ops/canned-responses/<int:response_id>/edit/", canned_pages.ops_canned_response_edit,
+         name="ops-canned-response-edit"),
+    path("ops/canned-responses/<int:response_id>/delete/", canned_pages.ops_canned_response_delete,
+         name="ops-canned-response-delete"),
 ]

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from kernel.accounts.tokens import tokens_revoke_all
 from kernel.audit.models import AuditAction
@@ -228,7 +229,7 @@ class Shift(models.Model):
     rate_multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
     max_rate_multiplier = models.DecimalField(max_digits=4, decimal_places=2, default=Decimal("1.00"))
     status = models.CharField(max_length=16, choices=ShiftStatus.choices, default=ShiftStatus.PUBLISHED)
-    published_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(default=timezone.now)  # shift_create(at=...) writes history
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -377,7 +378,7 @@ class ShiftEvent(models.Model):
     )
     kind = models.CharField(max_length=40)
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]

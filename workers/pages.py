@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kernel.errors import DomainError
+from kernel.presentation.formatting import local_time_text, zone_label
 from workers import selectors
 from workers.models import ClaimStatus, Skill, WorkerStatus
 from workers.services import accounts, claims, shifts, vetting
@@ -330,11 +331,13 @@ _MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends an
 
 
 class ShiftFieldsForm(forms.Form):
-    """A shift's own fields, as ops publish or edit it; times are UTC to the minute."""
+    """A shift's own fields, as ops publish or edit it. Times are to the minute, typed and shown in
+    the viewer's timezone (the one `ViewerTimezoneMiddleware` activated, which Django's
+    DateTimeField reads and writes in); the labels name it."""
 
-    starts_at = forms.DateTimeField(label="Starts (UTC)", input_formats=[_MINUTE_FORMAT, "%Y-%m-%d %H:%M"],
+    starts_at = forms.DateTimeField(label="Starts", input_formats=[_MINUTE_FORMAT, "%Y-%m-%d %H:%M"],
                                     widget=forms.DateTimeInput(format=_MINUTE_FORMAT, attrs={"type": "datetime-local"}))
-    ends_at = forms.DateTimeField(label="Ends (UTC)", input_formats=[_MINUTE_FORMAT, "%Y-%m-%d %H:%M"],
+    ends_at = forms.DateTimeField(label="Ends", input_formats=[_MINUTE_FORMAT, "%Y-%m-%d %H:%M"],
                                   widget=forms.DateTimeInput(format=_MINUTE_FORMAT, attrs={"type": "datetime-local"}))
     capacity = forms.IntegerField(initial=10)
     language = forms.ChoiceField(choices=LANGUAGE_CHOICES, initial="en")
@@ -347,13 +350,10 @@ class ShiftFieldsForm(forms.Form):
         choices = dict(_skill_choices())
         choices.update(extra_skills)  # a shift's own skills stay offered after the catalogue retires them
         cast(forms.MultipleChoiceField, self.fields["skills"]).choices = sorted(choices.items())
-
-    def clean(self):
-        data = super().clean()
-        for name in ("starts_at", "ends_at"):
-            if data.get(name) is not None:
-                data[name] = data[name].replace(tzinfo=dt.UTC)
-        return data
+        self.zone = timezone.get_current_timezone()
+        zone = zone_label(self.zone)
+        self.fields["starts_at"].label = f"Starts ({zone})"
+        self.fields["ends_at"].label = f"Ends ({zone})"
 
 
 class ShiftForm(ShiftFieldsForm):
@@ -368,15 +368,18 @@ def ops_shifts(request):
         data = dict(form.cleaned_data)
         repeat, weeks_ahead = data.pop("repeat_weekly"), data.pop("weeks_ahead") or 2
         try:
-            if repeat:
+            if repeat:  # the same weekday and wall-clock time in the viewer's zone, every week
                 starts_at = data.pop("starts_at")
+                local = starts_at.astimezone(form.zone)
                 template = shifts.shift_template_create(
-                    actor=request.user, weekday=starts_at.weekday(), start_time=starts_at.time(),
-                    timezone_name="UTC", duration=data.pop("ends_at") - starts_at, weeks_ahead=weeks_ahead, **data)
+                    actor=request.user, weekday=local.weekday(), start_time=local.time(),
+                    timezone_name=str(getattr(form.zone, "key", "UTC")), duration=data.pop("ends_at") - starts_at,
+                    weeks_ahead=weeks_ahead, **data)
                 done = f"Weekly shift published {template.shifts.count()} shifts for the next {weeks_ahead} weeks."
             else:
                 shift = shifts.shift_create(actor=request.user, **data)
-                done = f"Shift {shift.pk} published."
+                done = (f"Shift {shift.pk} published: {local_time_text(shift.starts_at, form.zone)} to "
+                        f"{local_time_text(shift.ends_at, form.zone, with_date=False)}.")
         except DomainError as error:
             if error.fields and "duration" in error.fields:
                 error.fields["ends_at"] = error.fields.pop("duration")

@@ -32,14 +32,14 @@ def presence_grace() -> dt.timedelta:
     return settings.SHIFTLINE["PRESENCE_GRACE"]
 
 
-def presence_connect(*, worker_id: int) -> bool:
+def presence_connect(*, worker_id: int, at: dt.datetime | None = None) -> bool:
     """Count one more open agent socket for an approved worker, ending any grace period; False
-    (and nothing counted) when the worker is not approved.
+    (and nothing counted) when the worker is not approved. `at` (default now): when.
 
     One statement, the approval check included: a thousand consoles
     reconnecting at once each cost one round trip.
     """
-    now = timezone.now()
+    now = at or timezone.now()
     table = AgentPresence._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -59,9 +59,9 @@ PRESENCE_DISCONNECT_SQL = (
     "WHERE worker_id = %s")
 
 
-def presence_disconnect(*, worker_id: int) -> None:
-    """Count one socket fewer; when none is left the grace period starts now."""
-    now = timezone.now()
+def presence_disconnect(*, worker_id: int, at: dt.datetime | None = None) -> None:
+    """Count one socket fewer; when none is left the grace period starts now (or `at`)."""
+    now = at or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(PRESENCE_DISCONNECT_SQL, [now, now, worker_id])
 

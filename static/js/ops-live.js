@@ -46,6 +46,11 @@
     }
   }
 
+  // A time of day in the viewer's zone, with the zone named ("14:05 CET").
+  function clock(iso) {
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+  }
+
   function wait(seconds) {
     var m = Math.floor(seconds / 60), s = seconds % 60;
     return m ? m + " min " + s + " s" : s + " s";
@@ -78,16 +83,18 @@
     if (!d || !d.generated_at || (lastGenerated && Date.parse(d.generated_at) < Date.parse(lastGenerated))) return;
     lastGenerated = d.generated_at;
     receivedAt = Date.now();
-    document.getElementById("updated").textContent = new Date(d.generated_at).toLocaleTimeString();
+    document.getElementById("updated").textContent = clock(d.generated_at);
     document.getElementById("queue-length").textContent = String(d.queue_length);
     fill("queue", d.queue.map(function (q) { return row([q.language, q.topic, q.queued, waitCell(q.longest_wait_seconds)]); }));
     fill("workers", d.workers.map(function (w) {
       var p = document.createElement("span"); p.className = "presence-" + w.presence; p.textContent = w.presence;
-      return row([w.name + " (" + w.username + ")", w.load + " / " + w.cap, p, new Date(w.shift_ends_at).toLocaleTimeString()]);
+      return row([w.name, w.load + " / " + w.cap, p, clock(w.shift_ends_at)]);
     }));
-    fill("breaches", d.sla_breaches.map(function (b) { return row([b.ticket, b.worker, waitCell(b.waiting_seconds), viewButton(b.ticket)], "breach"); }));
+    fill("breaches", d.sla_breaches.map(function (b) {
+      return row(["#" + b.ticket, b.worker_name || "In the queue", waitCell(b.waiting_seconds), viewButton(b.ticket)], "breach");
+    }));
     fill("tickets", (d.open_tickets || []).map(function (t) {
-      return row([t.ticket + " · " + t.language + "/" + t.topic, t.status, t.worker, viewButton(t.ticket)]);
+      return row(["#" + t.ticket + " · " + t.language + "/" + t.topic, t.status, t.worker_name || "—", viewButton(t.ticket)]);
     }));
   }
 

@@ -1,9 +1,11 @@
-// Finance payouts page: start a run through the API and show its progress until it finishes.
+// Finance payouts page: start a run through the API, show its counts while it works, then load
+// the page for that run, where the server writes the totals as money and who was left out and why.
 // Without JavaScript the form posts to the page itself, which starts the run and shows ?run=<id>.
 
 const form = document.getElementById("start-run-form");
 const panel = document.getElementById("run-progress");
 const button = document.getElementById("start-run");
+const DONE = ["completed", "failed"];
 
 function csrfToken() {
   return form.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -28,8 +30,8 @@ async function follow(runId) {
     if (!response.ok) return;
     const run = await response.json();
     show(run);
-    if (run.status === "completed" || run.status === "failed") {
-      button.disabled = false;
+    if (DONE.includes(run.status)) {
+      window.location.replace(`${form.dataset.page}?run=${run.id}`);
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -48,13 +50,12 @@ form.addEventListener("submit", async (event) => {
   if (response.status !== 202) {
     button.disabled = false;
     panel.hidden = false;
-    panel.querySelector("[data-field=status]").textContent = `could not start (${response.status})`;
+    panel.querySelector("[data-field=status]").textContent = `could not start (error ${response.status})`;
     return;
   }
   const run = await response.json();
-  history.replaceState(null, "", `?run=${run.id}`);
-  show({ ...run, payouts_count: 0, paid_count: 0, failed_count: 0, in_transit_count: 0, pending_count: 0, total: 0 });
+  show({ id: `#${run.id}`, status: "starting…" });
   follow(run.id);
 });
 
-if (panel.dataset.run) follow(panel.dataset.run);
+if (panel.dataset.run && !DONE.includes(panel.dataset.status)) follow(panel.dataset.run);

@@ -73,18 +73,22 @@ def test_finance_edits_the_rate_card_on_its_page(db):
     client = _login(finance)
     version = rate_card.rate_card_current().version
 
-    response = client.post("/finance/rate-card/", {"currency": "eur", "base_per_case": "700", "csat_bonus": "100",
-                                                  "hold_hours": "72", "minimum_payout": "2000",
+    response = client.post("/finance/rate-card/", {"currency": "EUR", "base_per_case": "7.00", "csat_bonus": "1",
+                                                  "hold_hours": "72", "minimum_payout": "20,50",
                                                   "reason": "Peak season"})
-    bad = client.post("/finance/rate-card/", {"currency": "eur", "base_per_case": "-5", "csat_bonus": "100",
-                                             "hold_hours": "72", "minimum_payout": "2000"})
+    bad = client.post("/finance/rate-card/", {"currency": "eur", "base_per_case": "-5", "csat_bonus": "1.005",
+                                             "hold_hours": "72", "minimum_payout": "20"})
 
     assert response.status_code == 302
     card = RateCard.objects.get(version=version + 1)
-    assert (card.base_per_case, card.created_by, card.change.reason) == (700, finance, "Peak season")
-    assert bad.status_code == 200 and "aria-invalid" in bad.content.decode()
+    assert (card.base_per_case, card.csat_bonus, card.minimum_payout, card.created_by, card.change.reason) == (
+        700, 100, 2050, finance, "Peak season")
+    page = bad.content.decode()
+    assert bad.status_code == 200 and page.count('aria-invalid="true"') == 2
+    assert "Enter an amount such as 12.50." in page and "EUR has 2 decimals at most." in page
     assert not RateCard.objects.filter(version=version + 2).exists()
-    assert "v" + str(version + 1) in client.get("/finance/rate-card/").content.decode()
+    page = client.get("/finance/rate-card/").content.decode()
+    assert "v" + str(version + 1) in page and 'value="7.00"' in page and "minimum: EUR 20.00 → EUR 20.50" in page
 
 
 def test_finance_payouts_page_starts_a_run_without_javascript(db, payouts_inline, stripe_sandbox,
@@ -100,3 +104,32 @@ def test_finance_payouts_page_starts_a_run_without_javascript(db, payouts_inline
     assert page.status_code == 200
     assert "payouts-runs" in page.content.decode()
     assert run.status == "completed"
+
+
+def test_payout_run_says_who_it_left_out_and_why_in_the_api_and_on_the_page(
+        db, payouts_inline, stripe_sandbox, ready_worker_factory, earn, django_capture_on_commit_callbacks):
+    paid = ready_worker_factory(full_name="Paula Paid")
+    earn(paid, cases=5)  # EUR 25.00 >= EUR 20.00
+    small = ready_worker_factory(full_name="Sam Small")
+    earn(small, cases=2)  # EUR 10.00 < EUR 20.00
+    unready = WorkerFactory(full_name="Una Unready")
+    earn(unready, cases=6)
+    waiting = WorkerFactory(full_name="Wes Waiting")
+    earn(waiting, cases=1, settled=False)  # still in the hold
+    client = _login(StaffFactory(role="finance"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post("/api/v1/payouts/runs/", {}, content_type="application/json")
+    run = client.get(f"/api/v1/payouts/runs/{started.json()['id']}/").json()
+    page = client.get(f"/finance/payouts/?run={run['id']}").content.decode()
+
+    assert (run["status"], run["payouts_count"], run["total"]) == ("completed", 1, 2500)
+    assert [(row["worker_name"], row["reason"], row["available"]) for row in run["skipped"]] == [
+        ("Sam Small", "below_minimum", 1000),
+        ("Una Unready", "no_ready_payout_account", 3000),
+        ("Wes Waiting", "nothing_available", 0),
+    ]
+    assert "Total <strong data-testid=\"run-total\">EUR 25.00</strong>" in page
+    assert "Below the minimum payout: EUR 10.00 available, EUR 20.00 needed." in page
+    assert "No ready payout account" in page and "Nothing available" in page
+    assert "cents" not in page and "No runs yet" not in page

@@ -261,9 +261,11 @@ def test_rating_once_after_resolve(open_ticket, on_shift, client_for, customer_c
     assert rated.json()["rating"] == 5
     assert again.status_code == 409
     assert again.json()["code"] == "already_rated"
-    assert Ticket.objects.get(pk=ticket["id"]).rating == 5
+    stored = Ticket.objects.get(pk=ticket["id"])
+    assert stored.rating == 5
     assert OutboxEvent.objects.get(topic="ticket.rated").payload == {
-        "ticket_id": ticket["id"], "worker_id": worker.pk, "score": 5, "resolution_n": 1}
+        "ticket_id": ticket["id"], "worker_id": worker.pk, "score": 5, "resolution_n": 1,
+        "rated_at": stored.rated_at.isoformat()}  # the CSAT bonus is earned when the customer rated
     worker.refresh_from_db()
     assert str(worker.quality_score) == "100.00"
     bad = customer.post(f"/api/v1/tickets/{ticket['id']}/rating/", {"score": 6}, format="json")

@@ -89,7 +89,7 @@ def _seat_call(sql: str, params: list) -> ShiftClaim:
     return claim
 
 
-def shift_claim(*, worker_id: int, shift_id: int) -> ShiftClaim:
+def shift_claim(*, worker_id: int, shift_id: int, at: dt.datetime | None = None) -> ShiftClaim:
     """Take a seat on a shift for the worker; the claim keeps the shift's multiplier of that moment.
 
     One statement (`workers_shift_claim`): locks the worker's row, so one worker's claims are
@@ -98,8 +98,9 @@ def shift_claim(*, worker_id: int, shift_id: int) -> ShiftClaim:
     different seats without waiting for each other, and a claim holds a seat of its own in the
     database, so the claims never pass the capacity. Refusals, in order: worker_not_approved, 404, shift_cancelled,
     shift_ended, not_eligible, already_claimed, shift_overlap, shift_full. A refusal changes nothing.
+    `at` (default now) is the moment the rules are read at, for history written through this path.
     """
-    return _seat_call(_CLAIM_SQL, [worker_id, shift_id, timezone.now(), *_rule_params()])
+    return _seat_call(_CLAIM_SQL, [worker_id, shift_id, at or timezone.now(), *_rule_params()])
 
 
 def shift_release(*, worker_id: int, shift_id: int) -> ShiftClaim:
@@ -150,12 +151,12 @@ def _lock_worker(worker_id: int) -> Worker | None:
 
 
 @transaction.atomic
-def shift_check_in(*, worker_id: int, shift_id: int) -> ShiftClaim:
+def shift_check_in(*, worker_id: int, shift_id: int, at: dt.datetime | None = None) -> ShiftClaim:
     """Check in from 15 minutes before the start until the end. Repeating it changes nothing.
 
-    Records `worker.checked_in` so routing can start sending tickets.
+    Records `worker.checked_in` so routing can start sending tickets. `at` (default now): when.
     """
-    now = timezone.now()
+    now = at or timezone.now()
     if not Shift.objects.filter(pk=shift_id).exists():
         raise errors.NotFound("No such shift.")
     claim = _active_claim_locked(worker_id=worker_id, shift_id=shift_id)

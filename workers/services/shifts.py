@@ -57,8 +57,14 @@ def _shift_fields_check(*, starts_at: dt.datetime, ends_at: dt.datetime, capacit
     if starts_at < now - settings.SHIFTLINE["SHIFT_START_GRACE"]:
         fields["starts_at"] = ["A shift may start at most 5 minutes in the past."]
     length = ends_at - starts_at
-    if length < settings.SHIFTLINE["SHIFT_MIN_LENGTH"] or length > settings.SHIFTLINE["SHIFT_MAX_LENGTH"]:
-        fields["ends_at"] = ["A shift lasts from 15 minutes to 12 hours."]
+    if length <= dt.timedelta(0):
+        fields["ends_at"] = ["The end is before the start: a shift must end after it starts."
+                             if length < dt.timedelta(0) else "The end is the same as the start: a shift "
+                             "must end after it starts."]
+    elif length < settings.SHIFTLINE["SHIFT_MIN_LENGTH"]:
+        fields["ends_at"] = ["This shift is too short: a shift lasts at least 15 minutes."]
+    elif length > settings.SHIFTLINE["SHIFT_MAX_LENGTH"]:
+        fields["ends_at"] = ["This shift is too long: a shift lasts at most 12 hours."]
     if not 1 <= capacity <= 1000:
         fields["capacity"] = ["Capacity is from 1 to 1000 seats."]
     if (error := language_error(language)) is not None:
@@ -76,22 +82,24 @@ def _shift_fields_check(*, starts_at: dt.datetime, ends_at: dt.datetime, capacit
 @transaction.atomic
 def shift_create(*, actor: User, starts_at: dt.datetime, ends_at: dt.datetime, capacity: int, language: str,
                  skills: list[str], rate_multiplier: Decimal = Decimal("1.00"),
-                 max_rate_multiplier: Decimal | None = None) -> Shift:
-    """Publish a shift with no seats taken. `max_rate_multiplier` caps surge (default: no surge)."""
+                 max_rate_multiplier: Decimal | None = None, at: dt.datetime | None = None) -> Shift:
+    """Publish a shift with no seats taken. `max_rate_multiplier` caps surge (default: no surge).
+    `at` (default now) is when it is published, for history written through this path."""
+    now = at or timezone.now()
     language = language.strip().lower()
     skills = unique_codes(skills, lower=True)
     if max_rate_multiplier is None:
         max_rate_multiplier = rate_multiplier
     fields = _shift_fields_check(starts_at=starts_at, ends_at=ends_at, capacity=capacity, language=language,
                                  skills=skills, rate_multiplier=rate_multiplier,
-                                 max_rate_multiplier=max_rate_multiplier, now=timezone.now())
+                                 max_rate_multiplier=max_rate_multiplier, now=now)
     if fields:
         raise InvalidInput("Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields=fields)
     shift = Shift.objects.create(starts_at=starts_at, ends_at=ends_at, capacity=capacity, language=language,
                                  rate_multiplier=rate_multiplier, max_rate_multiplier=max_rate_multiplier,
-                                 created_by=actor)
+                                 created_by=actor, published_at=now)
     shift.skills.set(skills)  # type: ignore[arg-type]  # Skill's pk is its code; the stubs take int pks only
-    ShiftEvent.objects.create(shift=shift, actor=actor, kind="created", data={
+    ShiftEvent.objects.create(shift=shift, actor=actor, kind="created", created_at=now, data={
         "rate_multiplier": str(rate_multiplier), "max_rate_multiplier": str(max_rate_multiplier)})
     audit_record(AuditAction.SHIFT_CREATE, actor=actor, target=shift, after=_shift_audit_state(shift))
     return shift
