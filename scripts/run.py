@@ -122,7 +122,7 @@ def main() -> int:
              "--webhook-url", f"{web}/api/v1/payouts/stripe/webhook/"], cwd=ROOT, env=env, start_new_session=True)))
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"{env['STRIPE_API_BASE']}/_sandbox/health", timeout=2)
+                urllib.request.urlopen(f"{env['STRIPE_API_BASE']}/_sandbox/health", timeout=2)  # nosec B310 # our own http://127.0.0.1 sandbox
                 break
             except OSError:
                 time.sleep(0.1)
