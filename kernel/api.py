@@ -11,7 +11,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from kombu.exceptions import OperationalError as BrokerUnavailable
 from psycopg import errors as pg_errors
+from redis.exceptions import RedisError
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -80,6 +82,16 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if isinstance(exc, RateLimited) and exc.wait:
             rendered["Retry-After"] = str(int(exc.wait) + 1)
         return rendered
+    if isinstance(exc, (RedisError, BrokerUnavailable)):
+        # Work that needs Redis right now (a task with no committed write behind it, state kept in
+        # the cache) cannot start: the dependency is down, not the request wrong. Committed writes
+        # never get here (their task sends after commit are left to the sweeps).
+        logger.warning("%s %s: Redis unavailable (%s)", context["request"].method, context["request"].path, exc)
+        set_rollback()
+        unavailable = Response(error_body(ErrorCode.SERVICE_UNAVAILABLE,
+                                          "A service Shiftline needs is unavailable; try again shortly."), status=503)
+        unavailable["Retry-After"] = "5"
+        return unavailable
     if number_out_of_range(exc):
         # The column's own bound, whichever input reached it (body, query or path): bad input, so a
         # 400 that changed nothing (the statement failed; the request's transaction rolls back).

@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     INVALID_TRANSITION = "invalid_transition"
     SERVER_ERROR = "server_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 class DomainError(Exception):

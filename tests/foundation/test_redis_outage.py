@@ -74,11 +74,16 @@ def test_writes_during_a_redis_outage_answer_and_their_work_resumes_when_it_retu
                         headers=customer, timeout=30)
     run = httpx.post(f"{server.url}/api/v1/payouts/runs/", headers=_token(finance), timeout=30)
     socket_close = asyncio.run(_close_code(agent_uri))
+    # An export has nothing committed behind it: it cannot start, and says so in the error shape.
+    export = httpx.post(f"{server.url}/api/v1/reports/exports/", headers=_token(finance), timeout=30,
+                        json={"kind": "earnings", "from": "2026-11-01", "to": "2026-11-30"})
 
     assert (resolve.status_code, resolve.json()["status"]) == (200, "resolved")
     assert (rating.status_code, rating.json()["rating"]) == (201, 5)
     assert (run.status_code, run.json()["status"]) == (202, "queued")
     assert socket_close == 1013
+    assert (export.status_code, export.json()["code"], export.headers["Retry-After"]) == (
+        503, "service_unavailable", "5")
     assert Ticket.objects.get(pk=ticket["id"]).status == "resolved"
     assert OutboxEvent.objects.filter(delivered_at__isnull=True).count() >= 2  # resolved, rated
     assert PayoutRun.objects.get(pk=run.json()["id"]).status == "queued"
