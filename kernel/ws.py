@@ -235,10 +235,23 @@ class SocketConsumer(AsyncWebsocketConsumer):
             except Exception:  # the client has gone: its disconnect message follows
                 logger.info("could not report a frame error: the socket is closed")
             return
-        logger.exception("websocket %s handler failed on %s", kind, self.scope.get("path"))
         if kind == "websocket.disconnect":
+            logger.exception("websocket disconnect handler failed on %s", self.scope.get("path"))
             raise StopConsumer()
+        code = 1011
+        if isinstance(exc, RedisError | OSError):
+            # The channel layer is down: "try again later" (the clients reconnect and replay), not a
+            # refused handshake, which a browser sees only as 1006.
+            logger.warning("websocket %s closed with 1013: channel layer unavailable (%s)", self.scope.get("path"), exc)
+            code = CLOSE_TRY_AGAIN_LATER
+            if kind == "websocket.connect":
+                try:
+                    await self.accept()
+                except Exception:  # already accepted before the failure
+                    logger.debug("socket was already accepted")
+        else:
+            logger.exception("websocket %s handler failed on %s", kind, self.scope.get("path"))
         try:
-            await self.close(code=1011)
+            await self.close(code=code)
         finally:
-            await self.websocket_disconnect({"type": "websocket.disconnect", "code": 1011})
+            await self.websocket_disconnect({"type": "websocket.disconnect", "code": code})
