@@ -8,14 +8,14 @@ from django.test import Client
 
 from kernel.errors import InvalidInput
 from tests.factories.tickets import TicketFactory
-from tests.factories.workers import DEFAULT_PASSWORD, StaffFactory, WorkerFactory
+from tests.factories.workers import StaffFactory, WorkerFactory
 from tickets.canned_responses import canned_render, canned_response_create
 from tickets.models import CannedResponse
 
 
 def _login(user) -> Client:
     client = Client()
-    assert client.login(username=user.username, password=DEFAULT_PASSWORD)
+    client.force_login(user)
     return client
 
 

@@ -8,13 +8,13 @@ import datetime as dt
 from django.test import Client
 from django.utils import timezone
 
-from tests.factories.workers import DEFAULT_PASSWORD, StaffFactory
+from tests.factories.workers import StaffFactory
 from workers.models import Shift
 
 
 def _ops_client(zone: str) -> Client:
     client = Client()
-    assert client.login(username=StaffFactory(role="ops").username, password=DEFAULT_PASSWORD)
+    client.force_login(StaffFactory(role="ops"))
     client.cookies["tz"] = zone
     return client
 
