@@ -12,9 +12,9 @@ import httpx
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
-from rest_framework.authtoken.models import Token
 
 from tests.a11y import assert_accessible
+from tests.factories.accounts import api_token_for
 from tests.factories.tickets import CannedResponseFactory
 from tests.factories.workers import ShiftFactory, StaffFactory
 from tests.journeys.conftest import in_viewport, nav_links, no_horizontal_scroll, path_of, sign_in
@@ -49,7 +49,7 @@ def overlapping_labels(page) -> list[str]:
 
 def test_applicant_applies_is_approved_claims_checks_in_and_resolves_a_chat(server, open_page):
     ops = StaffFactory(username="olga", role="ops")
-    ops_headers = {"Authorization": f"Token {Token.objects.create(user=ops).key}"}
+    ops_headers = {"Authorization": f"Token {api_token_for(ops)}"}
     now = timezone.now()
     ShiftFactory(starts_at=now - dt.timedelta(minutes=5), ends_at=now + dt.timedelta(hours=2), capacity=4)
     CannedResponseFactory(title="Greeting", body="Hi {customer_name}, I'm {worker_first_name} and I'll help you.")

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
-from rest_framework.authtoken.models import Token
 
 from tests.a11y import assert_accessible
+from tests.factories.accounts import api_token_for
 from tests.factories.tickets import on_shift_worker
 from tests.factories.workers import ShiftClaimFactory, ShiftFactory, StaffFactory, WorkerFactory
 from tests.journeys.conftest import no_horizontal_scroll, sign_in
@@ -39,7 +39,7 @@ def test_checked_in_early_the_console_says_when_chats_start(server, open_page):
 def test_refusals_are_said_in_the_chat_and_a_refused_console_says_why(server, open_page, asgi_server_factory):
     worker = on_shift_worker(connected=False, user__username="wendy", full_name="Wendy Park")
     ops = StaffFactory(role="ops")
-    ops_headers = {"Authorization": f"Token {Token.objects.create(user=ops).key}"}
+    ops_headers = {"Authorization": f"Token {api_token_for(ops)}"}
 
     page = open_page()
     sign_in(page, server.url, "wendy")
