@@ -238,12 +238,12 @@ class SocketConsumer(AsyncWebsocketConsumer):
         if kind == "websocket.disconnect":
             logger.exception("websocket disconnect handler failed on %s", self.scope.get("path"))
             raise StopConsumer()
-        code = 1011
+        close_code = 1011
         if isinstance(exc, RedisError | OSError):
             # The channel layer is down: "try again later" (the clients reconnect and replay), not a
             # refused handshake, which a browser sees only as 1006.
             logger.warning("websocket %s closed with 1013: channel layer unavailable (%s)", self.scope.get("path"), exc)
-            code = CLOSE_TRY_AGAIN_LATER
+            close_code = CLOSE_TRY_AGAIN_LATER
             if kind == "websocket.connect":
                 try:
                     await self.accept()
@@ -252,6 +252,6 @@ class SocketConsumer(AsyncWebsocketConsumer):
         else:
             logger.exception("websocket %s handler failed on %s", kind, self.scope.get("path"))
         try:
-            await self.close(code=code)
+            await self.close(code=close_code)
         finally:
-            await self.websocket_disconnect({"type": "websocket.disconnect", "code": code})
+            await self.websocket_disconnect({"type": "websocket.disconnect", "code": close_code})
