@@ -481,6 +481,11 @@ OUTBOX_HANDLERS: dict[str, list[str]] = {
 PERSONAL_DATA_EXPORTERS: list[str] = ["tickets.privacy.worker_tickets_export", "payouts.privacy.worker_money_export"]
 PERSONAL_DATA_ERASERS: list[str] = ["tickets.privacy.worker_tickets_erase"]
 
+# What a case pays at a shift's multiplier, for the shift board and My shifts: a dotted path to a
+# function answering a pricer `multiplier -> (minor units, currency)`, so workers shows money
+# while the rate card stays in payouts. Empty: pages show the multiplier alone.
+CASE_PAY_PRICER: str = "payouts.rate_card.case_pay_pricer"
+
 # --- Payouts (payouts app; see docs/ARCHITECTURE.md, "Payouts") --------------------------------
 OUTBOX_HANDLERS.setdefault("ticket.resolved", []).append("payouts.earnings.earnings_on_tickets_resolved")
 OUTBOX_HANDLERS.setdefault("ticket.rated", []).append("payouts.earnings.earning_on_ticket_rated")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -64,3 +64,15 @@ def case_pay_amount(card: RateCard, multiplier: Decimal) -> int:
     """A case's pay: the card's `base_per_case × multiplier` (the shift's rate multiplier),
     rounded half-up to the minor unit. The only place a case is priced."""
     return int((Decimal(card.base_per_case) * multiplier).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def case_pay_pricer() -> Callable[[Decimal], tuple[int, str]]:
+    """What a case pays at each multiplier on today's rate card, for pages that show a shift's rate
+    as money (`settings.CASE_PAY_PRICER` names this, so the workers app asks without importing
+    payouts). The card is read once; each call prices through `case_pay_amount`."""
+    card = rate_card_current()
+
+    def price(multiplier: Decimal) -> tuple[int, str]:
+        return case_pay_amount(card, multiplier), card.currency
+
+    return price

@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 from uuid import uuid4
@@ -58,11 +58,13 @@ def _payouts_setting(name: str, default: Any) -> Any:
 
 
 
-def payout_run_create(*, actor=None, trigger: str = "manual") -> PayoutRun:
-    """A queued run with its own Stripe `transfer_group`."""
+def payout_run_create(*, actor=None, trigger: str = "manual", at: datetime | None = None) -> PayoutRun:
+    """A queued run with its own Stripe `transfer_group`. `at`: when it happened (the demo's past
+    runs; else now), the same for every time the run and its payouts record."""
     with transaction.atomic():
         card = rate_card_current()
-        run = PayoutRun.objects.create(trigger=trigger, started_by=actor, currency=card.currency)
+        run = PayoutRun.objects.create(trigger=trigger, started_by=actor, currency=card.currency,
+                                       created_at=at or timezone.now())
         run.transfer_group = f"shiftline-run-{run.pk}"
         run.save(update_fields=["transfer_group"])
         return run
@@ -103,7 +105,7 @@ def payout_runs_resume_queued(*, older_than: timedelta | None = None) -> list[in
     return resumed
 
 
-def payout_run_execute(*, run_id: int) -> PayoutRun:
+def payout_run_execute(*, run_id: int, at: datetime | None = None) -> PayoutRun:
     """Execute a run: create the payouts (money to in_transit), send their transfers, finish.
 
     Safe to repeat and to run concurrently with other runs or with itself (a redelivered task
@@ -116,20 +118,20 @@ def payout_run_execute(*, run_id: int) -> PayoutRun:
             return run
         if run.status == PayoutRunStatus.QUEUED:
             run.status = PayoutRunStatus.RUNNING
-            run.started_at = timezone.now()
+            run.started_at = at or timezone.now()
             run.save(update_fields=["status", "started_at"])
     try:
-        payouts_create_for_run(run=run)
+        payouts_create_for_run(run=run, at=at)
         payouts_send(payout_ids=list(Payout.objects.filter(run=run, status__in=OPEN_PAYOUT_STATUSES)
-                                     .order_by("pk").values_list("pk", flat=True)))
+                                     .order_by("pk").values_list("pk", flat=True)), at=at)
     except Exception as exc:
         PayoutRun.objects.filter(pk=run.pk).update(error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    return payout_run_finalize(run_id=run.pk)
+    return payout_run_finalize(run_id=run.pk, at=at)
 
 
 @retry_on_conflict
-def payout_run_finalize(*, run_id: int) -> PayoutRun:
+def payout_run_finalize(*, run_id: int, at: datetime | None = None) -> PayoutRun:
     """Recount a run from its payouts; completed once none is open. Safe to repeat."""
     with transaction.atomic():
         run = PayoutRun.objects.select_for_update().get(pk=run_id)
@@ -138,7 +140,7 @@ def payout_run_finalize(*, run_id: int) -> PayoutRun:
         run.paid_count, run.failed_count = stats["paid_count"], stats["failed_count"]
         fields = ["payouts_count", "total", "paid_count", "failed_count"]
         if stats["open_count"] == 0 and run.status == PayoutRunStatus.RUNNING:
-            run.status, run.finished_at = PayoutRunStatus.COMPLETED, timezone.now()
+            run.status, run.finished_at = PayoutRunStatus.COMPLETED, at or timezone.now()
             fields += ["status", "finished_at"]
         run.save(update_fields=fields)
         return run
@@ -166,7 +168,7 @@ def payout_run_stats(run: PayoutRun) -> dict:
     return payout_runs_stats([run.pk])[run.pk]
 
 
-def payouts_create_for_run(*, run: PayoutRun, chunk_size: int = 250) -> int:
+def payouts_create_for_run(*, run: PayoutRun, chunk_size: int = 250, at: datetime | None = None) -> int:
     """Create a payout for every worker whose available balance reaches the minimum and whose
     Stripe account is ready, moving that balance to in_transit. Works in chunks of workers, one
     transaction each, then records who was left out and why (`payout_run_record_skipped`).
@@ -182,7 +184,7 @@ def payouts_create_for_run(*, run: PayoutRun, chunk_size: int = 250) -> int:
     created = 0
     for start in range(0, len(worker_ids), chunk_size):
         created += _payouts_create_chunk(run=run, currency=card.currency, minimum=minimum,
-                                         worker_ids=worker_ids[start:start + chunk_size])
+                                         worker_ids=worker_ids[start:start + chunk_size], at=at)
     payout_run_record_skipped(run=run, currency=card.currency, minimum=minimum)
     return created
 
@@ -233,7 +235,8 @@ def payout_run_record_skipped(*, run: PayoutRun, currency: str, minimum: int) ->
 
 
 @retry_on_conflict
-def _payouts_create_chunk(*, run: PayoutRun, currency: str, minimum: int, worker_ids: list[int]) -> int:
+def _payouts_create_chunk(*, run: PayoutRun, currency: str, minimum: int, worker_ids: list[int],
+                          at: datetime | None = None) -> int:
     with transaction.atomic():
         accounts = ledger_accounts_ensure(worker_ids=worker_ids, currency=currency)
         lock_ids = sorted(accounts[(kind, w)] for w in worker_ids
@@ -250,7 +253,7 @@ def _payouts_create_chunk(*, run: PayoutRun, currency: str, minimum: int, worker
             return 0
         payouts = Payout.objects.bulk_create([
             Payout(run=run, worker_id=w, amount=amount, currency=currency, status=PayoutStatus.PENDING,
-                   destination=ready[w], idempotency_key=f"provisional-{uuid4()}")
+                   destination=ready[w], idempotency_key=f"provisional-{uuid4()}", created_at=at or timezone.now())
             for w, amount in chosen
         ])
         ids = [p.pk for p in payouts]
@@ -318,7 +321,7 @@ def _earnings_attach_to_payouts(payouts: list[Payout]) -> None:
             "AND e.status = 'available'", [[p.pk for p in payouts]])
 
 
-def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
+def payouts_send(*, payout_ids: list[int], at: datetime | None = None) -> dict[str, int]:
     """Send the transfers of these payouts, pipelined in chunks of `PAYOUTS["SEND_CHUNK"]`.
 
     For each chunk: one transaction marks its open payouts in_transit (attempts + 1); the
@@ -345,7 +348,7 @@ def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
         sends, futures = batch
         for future in futures:
             future.result()
-        for send, outcome in _payouts_record_answers(sends):
+        for send, outcome in _payouts_record_answers(sends, at=at):
             if outcome != "retry":
                 outcomes[outcome] += 1
                 continue
@@ -372,7 +375,7 @@ def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
                 queue[:] = [item for item in queue if item[2] not in taken]
                 for _, n, pk in ready:
                     tries[pk] = n + 1
-                sends = _payouts_mark_in_transit([pk for _, _, pk in ready])
+                sends = _payouts_mark_in_transit([pk for _, _, pk in ready], at=at)
                 batch = (sends, [pool.submit(_transfer_request, send, pacer) for send in sends])
             if in_flight is not None:
                 record(in_flight)
@@ -381,14 +384,14 @@ def payouts_send(*, payout_ids: list[int]) -> dict[str, int]:
 
 
 @retry_on_conflict
-def _payouts_mark_in_transit(payout_ids: list[int]) -> list[_Send]:
+def _payouts_mark_in_transit(payout_ids: list[int], at: datetime | None = None) -> list[_Send]:
     """Lock the still-open payouts (pk order), mark them in_transit and count the attempt."""
     if not payout_ids:
         return []
     with transaction.atomic():
         payouts = list(Payout.objects.select_for_update(of=("self",)).select_related("run")
                        .filter(pk__in=payout_ids, status__in=OPEN_PAYOUT_STATUSES).order_by("pk"))
-        now = timezone.now()
+        now = at or timezone.now()
         for payout in payouts:
             payout.status, payout.attempts, payout.last_attempt_at = PayoutStatus.IN_TRANSIT, payout.attempts + 1, now
         Payout.objects.bulk_update(payouts, ["status", "attempts", "last_attempt_at"])
@@ -415,7 +418,7 @@ def _transfer_request(send: _Send, pacer: _Pacer | None = None) -> _Send:
 
 
 @retry_on_conflict
-def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
+def _payouts_record_answers(sends: list[_Send], at: datetime | None = None) -> list[tuple[_Send, str]]:
     """Record a chunk's answers in one transaction: accepted → paid (in_transit → paid posting),
     refused for good → failed (money back to available), otherwise still in transit."""
     results: list[tuple[_Send, str]] = []
@@ -432,7 +435,7 @@ def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
             transient.append((send, send.error, outcome))
     with transaction.atomic():
         if accepted:
-            payouts_mark_paid(transfers={s.payout_id: s.transfer_id for s in accepted}, source="api")
+            payouts_mark_paid(transfers={s.payout_id: s.transfer_id for s in accepted}, source="api", at=at)
             results += [(s, "paid") for s in accepted]
         for send, exc in refused:
             code = str(getattr(exc, "code", None) or f"http_{exc.http_status or 'none'}")
@@ -451,7 +454,7 @@ def _payouts_record_answers(sends: list[_Send]) -> list[tuple[_Send, str]]:
 
 
 @retry_on_conflict
-def payouts_mark_paid(*, transfers: dict[int, str], source: str) -> None:
+def payouts_mark_paid(*, transfers: dict[int, str], source: str, at: datetime | None = None) -> None:
     """Stripe accepted these transfers (`{payout id: transfer id}`): in_transit → paid, the money
     to each worker's paid account. Locks the payouts in pk order; safe to repeat (the API answer
     and a `transfer.created` webhook may both arrive, in either order). A transfer for a failed
@@ -477,7 +480,7 @@ def payouts_mark_paid(*, transfers: dict[int, str], source: str) -> None:
                 for p in group
             ]
         ledger_post_many(postings)
-        now = timezone.now()
+        now = at or timezone.now()
         for p in to_pay:
             p.status, p.stripe_transfer_id, p.paid_at = PayoutStatus.PAID, transfers[p.pk], now
             p.failure_code, p.failure_message, p.next_attempt_at = "", "", None

@@ -4,6 +4,7 @@ a refused action is shown as a message, in the words of the domain error."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import zoneinfo
 from collections.abc import Callable, Iterable
 from functools import wraps
@@ -22,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kernel.errors import DomainError
-from kernel.presentation.formatting import local_time_text, zone_label
+from kernel.presentation.formatting import local_time_text, money_text, zone_label
 from workers import selectors
 from workers.models import ClaimStatus, Skill, WorkerStatus
 from workers.services import accounts, claims, shifts, vetting
@@ -229,12 +230,18 @@ def shift_board(request, worker):
         if day and day < dt.date.max:
             starts_from = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
             starts_before = starts_from + dt.timedelta(days=1)
-    shifts = selectors.shift_board(user=request.user, starts_from=starts_from, starts_before=starts_before,
-                                   language=language, current=True, limit=200)
-    for shift in shifts:
+    board = selectors.shift_board(user=request.user, starts_from=starts_from, starts_before=starts_before,
+                                  language=language, current=True, limit=200)
+    price = selectors.case_pay_pricer()
+    for shift in board:
         shift.seats_left = max(shift.capacity - shift.seats_taken, 0)
+        if price is not None:
+            # Every amount a surge can reach, so that the page shows money as the rate rises live.
+            amounts = {f"{multiplier:.2f}": money_text(*price(multiplier)) for multiplier
+                       in shifts.surge_multipliers(shift.rate_multiplier, shift.max_rate_multiplier)}
+            shift.pay_per_case, shift.pay_per_case_json = amounts[f"{shift.rate_multiplier:.2f}"], json.dumps(amounts)
     return render(request, "workers/shift_board.html", {
-        "worker": worker, "shifts": shifts, "filter": board_filter, "tz": worker.timezone,
+        "worker": worker, "shifts": board, "filter": board_filter, "tz": worker.timezone,
         "approved": worker.status == WorkerStatus.APPROVED, "priority": selectors.has_priority_access(worker),
         "settings": _priority_settings(),
     })
@@ -283,7 +290,9 @@ def my_shifts(request, worker):
     now = timezone.now()
     claims = list(selectors.claims_of(worker_id=worker.pk, statuses=[ClaimStatus.ACTIVE], current=True))
     opens = settings.SHIFTLINE["CHECK_IN_OPENS_BEFORE"]
+    price = selectors.case_pay_pricer()
     for claim in claims:
+        claim.pay_per_case = money_text(*price(claim.rate_multiplier)) if price is not None else None
         claim.can_check_in = claim.checked_in_at is None and claim.starts_at - opens <= now < claim.ends_at
         claim.can_check_out = claim.checked_in_at is not None
         claim.can_release = claim.checked_in_at is None
@@ -387,8 +396,12 @@ def ops_shifts(request):
         else:
             messages.success(request, done)
             return redirect("ops-shifts-page")
+    board = list(selectors.ops_shift_board()[:300])
+    if (price := selectors.case_pay_pricer()) is not None:
+        for shift in board:
+            shift.pay_per_case = money_text(*price(shift.rate_multiplier))
     return render(request, "workers/ops_shifts.html", {
-        "form": form, "shifts": list(selectors.ops_shift_board()[:300]),
+        "form": form, "shifts": board,
     }, status=400 if form.errors else 200)
 
 

@@ -6,6 +6,7 @@ An object outside the caller's scope is simply absent: the API answers 404, neve
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from workers.models import (
     SEATS_TAKEN_SQL,
@@ -241,6 +243,12 @@ def shift_board(*, limit: int, **filters) -> list[Shift]:
 
 
 _CLAIM_SHIFT_SEATS_TAKEN = SEATS_TAKEN_SQL.replace("workers_shift.id", "workers_shiftclaim.shift_id")
+
+
+def case_pay_pricer() -> Callable[[Decimal], tuple[int, str]] | None:
+    """`multiplier -> (minor units, currency)` at today's rate card, through the function
+    `settings.CASE_PAY_PRICER` names (the rate card belongs to an app above this one), or None."""
+    return import_string(settings.CASE_PAY_PRICER)() if settings.CASE_PAY_PRICER else None
 
 
 def claims_of(*, worker_id: int, statuses: list[str] | None = None, current: bool = False) -> QuerySet[ShiftClaim]:

@@ -22,7 +22,12 @@
       setTimeout(function () { seats.classList.remove("changed"); }, 1200);
     }
     const rate = row.querySelector(".rate");
-    if (rate) rate.textContent = "×" + event.rate_multiplier;
+    if (rate) {
+      // The page priced every multiplier a surge can reach; one it did not (ops changed the rate)
+      // shows as the multiplier until the next load.
+      const amounts = rate.dataset.payPerCase ? JSON.parse(rate.dataset.payPerCase) : {};
+      rate.textContent = amounts[event.rate_multiplier] || "×" + event.rate_multiplier;
+    }
     const claim = row.querySelector('form[action$="/claim/"] button');
     if (claim) claim.disabled = event.seats_left === 0 || claim.dataset.notApproved === "true";
   }

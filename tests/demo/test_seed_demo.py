@@ -42,7 +42,8 @@ def test_seed_demo_builds_thirty_days_of_history_through_the_services_once(
     assert first_run < 60 and second_run < 60, (first_run, second_run)
     assert _counts() == after_first  # nothing duplicated, nothing changed
     now = timezone.now()
-    days = set(Ticket.objects.filter(created_at__lt=now - dt.timedelta(hours=20)).annotate(day=TruncDate("created_at"))
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)  # the customers waiting now came later
+    days = set(Ticket.objects.filter(created_at__lt=midnight).annotate(day=TruncDate("created_at"))
                .values_list("day", flat=True))
     assert len(days) == 30
     assert Ticket.objects.filter(status=TicketStatus.RESOLVED, first_response_at__isnull=False,
@@ -64,11 +65,18 @@ def test_seed_demo_builds_thirty_days_of_history_through_the_services_once(
 
     ana = Worker.objects.get(user__username="ana")
     assert ana.payout_account_status == "ready" and ana.stripe_account_id
-    run = PayoutRun.objects.get()
-    assert run.status == "completed"
-    assert list(Payout.objects.values_list("worker__user__username", "status")) == [("ana", PayoutStatus.PAID)]
-    assert sorted((row["worker_name"], row["reason"]) for row in run.skipped) == [
-        ("Ben Okafor", "no_ready_payout_account"), ("Chloé Martin", "no_ready_payout_account")]
+    runs = list(PayoutRun.objects.order_by("created_at"))
+    assert [run.status for run in runs] == ["completed"] * 4
+    # weekly, on their own days, the last today; each paid ana on its day
+    assert [(now - run.created_at).days for run in runs] == [21, 14, 7, 0]
+    paid = list(Payout.objects.order_by("paid_at").values_list("worker__user__username", "status", "paid_at"))
+    assert [(name, status) for name, status, _ in paid] == [("ana", PayoutStatus.PAID)] * 4
+    assert [paid_at for _, _, paid_at in paid] == [run.finished_at for run in runs]
+    for run in runs:
+        assert sorted((row["worker_name"], row["reason"]) for row in run.skipped) == [
+            ("Ben Okafor", "no_ready_payout_account"), ("Chloé Martin", "no_ready_payout_account")]
+    paid_days = finance_client.get(f"/api/v1/reports/payouts/breakdown/?by=day&from={start}&to={today}").json()
+    assert len([row for row in paid_days["results"] if row["paid"] > 0]) == 4, paid_days
     assert CannedResponse.objects.filter(body__contains="{worker_first_name}").exists()
     on_shift_now = ShiftClaim.objects.filter(status=ClaimStatus.ACTIVE, starts_at__lte=now, ends_at__gt=now,
                                              checked_in_at__isnull=False, shift__language="en")

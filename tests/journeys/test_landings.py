@@ -20,7 +20,7 @@ def test_staff_land_on_their_boards_and_signed_in_home_is_their_home(server, ope
     ops = open_page()
     sign_in(ops, server.url, "olga")
     assert path_of(ops) == "/ops/live/"
-    assert nav_links(ops) == ["Vetting", "Shifts", "Live queue", "Operations", "Audit"]
+    assert nav_links(ops) == ["Vetting", "Shifts", "Live queue", "Canned responses", "Operations", "Audit"]
     assert no_horizontal_scroll(ops)
     assert_accessible(ops)
     ops.get_by_role("link", name="Shiftline").click()  # the brand: home is the live board, not marketing

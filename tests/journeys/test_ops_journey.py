@@ -55,8 +55,10 @@ def test_ops_write_a_canned_response_and_the_console_gets_it_in_the_workers_word
     worker = on_shift_worker(full_name="Chloé Martin")
     ticket = TicketFactory(customer_name="Maria Lopez", status=TicketStatus.ASSIGNED, assigned_worker=worker,
                            assigned_at=timezone.now())
-    context, page = sign_in(browser, server, "olga", viewport, next_path="/ops/canned-responses/")
+    context, page = sign_in(browser, server, "olga", viewport)  # lands on the live board
     try:
+        with page.expect_navigation():
+            page.get_by_role("navigation", name="Main").get_by_role("link", name="Canned responses").click()
         expect(page.get_by_role("heading", name="Canned responses", exact=True)).to_be_visible()
         expect(page.get_by_text("No canned responses yet")).to_be_visible()
         assert_accessible(page)

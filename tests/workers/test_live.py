@@ -129,3 +129,28 @@ def test_person_applies_ops_approves_and_worker_claims_on_the_board(browser, asg
     finally:
         for context in (applicant_ctx, ops_ctx, watcher_ctx):
             context.close()
+
+
+@pytest.mark.browser
+def test_board_shows_pay_per_case_in_money_and_a_rate_change_live(browser, asgi_server):
+    """The default rate card pays EUR 5.00 a case; ops raise the shift's rate to ×1.10 and every open
+    board shows EUR 5.50 without a reload."""
+    ops = StaffFactory(role="ops")
+    shift = ShiftFactory(capacity=2, rate_multiplier="1.00", max_rate_multiplier="1.20")
+    WorkerFactory(user__username="watcher")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = _sign_in(context, asgi_server, "watcher")
+        page.goto(f"{asgi_server.url}/shifts/")
+        pay = page.locator(f'tr[data-shift-id="{shift.pk}"] td[data-label="Pay"]')
+        assert pay.inner_text().strip() == "EUR 5.00 per case"
+        page.wait_for_selector('#shift-board[data-live="true"]')
+
+        raised = httpx.patch(f"{asgi_server.url}/api/v1/shifts/{shift.pk}/", json={"rate_multiplier": "1.10"},
+                             headers={"Authorization": f"Token {_token(ops)}"}, timeout=10)
+
+        assert raised.status_code == 200, raised.text
+        pay.locator(".rate", has_text="EUR 5.50").wait_for(timeout=5000)
+        assert "×" not in pay.inner_text()
+    finally:
+        context.close()

@@ -95,6 +95,31 @@ def test_board_claim_and_my_shifts(browser_for, worker, shift_factory):
     assert f'data-shift-id="{shift.pk}"' in client.get("/my-shifts/").content.decode()
 
 
+def test_board_and_my_shifts_show_pay_per_case_in_money(browser_for, worker, shift_factory, finance_user):
+    from payouts.rate_card import rate_card_update
+
+    rate_card_update(actor=finance_user, currency="eur", base_per_case=250, csat_bonus=50, hold_hours=1,
+                     minimum_payout=1000)
+    plain = shift_factory(capacity=3)
+    surging = shift_factory(capacity=3, rate_multiplier="1.15", max_rate_multiplier="1.30")
+    client = browser_for(worker.user)
+
+    board = client.get("/shifts/").content.decode()
+
+    assert "EUR 2.50</span> per case" in board  # 250 × 1.00
+    assert "EUR 2.88</span> per case" in board  # 250 × 1.15 = 287.5, half up
+    assert "×1.00" not in board
+    # what a surge can still reach is priced too, for the live update
+    assert "&quot;1.25&quot;: &quot;EUR 3.13&quot;" in board and "&quot;1.30&quot;: &quot;EUR 3.25&quot;" in board
+
+    client.post(f"/shifts/{surging.pk}/claim/")
+    rate_card_update(actor=finance_user, currency="eur", base_per_case=300, csat_bonus=50, hold_hours=1,
+                     minimum_payout=1000)
+    mine = client.get("/my-shifts/").content.decode()
+    assert "EUR 3.45 per case" in mine  # the claim's 1.15 on today's card
+    assert f'data-shift-id="{plain.pk}"' not in mine
+
+
 def test_board_filters_by_day_in_worker_timezone(browser_for, worker_factory, shift_factory):
     worker = worker_factory(timezone="Asia/Tokyo")
     day = (timezone.now() + dt.timedelta(days=3)).date()

@@ -209,13 +209,26 @@ def shift_surge(*, shift_id: int) -> Decimal | None:
     if last is not None and last.created_at > now - settings.SHIFTLINE["SURGE_INTERVAL"]:
         return None
     old = shift.rate_multiplier
-    shift.rate_multiplier = min(old + Decimal(settings.SHIFTLINE["SURGE_STEP"]), shift.max_rate_multiplier)
+    shift.rate_multiplier = surge_next(old, shift.max_rate_multiplier)
     shift.save(update_fields=["rate_multiplier"])
     ShiftEvent.objects.create(shift=shift, kind="rate_changed", data={
         "from": str(old), "to": str(shift.rate_multiplier), "reason": "surge",
         "seats_left": shift.capacity - shift.seats_taken})
     broadcast_shift_on_commit(shift.pk)
     return shift.rate_multiplier
+
+
+def surge_next(multiplier: Decimal, cap: Decimal) -> Decimal:
+    """The multiplier one surge step above `multiplier`, never above the shift's cap."""
+    return min(multiplier + Decimal(settings.SHIFTLINE["SURGE_STEP"]), cap)
+
+
+def surge_multipliers(multiplier: Decimal, cap: Decimal) -> list[Decimal]:
+    """Every multiplier a shift may reach by surging from `multiplier`, in order, itself first."""
+    reachable = [multiplier]
+    while reachable[-1] < cap:
+        reachable.append(surge_next(reachable[-1], cap))
+    return reachable
 
 
 @transaction.atomic

@@ -64,6 +64,7 @@ WORKERS = [
 ]
 WORKER_PASSWORD = "shiftline-worker"
 HISTORY_DAYS = 30
+PAYOUT_WEEKS = 4  # weekly payout runs, the last one today
 # Customers of the history are recognisable by their address; their presence means it was written.
 CUSTOMER_DOMAIN = "customers.shiftline.test"
 CUSTOMERS = ["Maria Lopez", "Tom Becker", "Aiko Tanaka", "Lena Svensson", "Omar Haddad", "Priya Nair",
@@ -217,15 +218,16 @@ class Command(BaseCommand):
                 canned_response_create(title=title, body=body)
 
     def _stripe(self, worker: Worker) -> None:
-        """`ana`'s payout account, made ready through the Stripe sandbox's onboarding, then
-        settlement and one payout run: she is paid, the others are listed with the reason."""
+        """`ana`'s payout account, made ready through the Stripe sandbox's onboarding, then four
+        weekly payout runs, each after the settlement of its day: she is paid in each, the others
+        are listed with the reason."""
         base = settings.STRIPE_API_BASE
         try:
             reachable = bool(base) and httpx.get(f"{base.rstrip('/')}/_sandbox/health", timeout=2).status_code == 200
         except httpx.HTTPError:
             reachable = False
-        earnings_settle()
         if not reachable:
+            earnings_settle()
             self.stdout.write("Stripe sandbox not reachable (STRIPE_API_BASE): no payout account or payout run.")
             return
         worker.refresh_from_db()
@@ -240,8 +242,16 @@ class Command(BaseCommand):
             payout_account_status_set(stripe_account_id=worker.stripe_account_id,
                                       status=payout_account_status_from(account.to_dict()), reason="Demo onboarding")
         if not PayoutRun.objects.exists():
-            run = payout_run_create(trigger="command")
-            payout_run_execute(run_id=run.pk)
+            # A weekly run over the history, the last one now: settled when each hold ended, paid
+            # on its day, so the payout reports and the finance pages have weeks to show.
+            now = timezone.now()
+            for weeks_ago in range(PAYOUT_WEEKS - 1, -1, -1):
+                day = now - dt.timedelta(weeks=weeks_ago)
+                earnings_settle(now=day)
+                run = payout_run_create(trigger="schedule" if weeks_ago else "command", at=day)
+                payout_run_execute(run_id=run.pk, at=day)
+        else:
+            earnings_settle()
 
     def _shifts_now(self, *, ops: User, workers: list[Worker]) -> None:
         """A shift running now with `ana` and `ben` checked in (English, every topic), shifts in the
