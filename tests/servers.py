@@ -23,6 +23,18 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def wait_until(predicate, timeout: float, what: str, log=None, interval: float = 0.1):
+    """Poll `predicate` until it answers something true (returned), or fail after `timeout` seconds
+    naming `what` (and showing `log()`, a process's output, when given)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}" + (f":\n{log()}" if log is not None else ""))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

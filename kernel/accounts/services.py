@@ -157,25 +157,26 @@ def totp_pending_or_setup(*, user, request=None) -> TOTPDevice:
     return pending or totp_setup(user=user, request=request)
 
 
-@transaction.atomic
 def totp_confirm(*, user, otp: str, request=None) -> tuple[TOTPDevice, list[str]]:
     """Confirm the user's pending device with a code from it. The pending device replaces any
-    earlier one and fresh recovery codes are issued (returned once). Raises OtpInvalid."""
+    earlier one and fresh recovery codes are issued (returned once). Raises OtpInvalid after
+    committing the `auth.2fa_failed` entry (and the device's failure count)."""
     require_staff(user)
-    device = (TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False)
-              .order_by("-id").first())
-    code = (otp or "").strip().replace(" ", "")
-    if device is None or not _SIX_DIGITS.fullmatch(code) or not device.verify_token(code):
+    with transaction.atomic():
+        device = (TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False)
+                  .order_by("-id").first())
+        code = (otp or "").strip().replace(" ", "")
+        if device is not None and _SIX_DIGITS.fullmatch(code) and device.verify_token(code):
+            TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            codes = recovery_codes_issue(user)
+            record(AuditAction.AUTH_2FA_CONFIRM, request=request, actor=user, target=device)
+            return device, codes
         record(AuditAction.AUTH_2FA_FAILED, request=request, actor=user)
-        raise OtpInvalid("That code does not match the new device: check the app's clock and try again."
-                         if device is not None else "There is no device waiting for confirmation: "
-                         "start with POST /api/v1/auth/2fa/setup/.")
-    TOTPDevice.objects.filter(user=user, confirmed=True).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    codes = recovery_codes_issue(user)
-    record(AuditAction.AUTH_2FA_CONFIRM, request=request, actor=user, target=device)
-    return device, codes
+    raise OtpInvalid("That code does not match the new device: check the app's clock and try again."
+                     if device is not None else "There is no device waiting for confirmation: "
+                     "start with POST /api/v1/auth/2fa/setup/.")
 
 
 def recovery_codes_issue(user) -> list[str]:

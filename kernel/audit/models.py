@@ -17,6 +17,7 @@ class AuditAction(StrEnum):
     AUTH_2FA_SETUP = "auth.2fa_setup"
     AUTH_2FA_CONFIRM = "auth.2fa_confirm"
     AUTH_2FA_FAILED = "auth.2fa_failed"
+    AUTH_2FA_DEVICE_CHANGE = "auth.2fa_device_change"  # a device added, edited or deleted in the admin
     WORKER_APPROVE = "worker.approve"
     WORKER_REJECT = "worker.reject"
     WORKER_SUSPEND = "worker.suspend"

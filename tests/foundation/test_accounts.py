@@ -145,6 +145,32 @@ def test_the_admin_password_form_revokes_tokens_too(client):
     assert not ApiToken.objects.filter(digest=token_digest(key)).exists()
 
 
+def test_an_admin_removing_someones_second_factor_is_in_the_audit_trail(client):
+    """A lost phone: the admin deletes the ops user's device (one, then the rest in bulk). Each
+    removal changes how someone signs in, so each is an audit entry naming the admin and the owner."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from workers.services.accounts import staff_role_apply
+
+    admin = StaffFactory(role="admin")
+    staff_role_apply(admin)
+    ops = StaffFactory(role="ops")
+    phone = totp_provision(user=ops, secret_base32=SECRET)
+    spare = TOTPDevice.objects.create(user=ops, name="spare phone", confirmed=True)
+    client.force_login(admin)
+
+    deleted = client.post(f"/admin/otp_totp/totpdevice/{phone.pk}/delete/", {"post": "yes"})
+    bulk = client.post("/admin/otp_totp/totpdevice/", {"action": "delete_selected", "_selected_action": [spare.pk],
+                                                        "post": "yes"})
+
+    assert deleted.status_code == 302 and bulk.status_code == 302
+    assert not TOTPDevice.objects.filter(user=ops).exists()
+    entries = list(AuditEntry.objects.filter(action="auth.2fa_device_change").order_by("id"))
+    assert [(e.actor_id, e.object_id, e.before["user"], e.after["change"]) for e in entries] == [
+        (admin.pk, str(phone.pk), ops.username, "delete"), (admin.pk, str(spare.pk), ops.username, "delete")]
+    assert SECRET not in str([e.before for e in entries])
+
+
 # --- Lockout -------------------------------------------------------------------------------------
 
 
@@ -274,7 +300,8 @@ def test_staff_enrol_with_setup_and_confirm_then_need_the_code(asgi_server_facto
     assert httpx.get(f"{server.url}/api/v1/workers/", headers={"Authorization": f"Token {good.json()['token']}"},
                      timeout=30).status_code == 403  # finance is not ops: the role answers, not 2FA
     actions = audit_actions(finance.username)
-    assert {"auth.2fa_setup", "auth.2fa_confirm", "auth.2fa_failed", "auth.login"} <= set(actions)
+    assert {"auth.2fa_setup", "auth.2fa_confirm", "auth.login"} <= set(actions)
+    assert actions.count("auth.2fa_failed") == 2  # the wrong code at enrolment and the one at sign-in
 
 
 def test_unenrolled_staff_may_reach_only_two_factor_and_logout(asgi_server_factory):

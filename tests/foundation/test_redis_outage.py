@@ -18,21 +18,11 @@ from payouts.models import Earning, Payout, PayoutRun
 from tests.factories.accounts import api_token_for
 from tests.factories.tickets import on_shift_worker
 from tests.factories.workers import StaffFactory
-from tests.servers import AsgiServer, CeleryWorker, RedisServerProcess
+from tests.servers import AsgiServer, CeleryWorker, RedisServerProcess, wait_until
 from tests.tickets.wsclient import connect, open_ticket_over_http, recv, recv_type, silent
 from tickets.models import Message, Ticket
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("skill_catalogue")]
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _token(user) -> dict[str, str]:
@@ -95,8 +85,8 @@ def test_writes_during_a_redis_outage_answer_and_their_work_resumes_when_it_retu
                           OUTBOX_REDELIVER_AFTER_SECONDS="1", PAYOUT_RESUME_QUEUED_SECONDS="2",
                           PAYOUT_QUEUED_STALE_SECONDS="1")
     try:
-        _wait(lambda: PayoutRun.objects.get(pk=run.json()["id"]).status == "completed", 90, "the queued run")
-        _wait(lambda: not OutboxEvent.objects.filter(delivered_at__isnull=True).exists(), 90, "outbox delivery")
+        wait_until(lambda: PayoutRun.objects.get(pk=run.json()["id"]).status == "completed", 90, "the queued run")
+        wait_until(lambda: not OutboxEvent.objects.filter(delivered_at__isnull=True).exists(), 90, "outbox delivery")
         time.sleep(3)  # another sweep or two: nothing may run twice
     finally:
         celery.stop()

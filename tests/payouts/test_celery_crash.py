@@ -10,17 +10,7 @@ import pytest
 from marketplace.celery import app
 from payouts import ledger, runs
 from payouts.models import Payout, PayoutRun
-from tests.servers import CeleryWorker
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.servers import CeleryWorker, wait_until
 
 
 @pytest.mark.django_db(transaction=True)
@@ -39,7 +29,7 @@ def test_worker_killed_mid_run_then_restarted_pays_everyone_exactly_once(stripe_
 
     with pytest.warns(Warning):  # send_task always goes to the broker, even in the eager test settings
         app.send_task("payouts.run_execute", args=[run.pk])
-    _wait(lambda: len(stripe_sandbox.transfers()) >= 2, 60, "two transfers")
+    wait_until(lambda: len(stripe_sandbox.transfers()) >= 2, 60, "two transfers")
     first.kill()  # SIGKILL to the whole worker (main process and pool)
     first.stop()
 
@@ -51,7 +41,7 @@ def test_worker_killed_mid_run_then_restarted_pays_everyone_exactly_once(stripe_
     second = CeleryWorker(**env)
     try:
         second.wait_for_log("ready.")
-        _wait(lambda: PayoutRun.objects.get(pk=run.pk).status == "completed", 90, "the run to complete")
+        wait_until(lambda: PayoutRun.objects.get(pk=run.pk).status == "completed", 90, "the run to complete")
     finally:
         second.stop()
 

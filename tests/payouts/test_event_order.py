@@ -12,17 +12,9 @@ from marketplace.celery import app as celery_app
 from payouts.models import Earning
 from tests.factories.payouts import ResolvedTicketFactory, record_rated, record_reopened, record_resolved
 from tests.factories.workers import WorkerFactory
+from tests.servers import wait_until
 
 pytestmark = [pytest.mark.slow]
-
-
-def _wait(predicate, timeout: float, what: str, log):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}:\n{log()}")
 
 
 def test_bonus_and_void_handled_before_their_resolve_follow_it_within_two_seconds(celery_worker_process,
@@ -36,8 +28,8 @@ def test_bonus_and_void_handled_before_their_resolve_follow_it_within_two_second
         return sorted(OutboxEvent.objects.filter(pk__in=[e.pk for e in early]), key=lambda e: e.topic)
 
     # The worker handled both before any case pay existed: not ready, nothing recorded.
-    _wait(lambda: all(e.attempts >= 2 for e in early_events()),
-          15, "the early events to be tried", celery_worker_process.log)
+    wait_until(lambda: all(e.attempts >= 2 for e in early_events()),
+               15, "the early events to be tried", celery_worker_process.log, interval=0.05)
     assert not Earning.objects.exists()
     not_ready = ("payouts.earnings.earning_on_ticket_{}: retry: "
                  "The case pay this event refers to has not been posted yet.")
@@ -46,8 +38,8 @@ def test_bonus_and_void_handled_before_their_resolve_follow_it_within_two_second
     resolved_at = time.monotonic()
     record_resolved(rated_ticket)
     record_resolved(reopened_ticket)
-    _wait(lambda: not OutboxEvent.objects.filter(delivered_at__isnull=True).exists(), 15,
-          "every event to be delivered", celery_worker_process.log)
+    wait_until(lambda: not OutboxEvent.objects.filter(delivered_at__isnull=True).exists(), 15,
+               "every event to be delivered", celery_worker_process.log, interval=0.05)
     elapsed = time.monotonic() - resolved_at
     print(f"bonus and void {elapsed:.2f} s after the resolve")
 
