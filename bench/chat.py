@@ -8,11 +8,11 @@ Starts N uvicorn processes (`marketplace.asgi:application`) on a dedicated Postg
 (`<DATABASE_URL name>_bench_chat`, migrated and emptied at start) and the Redis layer, opens C customer
 sockets and W worker sockets (customer and worker of one conversation on different servers), sends
 messages at a set total rate for the given time, half from customers, half from workers, and
-measures send → the other side receives: latency p50/p95/p99, delivered messages/s, and lost,
-duplicated and out-of-order counts. A saturation phase then finds the peak: closed-loop steps of
-more and more concurrent conversations (each sends its next message once the previous arrived), and
-the saturation throughput is the best delivered rate of a step that lost, doubled and reordered
-nothing.
+measures send → the other side receives: latency p50/p95/p99, delivered messages/s, lost,
+duplicated and out-of-order counts, and the servers' CPU time per delivered message. A saturation
+phase then finds the peak: closed-loop steps of more and more concurrent conversations (each sends
+its next message once the previous arrived), and the saturation throughput is the best delivered
+rate of a step that lost, doubled and reordered nothing.
 The same two phases run against a bare relay (a Channels consumer that only relays through the
 same Redis PubSub layer, no database) — the ceiling of this stack here — and Shiftline's
 saturation is printed as a ratio of it. Optional: --idle N measures server memory per idle
@@ -330,6 +330,7 @@ class Load:
         # test resumes every customer from where it was, whichever step it last took part in.
         self.stats = stats = Stats(last_seq=self.stats.last_seq)
         loop = asyncio.get_running_loop()
+        cpu_start = sum(server.cpu_seconds() for server in self.servers)
         start = time.perf_counter()
         stop = start + duration
 
@@ -349,10 +350,12 @@ class Load:
                 side = other
 
         await asyncio.gather(*(conversation(i) for i in range(conversations)))
+        cpu_us = (sum(server.cpu_seconds() for server in self.servers) - cpu_start) * 1e6 / max(len(stats.latencies), 1)
         in_window = [t for t in stats.delivered_at if t <= stop]
         latencies = stats.latencies[:len(in_window)]  # delivered_at and latencies are appended together
         return {"conversations": conversations, "rate": len(in_window) / duration, "p50": pct(latencies, 50),
-                "p99": pct(latencies, 99), "lost": stats.lost(), "dup": stats.duplicated, "ooo": stats.out_of_order}
+                "p99": pct(latencies, 99), "lost": stats.lost(), "dup": stats.duplicated, "ooo": stats.out_of_order,
+                "cpu_us": cpu_us}
 
     async def saturate(self, steps: list[int], duration: float, patience: float) -> list[dict]:
         """Find the peak: closed-loop steps with more and more concurrent conversations (see
@@ -365,7 +368,8 @@ class Load:
             results.append(step)
             print(f"{self.mode}: saturation step {step['conversations']:>5} conversations {step['rate']:>8.1f}/s  "
                   f"p50 {step['p50']:>7.1f} ms  p99 {step['p99']:>7.1f} ms  "
-                  f"lost/dup/ooo {step['lost']}/{step['dup']}/{step['ooo']}", flush=True)
+                  f"lost/dup/ooo {step['lost']}/{step['dup']}/{step['ooo']}  "
+                  f"server CPU {step['cpu_us']:>6.0f} µs/msg", flush=True)
             best = max(r["rate"] for r in results)
             if step["lost"] or step["rate"] < 0.8 * best or conversations >= len(self.rows):
                 break
@@ -399,6 +403,7 @@ async def run_phase(mode: str, rows: list[dict], servers: list[Server], args) ->
     if args.checkpoint:
         await asyncio.to_thread(checkpoint)
     stats_start = time.perf_counter()
+    cpu_start = sum(server.cpu_seconds() for server in servers)
     await load.steady(args.rate, args.duration)
     stats = load.stats
     # Late is not lost: wait until everything arrived, or nothing more arrives for `drain` seconds.
@@ -409,7 +414,9 @@ async def run_phase(mode: str, rows: list[dict], servers: list[Server], args) ->
         elif time.perf_counter() - quiet_since > args.drain:
             break
         await asyncio.sleep(0.1)
+    cpu_ms = (sum(server.cpu_seconds() for server in servers) - cpu_start) * 1000
     result = {
+        "cpu_us": cpu_ms * 1000 / max(len(stats.latencies), 1),
         "open_s": open_s, "sent": len(stats.sent), "delivered": len(stats.latencies),
         "rate": len(stats.latencies) / args.duration, "p50": pct(stats.latencies, 50), "p95": pct(stats.latencies, 95),
         "p99": pct(stats.latencies, 99), "lost": stats.lost(), "dup": stats.duplicated, "ooo": stats.out_of_order,
@@ -423,7 +430,8 @@ async def run_phase(mode: str, rows: list[dict], servers: list[Server], args) ->
     clean = [s for s in steps if not (s["lost"] or s["dup"] or s["ooo"])]
     peak = max(clean, key=lambda s: s["rate"]) if clean else {"rate": 0.0, "conversations": 0, "p50": float("nan"),
                                                               "p99": float("nan")}
-    result.update({"saturation": peak["rate"], "sat_conversations": peak["conversations"], "sat_p50": peak["p50"],
+    result.update({"sat_cpu_us": sum(s["cpu_us"] for s in steps) / max(len(steps), 1),
+                   "saturation": peak["rate"], "sat_conversations": peak["conversations"], "sat_p50": peak["p50"],
                    "sat_p99": peak["p99"], "sat_unclean": sum(1 for s in steps if s not in clean)})
     if mode == "shiftline" and args.idle:
         result["idle_kib"] = await idle_memory(load, servers, args.idle)
@@ -562,6 +570,8 @@ def main() -> int:
     line("duplicated", "dup", "", "0")
     line("out of order", "ooo", "", "0")
     line("error events", "errors", "", "0")
+    line("server CPU per message (µs)", "cpu_us", "", "steady phase, all servers")
+    line("  at saturation (µs)", "sat_cpu_us", "", "mean over the steps")
     line("saturation messages/s", "saturation", "", "best clean step")
     line("  at concurrent conversations", "sat_conversations")
     line("  latency p50 (ms)", "sat_p50")
@@ -570,6 +580,9 @@ def main() -> int:
     if "relay" in results:
         ratio = results["shiftline"]["saturation"] / results["relay"]["saturation"]
         print(f"{'saturation vs bare relay':34}{ratio:>14.0%}{'':>14}   >= {TARGETS['ratio']:.0%}")
+        cost = results["relay"]["sat_cpu_us"] / results["shiftline"]["sat_cpu_us"]
+        print(f"{'  relay CPU / shiftline CPU':34}{cost:>14.0%}{'':>14}   per message at saturation: the same "
+              "ratio without the load generator's share of the cores")
     if "idle_kib" in results["shiftline"]:
         print(f"{'server memory per idle socket':34}{results['shiftline']['idle_kib']:>12.1f}KiB{'':>14}   "
               f"< {TARGETS['idle_kib']} KiB ({args.idle} sockets)")

@@ -118,8 +118,8 @@ class ChatSocket(SocketConsumer):
         self.sent_seq[ticket_id] = seq
         await self.send_event(event)
 
-    async def chat_event(self, message: dict[str, Any]) -> None:
-        event = message["event"]
+    async def relay(self, event: dict[str, Any]) -> None:
+        """A client event from the layer: messages in seq order, the rest through `on_event`."""
         if event["type"] == "message":
             if event["internal"] and not self.include_internal:
                 return
@@ -188,6 +188,9 @@ def _assigned_worker(ticket_id: int) -> int | None:
 class TicketConsumer(ChatSocket):
     """The customer's socket for one ticket, opened with that ticket's token."""
 
+    async def ticket_event(self, message: dict[str, Any]) -> None:
+        await self.relay(message["event"])
+
     async def connect(self):
         try:
             ticket_id = int(self.scope["url_route"]["kwargs"]["ticket_id"])
@@ -232,8 +235,8 @@ class TicketConsumer(ChatSocket):
         else:
             worker_id = await _assigned_worker(self.ticket_id)
             if worker_id:
-                await self.channel_layer.group_send(events.agent_group(worker_id), events.layer_message(
-                    events.typing_event(self.ticket_id, "customer")))
+                await self.channel_layer.group_send(*events.to_worker(
+                    worker_id, events.typing_event(self.ticket_id, "customer")))
 
 
 # --- Worker console --------------------------------------------------------------------------
@@ -304,7 +307,14 @@ def _from_widget_site(scope) -> bool:
 
 
 class AgentConsumer(ChatSocket):
-    """A worker's console: marks them present, then carries every ticket they hold."""
+    """A worker's console: marks them present, then carries every ticket they hold.
+
+    It listens on the worker's group (assignments, transfers, resolutions, internal notes, the
+    customer's typing) and on the group of each ticket they hold, where chat messages are published
+    once for the customer and the worker alike; from there it relays only messages stored while
+    this worker held the ticket (`holder`), so a console that missed a transfer still relays
+    nothing of a ticket it no longer holds.
+    """
 
     include_internal = True
 
@@ -319,7 +329,10 @@ class AgentConsumer(ChatSocket):
         self.worker_id, held = opened
         self.user = self.scope["user"]
         self.group = events.agent_group(self.worker_id)
+        self.ticket_groups: set[str] = set()
         await self.channel_layer.group_add(self.group, self.channel_name)
+        for ticket in held:
+            await self.listen(ticket["id"])
         await self.accept()
         for ticket in held:
             self.sent_seq[ticket["id"]] = ticket["last_seq"]
@@ -332,13 +345,48 @@ class AgentConsumer(ChatSocket):
             if getattr(self, "beating", False):
                 _heartbeats.remove(self.worker_id)
                 self.beating = False
+            for group in self.ticket_groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
             await self.channel_layer.group_discard(self.group, self.channel_name)
             await _agent_close(worker_id=self.worker_id)
+
+    async def listen(self, ticket_id: int) -> None:
+        group = events.ticket_group(ticket_id)
+        if group not in self.ticket_groups:
+            self.ticket_groups.add(group)
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def stop_listening(self, ticket_id: int) -> None:
+        group = events.ticket_group(ticket_id)
+        if group in self.ticket_groups:
+            self.ticket_groups.discard(group)
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def worker_event(self, message: dict[str, Any]) -> None:
+        await self.relay(message["event"])
+
+    async def ticket_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        if event["type"] != "message":
+            return  # the customer's side of an event; this console gets its own on the worker's group
+        if message.get("holder") == self.worker_id:
+            await self.deliver(event)
+        elif message.get("holder") is not None:
+            await self.stop_listening(event["ticket"])  # held by someone else now
 
     async def on_event(self, event: dict[str, Any]) -> None:
         if event["type"] == "ticket.assigned":
             ticket = event["ticket"]
-            self.sent_seq[ticket["id"]] = max(self.sent_seq.get(ticket["id"], 0), ticket["last_seq"])
+            last_seq = max(self.sent_seq.get(ticket["id"], 0), ticket["last_seq"])
+            self.sent_seq[ticket["id"]] = last_seq
+            await self.listen(ticket["id"])
+            await self.send_event(event)
+            # What the customer wrote between the assignment and listening on the ticket's group.
+            for missing in await _messages_between(ticket["id"], last_seq, None, True):
+                await self.deliver(missing)
+            return
+        if event["type"] in ("ticket.resolved", "ticket.transferred"):
+            await self.stop_listening(event["ticket"])
         await self.send_event(event)
 
     async def handle_frame(self, frame: dict[str, Any]) -> None:
@@ -352,8 +400,7 @@ class AgentConsumer(ChatSocket):
         else:
             if not await _held_customer_ticket(self.worker_id, ticket_id):
                 raise FrameError(TicketErrorCode.NOT_FOUND, "You do not hold that ticket.")
-            await self.channel_layer.group_send(events.ticket_group(ticket_id), events.layer_message(
-                events.typing_event(ticket_id, "worker")))
+            await self.channel_layer.group_send(*events.to_ticket(ticket_id, events.typing_event(ticket_id, "worker")))
 
 
 # --- Ops live board ----------------------------------------------------------------------------

@@ -86,9 +86,21 @@ def error_event(code: str, detail: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "detail": detail}
 
 
-def layer_message(event: dict[str, Any]) -> dict[str, Any]:
-    """Wrap a client event for `group_send`; consumers forward it via their `chat_event` handler."""
-    return {"type": "chat.event", "event": event}
+def to_ticket(ticket_id: int, event: dict[str, Any], *, holder: int | None = None) -> tuple[str, dict[str, Any]]:
+    """`(group, layer message)` publishing a client event on the ticket's own group: its customer's
+    sockets, and the consoles of the worker holding it, which listen there too, so that a chat
+    message is published once for both sides. `holder`, on a chat message, is the worker who held
+    the ticket when it was stored: the only console that relays it (consoles relay nothing else
+    from a ticket's group; what concerns them comes on their own group)."""
+    message: dict[str, Any] = {"type": "ticket.event", "event": event}
+    if holder is not None:
+        message["holder"] = holder
+    return ticket_group(ticket_id), message
+
+
+def to_worker(worker_id: int, event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`(group, layer message)` publishing a client event to every console of one worker."""
+    return agent_group(worker_id), {"type": "worker.event", "event": event}
 
 
 def _iso(value) -> str | None:

@@ -77,14 +77,14 @@ ROUTING_BATCH = 500
 # --- Broadcasting ------------------------------------------------------------------------------
 
 
-def _publish(pairs: list[tuple[str, dict]]) -> None:
-    """Publish (group, event) pairs on the channel layer from sync code, on the server's loop
-    (`run_soon`: without waiting for Redis when this process serves sockets). At most once: the
-    database and `after=SEQ` replay are the truth, so a failure is logged, not raised."""
+def _publish(messages: list[tuple[str, dict]]) -> None:
+    """Publish `(group, layer message)` pairs (`events.to_ticket`, `events.to_worker`) on the channel
+    layer from sync code, on the server's loop (`run_soon`: without waiting for Redis when this
+    process serves sockets). At most once: the database and `after=SEQ` replay are the truth, so a
+    failure is logged, not raised."""
     layer = get_channel_layer()
     if layer is None:
         return
-    messages = [(group, events.layer_message(event)) for group, event in pairs]
 
     async def send_all() -> None:
         try:
@@ -96,17 +96,12 @@ def _publish(pairs: list[tuple[str, dict]]) -> None:
     run_soon(send_all)
 
 
-def broadcast(group: str, event: dict) -> None:
-    """Send `event` to a group once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: _publish([(group, event)]))
-
-
 def _broadcast_ticket(ticket: Ticket, event: dict, *, customer: bool = True,
                       worker_ids: Iterable[int | None] = ()) -> None:
-    pairs = [(events.ticket_group(ticket.id), event)] if customer else []
-    pairs += [(events.agent_group(w), event) for w in sorted({w for w in worker_ids if w})]
-    if pairs:
-        transaction.on_commit(lambda: _publish(pairs))
+    messages = [events.to_ticket(ticket.id, event)] if customer else []
+    messages += [events.to_worker(w, event) for w in sorted({w for w in worker_ids if w})]
+    if messages:
+        transaction.on_commit(lambda: _publish(messages))
 
 
 def _event(ticket: Ticket, kind: str, *, actor=None, worker_id: int | None = None, reason: str = "",
@@ -316,10 +311,12 @@ def _message_store(*, ticket_id: int, body: str, client_id: str, user: User | No
     message = Message(id=message_id, ticket_id=ticket_id, seq=seq, sender=sender, author=user, body=body,
                       client_id=client_id, internal=internal, sent_at=now)
     event = events.message_event(message)
-    pairs = [] if internal else [(events.ticket_group(ticket_id), event)]
-    if status == TicketStatus.ASSIGNED and assigned_worker_id:
-        pairs.append((events.agent_group(assigned_worker_id), event))
-    transaction.on_commit(lambda: _publish(pairs))
+    holder = assigned_worker_id if status == TicketStatus.ASSIGNED and assigned_worker_id else None
+    # One publish: the holder's consoles listen on the ticket's group. Internal notes never go there.
+    if not internal:
+        transaction.on_commit(lambda: _publish([events.to_ticket(ticket_id, event, holder=holder)]))
+    elif holder is not None:
+        transaction.on_commit(lambda: _publish([events.to_worker(holder, event)]))
     if first_response_now:  # the ticket leaves the board's first-response SLA breaches
         events.live_board_changed()
     return message
@@ -629,7 +626,7 @@ def ticket_route(*, notify_positions: bool = True, at: dt.datetime | None = None
         if assigned:
             events.live_board_changed()
         if waiting and (assigned or notify_positions):
-            positions = [(events.ticket_group(ticket.pk), events.queue_position_event(ticket.pk, position))
+            positions = [events.to_ticket(ticket.pk, events.queue_position_event(ticket.pk, position))
                          for position, ticket in enumerate(waiting, start=1)]
             transaction.on_commit(lambda: _publish(positions))
     return assigned

@@ -245,6 +245,43 @@ def test_typing_is_relayed_and_agent_gets_held_tickets_on_connect(asgi_server_fa
     assert Ticket.objects.get(pk=held.id).status == "assigned"
 
 
+def test_after_a_transfer_only_the_new_holders_console_relays_the_customer(asgi_server_factory):
+    """Chat messages are published once, on the ticket's group, where the holder's consoles listen:
+    the worker who handed the ticket over hears nothing more of it, the new holder hears it all,
+    the customer's history included, and nobody gets the customer's side of the events twice."""
+    from tests.factories.workers import StaffFactory
+
+    server = asgi_server_factory(**NO_LIMITS)
+    first, second = on_shift_worker(connected=False), on_shift_worker(connected=False)
+    held = TicketFactory(status="assigned", assigned_worker=first, assigned_claim=first.claim)
+    ops_headers = {"Authorization": f"Token {api_token_for(StaffFactory(role='ops'))}"}
+    first_url, second_url = agent_uri(server, first), agent_uri(server, second)
+
+    async def scenario():
+        async with connect(first_url) as old, connect(second_url) as new, \
+                connect(f"{server.ws_url}/ws/tickets/{held.id}/?token={held.token}") as customer:
+            assert (await recv_type(old, "ticket.assigned"))["ticket"]["id"] == held.id
+            await customer.send(json.dumps({"type": "message", "body": "Before", "client_id": "c-1"}))
+            assert (await recv_type(old, "message"))["body"] == "Before"
+            assert await silent(new, 0.3) == []
+
+            moved = await asyncio.to_thread(
+                httpx.post, f"{server.url}/api/v1/tickets/{held.id}/transfer/", headers=ops_headers,
+                json={"to_worker": second.pk, "reason": "Language"})
+            assert moved.status_code == 200, moved.text
+            assert (await recv_type(old, "ticket.transferred"))["ticket"] == held.id
+            assigned = await recv_type(new, "ticket.assigned")
+            assert assigned["ticket"]["id"] == held.id
+
+            await customer.send(json.dumps({"type": "message", "body": "After", "client_id": "c-2"}))
+            after = await recv_type(new, "message")
+            assert (after["seq"], after["body"]) == (assigned["ticket"]["last_seq"] + 1, "After")
+            assert await silent(old, 0.5) == []  # nothing more of a ticket it no longer holds
+            assert await silent(new, 0.3) == []  # and the new holder got it once
+
+    asyncio.run(scenario())
+
+
 def test_waiting_customer_sees_queue_position_then_assignment_and_resolution(asgi_server_factory):
     server = asgi_server_factory(**NO_LIMITS)
     worker = on_shift_worker(connected=False, cap=1)
