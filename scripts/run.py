@@ -119,6 +119,7 @@ def main() -> int:
     if start_sandbox:  # first: the demo's payout account and payout run go through it
         processes.append(("stripe-sandbox", subprocess.Popen(
             [PY, "manage.py", "stripe_sandbox", "--port", sandbox_port,
+             "--state-file", str(ROOT / "var" / "stripe-sandbox.json"),  # a second run knows the demo's accounts
              "--webhook-url", f"{web}/api/v1/payouts/stripe/webhook/"], cwd=ROOT, env=env, start_new_session=True)))
         for _ in range(100):
             try:

@@ -42,6 +42,7 @@ import time
 import urllib.request
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -158,6 +159,27 @@ class SandboxState:
             self.balance = PLATFORM_BALANCE
             self.seq = 0
             self.stats: dict[str, int] = defaultdict(int)
+
+    # What survives a restart with `--state-file` (make run's demo): the objects and their order,
+    # the balance, the id counter and stored idempotent answers; not links, failures or counters.
+    PERSISTED = ("accounts", "account_order", "transfers", "transfer_order", "events", "event_order",
+                 "idempotency", "balance", "seq")
+
+    def save(self, path: Path) -> None:
+        with self.lock:
+            data = json.dumps({name: getattr(self, name) for name in self.PERSISTED})
+        partial = path.with_suffix(".partial")
+        partial.write_text(data)
+        partial.replace(path)
+
+    def load(self, path: Path) -> None:
+        if not path.exists():
+            return
+        data = json.loads(path.read_text())
+        with self.lock:
+            for name in self.PERSISTED:
+                if name in data:
+                    setattr(self, name, data[name])
 
     def next_id(self, prefix: str) -> str:
         with self.lock:

@@ -172,15 +172,17 @@ class CeleryWorker(Process):
 class StripeSandboxProcess(Process):
     """`manage.py stripe_sandbox` on a free port, signing webhooks with the test settings' secret."""
 
-    def __init__(self, webhook_url: str = "", log_name: str = "stripe-sandbox") -> None:
-        self.port = free_port()
+    def __init__(self, webhook_url: str = "", log_name: str = "stripe-sandbox", state_file: str = "",
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         env.update({"DJANGO_SETTINGS_MODULE": "marketplace.settings", "DEBUG": "true",
                     "SECRET_KEY": settings.SECRET_KEY, "PYTHONUNBUFFERED": "1",
                     "STRIPE_WEBHOOK_SECRET": settings.STRIPE_WEBHOOK_SECRET})
         super().__init__([sys.executable, "manage.py", "stripe_sandbox", "--port", str(self.port),
-                          "--webhook-url", webhook_url], env, log_name)
+                          "--webhook-url", webhook_url, *(["--state-file", state_file] if state_file else [])],
+                         env, log_name)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -26,11 +27,17 @@ class Command(BaseCommand):
                             help="Signing secret (default: settings.STRIPE_WEBHOOK_SECRET)")
         parser.add_argument("--rate-limit", type=float, default=0,
                             help="Writes per second before 429, like Stripe live mode (100); 0 = off")
+        parser.add_argument("--state-file", default="",
+                            help="Load what the sandbox knew from this JSON file and write it back on exit "
+                                 "(make run's demo, so a second run still knows its accounts and transfers)")
 
     def handle(self, *args, **options):
         server = serve(options["host"], options["port"], webhook_url=options["webhook_url"],
                        webhook_secret=options["webhook_secret"] or settings.STRIPE_WEBHOOK_SECRET,
                        writes_per_second=options["rate_limit"])
+        state_file = Path(options["state_file"]) if options["state_file"] else None
+        if state_file is not None:
+            server.state.load(state_file)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         host, port = server.server_address[:2]
         self.stdout.write(f"stripe_sandbox listening on http://{host}:{port} "
@@ -42,3 +49,5 @@ class Command(BaseCommand):
             pass
         finally:
             server.server_close()
+            if state_file is not None:
+                server.state.save(state_file)
