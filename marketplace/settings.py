@@ -130,6 +130,14 @@ if env_bool("DATABASE_POOL", True):
         "max_size": int(os.environ.get("DATABASE_POOL_MAX", "20")),
         "timeout": 10,
     }
+# Server-side prepared statements after a statement's 5th run on a connection (psycopg's own
+# default; Django turns them off for the sake of external poolers): our pool holds its connections,
+# so PostgreSQL parses and plans the hot statements once per connection (bench/chat.py: the chat
+# message's statement was planned anew on every message). Behind PgBouncer in transaction mode
+# without prepared-statement support, set DATABASE_PREPARE_THRESHOLD= (empty) to turn them off.
+_prepare_threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    int(_prepare_threshold) if _prepare_threshold.strip() else None)
 # Worker threads per server process for HTTP requests (see marketplace/asgi.py).
 HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "10"))
 # Threads per server process that run the websocket consumers' database work. Few on purpose: a
