@@ -369,10 +369,10 @@ class AgentConsumer(ChatSocket):
         event = message["event"]
         if event["type"] != "message":
             return  # the customer's side of an event; this console gets its own on the worker's group
+        # Another holder's message is dropped, never a reason to stop listening: one stored before a
+        # transfer to this worker may arrive after it.
         if message.get("holder") == self.worker_id:
             await self.deliver(event)
-        elif message.get("holder") is not None:
-            await self.stop_listening(event["ticket"])  # held by someone else now
 
     async def on_event(self, event: dict[str, Any]) -> None:
         if event["type"] == "ticket.assigned":
