@@ -26,7 +26,7 @@ def test_ops_signs_in_and_sees_the_ops_navigation(browser, asgi_server):
         nav = page.get_by_role("navigation", name="Main")
         assert nav.get_attribute("data-role") == "ops"
         links = nav.get_by_role("link").all_inner_texts()
-        assert links == ["Vetting", "Shifts", "Live queue", "Operations", "Audit"]
+        assert links == ["Vetting", "Shifts", "Live queue", "Canned responses", "Operations", "Audit"]
         assert page.locator(".who").inner_text().startswith("olga")
     finally:
         context.close()

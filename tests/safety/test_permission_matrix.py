@@ -54,6 +54,8 @@ class Row:
 
 # What a refused sign-in writes: the lockout's count of failures and the audit trail's entry.
 SIGN_IN_RECORDS = frozenset({"axes_accessattempt", "axes_accessfailurelog", "audit_auditentry"})
+# What a wrong code at two-factor enrolment writes: its audit entry (and the device's failure count).
+WRONG_CODE_RECORDS = frozenset({"audit_auditentry", "otp_totp_totpdevice"})
 
 
 def r(*statuses: int) -> tuple[int, ...]:
@@ -86,7 +88,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("post", "api/v1/auth/logout/"): Row("/api/v1/auth/logout/", r(401, 401, 204, 204, 204, 204, 204), {}),
     ("post", "api/v1/auth/2fa/setup/"): Row("/api/v1/auth/2fa/setup/", r(401, 401, 403, 403, 200, 200, 200), {}),
     ("post", "api/v1/auth/2fa/confirm/"): Row("/api/v1/auth/2fa/confirm/", r(401, 401, 403, 403, 401, 401, 401),
-                                              {"otp": "000000"}),
+                                              {"otp": "000000"}, records=WRONG_CODE_RECORDS),
     ("post", "api/v1/auth/unlock/"): Row("/api/v1/auth/unlock/", OPS_ONLY, {"username": "nobody"}),
     ("get", "api/v1/auth/locked/"): Row("/api/v1/auth/locked/", OPS_ONLY),
     ("post", "api/v1/workers/applications/"): Row("/api/v1/workers/applications/",
