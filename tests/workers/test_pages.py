@@ -211,3 +211,16 @@ def test_ops_shift_page_publishes_a_weekly_shift(browser_for, ops_user):
     assert (template.weekday, template.start_time, template.weeks_ahead) == (start.weekday(), start.time(), 3)
     assert sorted(Shift.objects.values_list("starts_at", flat=True))[0] == start
     assert Shift.objects.count() in (3, 4)
+
+
+def test_surge_amounts_are_bounded_whatever_the_step(settings):
+    from decimal import Decimal
+
+    from workers.services.shifts import surge_multipliers
+
+    assert surge_multipliers(Decimal("1.00"), Decimal("1.25")) == [Decimal("1.00"), Decimal("1.10"),
+                                                                   Decimal("1.20"), Decimal("1.25")]
+    settings.SHIFTLINE = {**settings.SHIFTLINE, "SURGE_STEP": "0.00"}
+    assert surge_multipliers(Decimal("1.00"), Decimal("2.00")) == [Decimal("1.00")]
+    settings.SHIFTLINE = {**settings.SHIFTLINE, "SURGE_STEP": "0.01"}
+    assert len(surge_multipliers(Decimal("1.00"), Decimal("99.99"))) == 25

@@ -223,11 +223,15 @@ def surge_next(multiplier: Decimal, cap: Decimal) -> Decimal:
     return min(multiplier + Decimal(settings.SHIFTLINE["SURGE_STEP"]), cap)
 
 
-def surge_multipliers(multiplier: Decimal, cap: Decimal) -> list[Decimal]:
-    """Every multiplier a shift may reach by surging from `multiplier`, in order, itself first."""
+def surge_multipliers(multiplier: Decimal, cap: Decimal, *, at_most: int = 25) -> list[Decimal]:
+    """The multipliers a shift may reach by surging from `multiplier`, in order, itself first: at
+    most `at_most` of them (a tiny step under a high cap would make thousands)."""
     reachable = [multiplier]
-    while reachable[-1] < cap:
-        reachable.append(surge_next(reachable[-1], cap))
+    while reachable[-1] < cap and len(reachable) < at_most:
+        following = surge_next(reachable[-1], cap)
+        if following <= reachable[-1]:  # a step of zero (or less) in the settings: no surge
+            break
+        reachable.append(following)
     return reachable
 
 
